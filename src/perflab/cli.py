@@ -1,0 +1,48 @@
+"""The `perflab` command: parses arguments, runs one subcommand, maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from perflab import __version__
+from perflab.commands import demo, seed, serve
+from perflab.errors import ExitCode, PerflabError
+
+COMMANDS = [demo, seed, serve]
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2), not the whole usage text."""
+
+    def error(self, message: str) -> None:
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(
+        prog="perflab", description="Load-test and profile a Django application in one run."
+    )
+    parser.add_argument("--version", action="version", version=f"perflab {__version__}")
+    subparsers = parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, parser_class=_OneLineParser
+    )
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(soft_wrap=True)
+    try:
+        return int(args.run(args, console))
+    except PerflabError as exc:
+        print(f"perflab: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("perflab: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)

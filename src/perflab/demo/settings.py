@@ -1,0 +1,126 @@
+"""Settings of the reference blog API, production-like by default (the seed's advice).
+
+Environment variables select what a deployment would: ``DATABASE_URL`` (SQLite file
+under ``PERFLAB_DATA_DIR`` when unset; PostgreSQL with persistent connections),
+``REDIS_URL`` (Django's Redis cache; local memory when unset), ``PERFLAB_ALLOWED_HOSTS``
+and ``PERFLAB_SECRET_KEY``. ``perflab.demo.settings_dev`` is the DEBUG profile.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+DATA_DIR = Path(os.environ.get("PERFLAB_DATA_DIR", Path.cwd() / ".perflab")).resolve()
+DEFAULT_SQLITE_PATH = DATA_DIR / "demo.sqlite3"
+
+# A fixed key keeps JWTs valid across gunicorn workers; the app only ever listens on loopback.
+SECRET_KEY = os.environ.get("PERFLAB_SECRET_KEY", "perflab-demo-not-secret-loopback-only-0f3c9a")
+DEBUG = False
+ALLOWED_HOSTS = os.environ.get("PERFLAB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "rest_framework",
+    "perflab.demo.apps.BlogConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+ROOT_URLCONF = "perflab.demo.urls"
+WSGI_APPLICATION = "perflab.demo.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ]
+        },
+    }
+]
+
+
+def database_from_url(url: str | None) -> dict:
+    """Django DATABASES entry for a URL; SQLite tuned for several writing worker processes."""
+    if not url:
+        url = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    try:
+        config = dj_database_url.parse(url)
+    except (ValueError, KeyError) as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL {url!r} is not a database URL ({exc})") from None
+    engine = config["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        if config["NAME"] != ":memory:":
+            try:
+                Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ImproperlyConfigured(f"cannot create the SQLite directory: {exc}") from None
+        config["OPTIONS"] = {
+            # IMMEDIATE + a busy timeout: concurrent writers wait instead of failing "locked".
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    elif engine == "django.db.backends.postgresql":
+        config["CONN_MAX_AGE"] = int(os.environ.get("PERFLAB_CONN_MAX_AGE", "600"))
+        config["CONN_HEALTH_CHECKS"] = True
+        config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    return config
+
+
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
+
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS: list[dict] = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SIMPLE_JWT = {
+    # A load test of several minutes must not see its tokens expire mid-run.
+    "ACCESS_TOKEN_LIFETIME": timedelta(hours=1),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    "UPDATE_LAST_LOGIN": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

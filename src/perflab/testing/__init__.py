@@ -1,0 +1,1 @@
+"""Helpers for testing Django apps and perflab itself against real services."""

@@ -1,0 +1,66 @@
+"""`perflab serve` and `perflab demo` as a person runs them: real processes, real signals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psutil
+import pytest
+
+from perflab.server import free_port
+from tests.integration.conftest import run_perflab
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_serve_answers_from_the_given_database_and_stops_cleanly(seeded_db, stop_signal):
+    url, directory = seeded_db
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "serve", "--port", str(port), "--workers", "2",
+         "--db", url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PERFLAB_DATA_DIR": str(directory / "elsewhere")},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    wait_for(base + "/healthz/", process)
+    with urllib.request.urlopen(base + "/api/posts/") as response:
+        assert json.load(response)["count"] == 3000  # the seeded file, not a default one
+    workers = psutil.Process(process.pid).children(recursive=True)
+    assert len([p for p in workers if "gunicorn" in " ".join(p.cmdline())]) == 3  # master + 2
+    process.send_signal(stop_signal)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "stopped" in stdout
+    assert "Traceback" not in stderr
+    _gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive
+
+
+def test_demo_seeds_serves_load_tests_and_reports(tmp_path):
+    env = {"PERFLAB_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = run_perflab(
+        "demo", "--posts", "2000", "--duration", "5", "--users", "5", env=env, timeout=180
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "seeded 2,000 posts" in result.stdout
+    summary = next(line for line in result.stdout.splitlines() if "Aggregated" in line)
+    assert " 0(0.00%)" in summary  # Locust's failure column: none failed
+    assert "Response time percentiles" in result.stdout

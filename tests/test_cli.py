@@ -1,0 +1,76 @@
+"""Bad input to `perflab seed` and `perflab serve`: one line on stderr, exit code 2."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from perflab.server import free_port
+
+
+def perflab(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "perflab", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PERFLAB_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, expected: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert expected in lines[0]
+
+
+@pytest.fixture
+def closed_port():
+    return free_port()  # nothing listens there
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["seed", "--posts", "-5"], "--posts must be 0 or more"),
+        (["seed", "--users", "0"], "--users must be 1 or more"),
+        (["seed", "--posts", "many"], "invalid int value"),
+        (["seed", "--db", "nosuch://x/y"], "is not a database URL"),
+        (["serve", "--workers", "0"], "--workers and --threads must be at least 1"),
+        (["serve", "--port", "70000"], "--port must be between 1 and 65535"),
+        (["serve", "--host", "0.0.0.0"], "invalid choice"),
+        (["serve", "--toolbar"], "need --dev"),
+        (["demo", "--duration", "0"], "must be positive"),
+    ],
+)
+def test_bad_arguments(args, expected, tmp_path):
+    assert_one_line_error(perflab(*args, tmp_path=tmp_path), expected)
+
+
+@pytest.mark.parametrize("command", ["seed", "serve"])
+def test_unreachable_database(command, closed_port, tmp_path):
+    url = f"postgres://perflab:hunter2@127.0.0.1:{closed_port}/blog"
+    args = [command, "--db", url] + (["--port", str(free_port())] if command == "serve" else [])
+    result = perflab(*args, tmp_path=tmp_path)
+    assert_one_line_error(result, "cannot use the database")
+    assert "hunter2" not in result.stderr
+
+
+def test_serve_on_a_taken_port(tmp_path):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = perflab("serve", "--port", str(port), tmp_path=tmp_path)
+    assert_one_line_error(result, f"port {port} on 127.0.0.1 is already in use")
+
+
+def test_seed_reports_rows_per_second(tmp_path):
+    result = perflab("seed", "--posts", "500", "--users", "5", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "seeded 500 posts" in result.stdout
+    assert "rows/s" in result.stdout
+    assert (tmp_path / "demo.sqlite3").exists()
