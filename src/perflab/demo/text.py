@@ -141,23 +141,30 @@ TAGS = [
 DJANGO_SHARE = 0.25  # share of posts that mention "django", so ?search=django finds a quarter
 
 
+SENTENCE_POOL = 5000  # bodies are drawn from a pool of sentences: varied, and cheap at 1M posts
+
+
 class BlogText:
     """Generates text from a seeded RNG, so two seeds with the same seed are identical."""
 
     def __init__(self, seed: int = 42) -> None:
         self.rng = random.Random(seed)
+        self._sentences: list[str] = []
 
     def title(self, mentions_django: bool) -> str:
         rng = self.rng
         topic = "Django" if mentions_django else rng.choice(TOPICS[1:])
         return f"{rng.choice(VERBS)} {topic} {rng.choice(ANGLES)}"
 
+    def sentence(self) -> str:
+        words = self.rng.choices(WORDS, k=self.rng.randint(6, 16))
+        return " ".join(words).capitalize() + "."
+
     def body(self, mentions_django: bool) -> str:
+        if not self._sentences:
+            self._sentences = [self.sentence() for _ in range(SENTENCE_POOL)]
         rng = self.rng
-        sentences = []
-        for _ in range(rng.randint(3, 10)):
-            words = rng.choices(WORDS, k=rng.randint(6, 16))
-            sentences.append(" ".join(words).capitalize() + ".")
+        sentences = rng.choices(self._sentences, k=rng.randint(3, 10))
         if mentions_django:
             sentences.insert(rng.randrange(len(sentences)), "This applies to Django too.")
         return " ".join(sentences)
