@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -64,3 +65,28 @@ def test_demo_seeds_serves_load_tests_and_reports(tmp_path):
     summary = next(line for line in result.stdout.splitlines() if "Aggregated" in line)
     assert " 0(0.00%)" in summary  # Locust's failure column: none failed
     assert "Response time percentiles" in result.stdout
+
+
+def test_dev_profile_serves_with_toolbar_and_silk(tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "serve", "--dev", "--toolbar", "--silk", "on",
+         "--port", str(port), "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PERFLAB_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/healthz/", process)
+        request = urllib.request.Request(base + "/api/posts/", headers={"Accept": "text/html"})
+        with urllib.request.urlopen(request) as response:
+            assert b'id="djDebug"' in response.read()  # the toolbar, on DRF's browsable API
+        with urllib.request.urlopen(base + "/silk/") as response:
+            assert response.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
+    with sqlite3.connect(tmp_path / "demo.sqlite3") as db:  # silk writes to the app's database
+        paths = {row[0] for row in db.execute("SELECT path FROM silk_request")}
+    assert "/api/posts/" in paths

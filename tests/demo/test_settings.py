@@ -1,0 +1,64 @@
+"""Environment variables select the reference project's backends, as the README says."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def settings_under(env: dict[str, str], module: str = "perflab.demo.settings") -> dict:
+    code = (
+        "import json; from django.conf import settings as s; "
+        "print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default'], "
+        "'cache': s.CACHES['default']['BACKEND'], 'apps': s.INSTALLED_APPS, "
+        "'middleware': s.MIDDLEWARE, 'hosts': s.ALLOWED_HOSTS}, default=str))"
+    )
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**base, "DJANGO_SETTINGS_MODULE": module, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_defaults_are_production_like(tmp_path):
+    s = settings_under({"PERFLAB_DATA_DIR": str(tmp_path)})
+    assert s["debug"] is False
+    assert s["hosts"] == ["127.0.0.1", "localhost", "[::1]"]
+    assert s["db"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert s["db"]["NAME"] == str(tmp_path / "demo.sqlite3")
+    assert s["db"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert s["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+
+
+def test_postgres_url_gets_persistent_connections():
+    s = settings_under({"DATABASE_URL": "postgres://u:p@127.0.0.1:5432/blog"})
+    assert s["db"]["ENGINE"] == "django.db.backends.postgresql"
+    assert s["db"]["NAME"] == "blog"
+    assert s["db"]["CONN_MAX_AGE"] == 600
+    assert s["db"]["CONN_HEALTH_CHECKS"] is True
+
+
+def test_redis_url_selects_djangos_redis_cache():
+    s = settings_under({"REDIS_URL": "redis://127.0.0.1:6379/1"})
+    assert s["cache"] == "django.core.cache.backends.redis.RedisCache"
+
+
+@pytest.mark.parametrize(
+    ("env", "apps", "middleware"),
+    [
+        ({}, set(), set()),
+        ({"PERFLAB_DEV_TOOLBAR": "1"}, {"debug_toolbar"}, {"debug_toolbar"}),
+        ({"PERFLAB_DEV_SILK": "1"}, {"silk"}, {"silk"}),
+    ],
+)
+def test_dev_profile_switches(env, apps, middleware):
+    s = settings_under(env, module="perflab.demo.settings_dev")
+    assert s["debug"] is True
+    assert {"debug_toolbar", "silk"} & set(s["apps"]) == apps
+    assert {m.split(".")[0] for m in s["middleware"]} & {"debug_toolbar", "silk"} == middleware
