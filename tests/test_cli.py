@@ -42,7 +42,7 @@ def closed_port():
         (["serve", "--workers", "0"], "--workers and --threads must be at least 1"),
         (["serve", "--port", "70000"], "--port must be between 1 and 65535"),
         (["serve", "--host", "0.0.0.0"], "invalid choice"),
-        (["serve", "--toolbar"], "need --dev"),
+        (["serve", "--toolbar"], "needs --dev"),
         (["demo", "--duration", "0"], "must be positive"),
     ],
 )

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from perflab import __version__
-from perflab.commands import demo, seed, serve
+from perflab.commands import demo, inspect, seed, serve
 from perflab.errors import ExitCode, PerflabError
 
-COMMANDS = [demo, seed, serve]
+COMMANDS = [demo, seed, serve, inspect]
+PIPED_WIDTH = 200
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -37,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(soft_wrap=True)
+    # Piped output (CI logs, scripts) gets wide tables rather than 80 squeezed columns.
+    width = None if sys.stdout.isatty() else PIPED_WIDTH
+    console = Console(soft_wrap=True, width=width)
     try:
         return int(args.run(args, console))
     except PerflabError as exc:

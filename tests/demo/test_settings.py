@@ -54,7 +54,7 @@ def test_redis_url_selects_djangos_redis_cache():
     [
         ({}, set(), set()),
         ({"PERFLAB_DEV_TOOLBAR": "1"}, {"debug_toolbar"}, {"debug_toolbar"}),
-        ({"PERFLAB_DEV_SILK": "1"}, {"silk"}, {"silk"}),
+        ({"PERFLAB_SILK": "on"}, {"silk"}, {"silk"}),
     ],
 )
 def test_dev_profile_switches(env, apps, middleware):

@@ -71,7 +71,7 @@ def test_dev_profile_serves_with_toolbar_and_silk(tmp_path):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "perflab", "serve", "--dev", "--toolbar", "--silk", "on",
-         "--port", str(port), "--workers", "1"],
+         "--no-probe", "--port", str(port), "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PERFLAB_DATA_DIR": str(tmp_path)},
     )  # fmt: skip

@@ -28,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--silk",
         choices=["on", "profile"],
-        help="with --dev: django-silk, 'profile' with its Python profiler",
+        help="add django-silk for comparison ('profile': with its Python profiler)",
+    )
+    parser.add_argument(
+        "--no-probe", action="store_true", help="serve without perflab's probe (on by default)"
     )
     parser.set_defaults(run=run)
 
@@ -43,21 +46,22 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def dev_environment(args: argparse.Namespace) -> dict[str, str]:
-    if (args.toolbar or args.silk) and not args.dev:
-        raise PerflabError("--toolbar and --silk need --dev (they only work with DEBUG=True)")
-    env = {}
+def app_environment(args: argparse.Namespace) -> dict[str, str]:
+    """Environment switches of the reference app's settings for these options."""
+    if args.toolbar and not args.dev:
+        raise PerflabError("--toolbar needs --dev (the debug toolbar only works with DEBUG=True)")
+    env = {"PERFLAB_PROBE": "off" if args.no_probe else "on"}
     if args.toolbar:
         env["PERFLAB_DEV_TOOLBAR"] = "1"
     if args.silk:
-        env["PERFLAB_DEV_SILK"] = "profile" if args.silk == "profile" else "1"
+        env["PERFLAB_SILK"] = args.silk
     return env
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     from perflab.demo import project
 
-    extra_env = dev_environment(args)
+    extra_env = app_environment(args)
     server = GunicornServer(
         port=args.port,
         host=args.host,

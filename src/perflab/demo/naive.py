@@ -10,9 +10,10 @@ three queries.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import generics, serializers
 
-from perflab.demo.serializers import RecentPostSerializer, display_name
+from perflab.demo.serializers import RecentPostSerializer
 
 RECENT_POSTS_PER_AUTHOR = 3
 
@@ -27,7 +28,10 @@ class NaiveAuthorSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "display_name", "post_count", "recent_posts"]
 
     def get_display_name(self, user) -> str:
-        return display_name(user)  # N+1: one profile query per author
+        try:
+            return user.profile.display_name  # N+1: one profile query per author
+        except ObjectDoesNotExist:
+            return user.username
 
     def get_post_count(self, user) -> int:
         return user.posts.count()  # N+1: one COUNT per author

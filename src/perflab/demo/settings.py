@@ -3,7 +3,10 @@
 Environment variables select what a deployment would: ``DATABASE_URL`` (SQLite file
 under ``PERFLAB_DATA_DIR`` when unset; PostgreSQL with persistent connections),
 ``REDIS_URL`` (Django's Redis cache; local memory when unset), ``PERFLAB_ALLOWED_HOSTS``
-and ``PERFLAB_SECRET_KEY``. ``perflab.demo.settings_dev`` is the DEBUG profile.
+and ``PERFLAB_SECRET_KEY``. ``PERFLAB_PROBE`` switches perflab's probe (``on``, the
+default; ``off``; ``profile-all`` profiles every request) and ``PERFLAB_SILK``
+django-silk (``on``, or ``profile`` with its Python profiler), for side-by-side
+measurements. ``perflab.demo.settings_dev`` is the DEBUG profile.
 """
 
 from __future__ import annotations
@@ -34,6 +37,29 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
+
+PROBE_MODE = os.environ.get("PERFLAB_PROBE", "on")
+if PROBE_MODE not in ("on", "off", "profile-all"):
+    raise ImproperlyConfigured(f"PERFLAB_PROBE must be on, off or profile-all, not {PROBE_MODE!r}")
+if PROBE_MODE != "off":
+    INSTALLED_APPS.append("perflab")
+    MIDDLEWARE.insert(0, "perflab.middleware.ProbeMiddleware")
+PERFLAB = {
+    "STORE": {"PATH": str(DATA_DIR / "probe.sqlite3")},
+    "IGNORE_PATHS": [r"^/static/", r"^/perf/", r"^/healthz/", r"^/silk/", r"^/favicon\.ico$"],
+    "PROFILE_PERCENT": 100 if PROBE_MODE == "profile-all" else 0,
+}
+
+SILK_MODE = os.environ.get("PERFLAB_SILK", "off")
+if SILK_MODE not in ("on", "off", "profile"):
+    raise ImproperlyConfigured(f"PERFLAB_SILK must be on, off or profile, not {SILK_MODE!r}")
+if SILK_MODE != "off":
+    # silk keeps its recordings in the app's own database (one of the costs perflab avoids).
+    INSTALLED_APPS.append("silk")
+    MIDDLEWARE.insert(0, "silk.middleware.SilkyMiddleware")
+    SILKY_AUTHENTICATION = False
+    SILKY_AUTHORISATION = False
+    SILKY_PYTHON_PROFILER = SILK_MODE == "profile"
 
 ROOT_URLCONF = "perflab.demo.urls"
 WSGI_APPLICATION = "perflab.demo.wsgi.application"

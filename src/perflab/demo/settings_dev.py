@@ -1,9 +1,9 @@
-"""The ``dev`` profile: DEBUG=True, with django-debug-toolbar and django-silk on request.
+"""The ``dev`` profile: DEBUG=True, with django-debug-toolbar on request.
 
-``PERFLAB_DEV_TOOLBAR=1`` adds the debug toolbar; ``PERFLAB_DEV_SILK=1`` adds silk
-(``PERFLAB_DEV_SILK=profile`` also turns on its Python profiler). Both need the
-``compare`` extra. Used for side-by-side comparisons, never for a real load test:
-DEBUG keeps every query in memory and slows every request.
+``PERFLAB_DEV_TOOLBAR=1`` adds the debug toolbar (django-silk is switched by
+``PERFLAB_SILK`` in every profile). Both need the ``compare`` extra. Used for
+side-by-side comparisons, never for a real load test: DEBUG keeps every query in
+memory and slows every request.
 """
 
 import os
@@ -24,16 +24,7 @@ REST_FRAMEWORK = {
 }
 
 DEV_TOOLBAR = os.environ.get("PERFLAB_DEV_TOOLBAR", "") not in ("", "0")
-DEV_SILK = os.environ.get("PERFLAB_DEV_SILK", "") not in ("", "0")
 
 if DEV_TOOLBAR:
     INSTALLED_APPS.append("debug_toolbar")
     MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
-
-if DEV_SILK:
-    INSTALLED_APPS.append("silk")
-    MIDDLEWARE.insert(0, "silk.middleware.SilkyMiddleware")
-    SILKY_AUTHENTICATION = False
-    SILKY_AUTHORISATION = False
-    SILKY_PYTHON_PROFILER = os.environ["PERFLAB_DEV_SILK"] == "profile"
-    SILKY_META = True

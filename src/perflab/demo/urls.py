@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/categories/", views.CategoryListView.as_view(), name="category-list"),
     path("api/tags/", views.TagListView.as_view(), name="tag-list"),
     path("api/authors/", views.AuthorListView.as_view(), name="author-list"),
+    path("api/stats/", views.stats, name="stats"),
     path("api/authors/naive/", naive.NaiveAuthorListView.as_view(), name="author-list-naive"),
     path("api/", include(router.urls)),
 ]
@@ -24,5 +25,8 @@ if getattr(settings, "DEV_TOOLBAR", False):
 
     urlpatterns += debug_toolbar_urls()
 
-if getattr(settings, "DEV_SILK", False):
+if "perflab" in settings.INSTALLED_APPS:
+    urlpatterns.append(path("perf/", include("perflab.urls")))
+
+if "silk" in settings.INSTALLED_APPS:
     urlpatterns.append(path("silk/", include("silk.urls", namespace="silk")))

@@ -5,15 +5,17 @@ The deliberate N+1 twin of ``AuthorListView`` lives in ``perflab.demo.naive``.
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import filters, generics, permissions, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+import perflab
 from perflab.demo.models import Category, Post, Tag
 from perflab.demo.permissions import IsAuthorOrReadOnly
 from perflab.demo.serializers import (
@@ -26,6 +28,20 @@ from perflab.demo.serializers import (
 
 RECENT_POSTS_PER_AUTHOR = 3
 TAXONOMY_CACHE_SECONDS = 60
+
+
+async def stats(request: HttpRequest) -> JsonResponse:
+    """Blog totals from an async view: the ORM's async API plus one raw-cursor statement."""
+    async with perflab.span("blog stats"):
+        posts = await Post.objects.acount()
+        tag_links = await sync_to_async(_count_tag_links)()
+    return JsonResponse({"posts": posts, "tag_links": tag_links})
+
+
+def _count_tag_links() -> int:
+    with connection.cursor() as cursor:  # raw SQL, as many real apps have somewhere
+        cursor.execute(f"SELECT COUNT(*) FROM {Post.tags.through._meta.db_table}")
+        return cursor.fetchone()[0]
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

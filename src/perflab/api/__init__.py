@@ -1,0 +1,1 @@
+"""The probe's JSON API under ``/perf/api/``, read from the store (staff only by default)."""

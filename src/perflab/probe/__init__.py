@@ -1,0 +1,1 @@
+"""The probe: a server-side recorder cheap enough to leave on under load."""

@@ -1,0 +1,76 @@
+"""The call site of a query: the first frame in the app's own code, as file:line:function.
+
+Walks frames without formatting a stack; whether a code object belongs to the app
+is decided once per code object and cached, so the walk is a few dictionary lookups.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import traceback
+from pathlib import Path
+from types import CodeType
+
+_PERFLAB_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
+_DEMO_DIR = _PERFLAB_DIR + "demo" + os.sep  # the reference app is "the app", not perflab
+
+
+def _library_prefixes() -> tuple[str, ...]:
+    prefixes = {_PERFLAB_DIR}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            prefixes.add(str(Path(path).resolve()) + os.sep)
+    for module in ("django", "rest_framework", "asgiref", "gunicorn"):
+        loaded = sys.modules.get(module)
+        if loaded and getattr(loaded, "__file__", None):
+            prefixes.add(str(Path(loaded.__file__).resolve().parent) + os.sep)
+    return tuple(prefixes)
+
+
+class CallsiteFinder:
+    def __init__(self, extra_excludes: tuple[str, ...] = ()) -> None:
+        self.library_prefixes = _library_prefixes()
+        self.extra_excludes = extra_excludes
+        self._is_app: dict[CodeType, bool] = {}
+        self._cwd = os.getcwd() + os.sep
+
+    def is_app_code(self, code: CodeType) -> bool:
+        known = self._is_app.get(code)
+        if known is None:
+            known = self._is_app[code] = self._classify(code.co_filename)
+        return known
+
+    def _classify(self, filename: str) -> bool:
+        if filename.startswith("<"):
+            return False
+        path = os.path.realpath(filename)
+        if path.startswith(_DEMO_DIR):
+            return True
+        if path.startswith(self.library_prefixes) or "site-packages" in path:
+            return False
+        return not any(fragment in path for fragment in self.extra_excludes)
+
+    def find(self, skip: int = 1) -> str | None:
+        """file:line:function of the innermost app frame above the caller, or None."""
+        frame = sys._getframe(skip + 1)
+        is_app = self._is_app
+        while frame is not None:
+            code = frame.f_code
+            known = is_app.get(code)
+            if known is None:
+                known = self.is_app_code(code)
+            if known:
+                return f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"
+            frame = frame.f_back
+        return None
+
+    def display_path(self, filename: str) -> str:
+        return filename[len(self._cwd) :] if filename.startswith(self._cwd) else filename
+
+    def stack(self, skip: int = 1) -> list[str]:
+        """The full stack, app frames and library frames alike (only when a rule asks)."""
+        frames = traceback.extract_stack(sys._getframe(skip + 1))
+        return [f"{self.display_path(f.filename)}:{f.lineno}:{f.name}" for f in frames]

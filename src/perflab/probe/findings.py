@@ -1,0 +1,270 @@
+"""What is wrong with a request's statements: N+1 loops and exact duplicates.
+
+``detect_findings`` runs once per recorded request, in one pass over its statements.
+``relation_hint`` reads a fingerprint of ORM-generated SQL back into the Django
+relation it loads, to say which ``select_related``/``prefetch_related``/``annotate``
+would fold the loop into one query.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from perflab.probe.masking import MASK
+from perflab.probe.records import Finding, QueryEvent
+
+__all__ = ["detect_findings", "relation_hint"]
+
+
+def detect_findings(queries: list[QueryEvent], threshold: int = 5) -> list[Finding]:
+    """N+1 loops and exact duplicates among one request's statements, costliest first.
+
+    N+1 (``kind="n_plus_one"``): statements with the same fingerprint from the same
+    call site, at least ``threshold`` of them (taken as at least 2). Statements
+    without a call site (the framework's own, or not attributable) are never N+1
+    findings. ``count``/``total_ms`` cover the group, ``example_sql`` is its first
+    statement, ``hint`` is ``relation_hint(fingerprint)``.
+
+    Duplicate (``kind="duplicate"``): the same SQL text executed at least twice with
+    the same parameters, whatever the call sites. A statement whose parameters were
+    not recorded (``params is None``: every non-SELECT and ``executemany``, as the
+    probe keeps parameters for SELECTs only) or were masked (a secret column) is left
+    out: its values are unknown, and ten INSERTs of ten different rows share one SQL
+    text. A statement without placeholders has ``params == []`` and is compared on
+    its text. ``count`` is the number of executions, ``total_ms`` their time,
+    ``callsite`` the first execution's, ``hint`` None.
+
+    Both rules apply independently: a loop loading the same row again and again (say
+    ``post.category`` for posts sharing one category) gives an N+1 finding and a
+    duplicate finding. Findings are sorted by ``total_ms``, descending (ties keep
+    N+1 findings first, then first appearance).
+    """
+    loops: dict[tuple[str, str], list[Any]] = {}  # (hash, callsite) -> [count, ms, first]
+    repeats: dict[tuple[str, tuple], list[Any]] = {}  # (sql, params) -> [count, ms, first]
+    for query in queries:
+        callsite = query.callsite
+        if callsite is not None:
+            entry = loops.get((query.fingerprint_hash, callsite))
+            if entry is None:
+                loops[(query.fingerprint_hash, callsite)] = [1, query.duration_ms, query]
+            else:
+                entry[0] += 1
+                entry[1] += query.duration_ms
+        params = query.params
+        if params is not None and MASK not in params:
+            key = (query.sql, _hashable(params))
+            entry = repeats.get(key)
+            if entry is None:
+                repeats[key] = [1, query.duration_ms, query]
+            else:
+                entry[0] += 1
+                entry[1] += query.duration_ms
+
+    threshold = max(threshold, 2)
+    findings = [
+        Finding(
+            kind="n_plus_one",
+            fingerprint_hash=first.fingerprint_hash,
+            fingerprint=first.fingerprint,
+            callsite=first.callsite,
+            count=count,
+            total_ms=total_ms,
+            example_sql=first.sql,
+            hint=relation_hint(first.fingerprint),
+        )
+        for count, total_ms, first in loops.values()
+        if count >= threshold
+    ]
+    findings.extend(
+        Finding(
+            kind="duplicate",
+            fingerprint_hash=first.fingerprint_hash,
+            fingerprint=first.fingerprint,
+            callsite=first.callsite,
+            count=count,
+            total_ms=total_ms,
+            example_sql=first.sql,
+        )
+        for count, total_ms, first in repeats.values()
+        if count >= 2
+    )
+    findings.sort(key=lambda finding: finding.total_ms, reverse=True)
+    return findings
+
+
+def _hashable(params: list[Any]) -> tuple:
+    """Parameters as a dictionary key (JSON-safe values are hashable already)."""
+    try:
+        key = tuple(params)
+        hash(key)
+    except TypeError:
+        key = tuple(repr(value) for value in params)
+    return key
+
+
+# --- relation hints --------------------------------------------------------------------
+
+_Q = r"[\"`]"  # quoted identifiers: "x" on PostgreSQL and SQLite, `x` on MySQL
+_NAME = rf"{_Q}([^\"`]+){_Q}"
+_FROM = re.compile(rf"\bFROM {_NAME}")
+_WHERE = re.compile(r"\bWHERE\b")
+_FILTER = re.compile(rf"{_NAME}\.{_NAME} (?:= \?|IN \(\.\.\.\))")
+_AGGREGATE = re.compile(
+    rf"^SELECT (COUNT|SUM|AVG|MIN|MAX)\((?:DISTINCT )?(?:\*|{_NAME}\.{_NAME})\)", re.IGNORECASE
+)
+_EXISTS = re.compile(rf"^SELECT \? AS {_Q}\w+{_Q} FROM\b")  # what .exists() sends
+_LIMIT = re.compile(r"\bLIMIT \?")
+
+
+@dataclass(frozen=True, slots=True)
+class _Schema:
+    fields: dict[tuple[str, str], Any]  # (db_table, column) -> concrete field
+    through: dict[str, Any]  # db_table of an m2m through model -> the ManyToManyField
+    pointing: dict[tuple[str, str], tuple[str, ...]]  # target (table, column) -> FK names
+    auto_through: frozenset[str]  # through tables Django created
+
+
+_schema: _Schema | None = None
+
+
+def _load_schema() -> _Schema | None:
+    """The installed models' tables, columns and relations, built once."""
+    global _schema
+    if _schema is not None:
+        return _schema
+    from django.apps import apps
+
+    if not apps.models_ready:
+        return None
+    fields: dict[tuple[str, str], Any] = {}
+    through: dict[str, Any] = {}
+    pointing: dict[tuple[str, str], list[str]] = {}
+    auto_through: set[str] = set()
+    for model in apps.get_models(include_auto_created=True):
+        opts = model._meta
+        if opts.proxy:
+            continue
+        if opts.auto_created:
+            auto_through.add(opts.db_table)
+        for field in opts.local_fields:
+            if field.column:
+                fields.setdefault((opts.db_table, field.column), field)
+            if opts.auto_created or not (field.many_to_one or field.one_to_one):
+                continue
+            target = field.target_field  # the column the foreign key refers to
+            key = (target.model._meta.db_table, target.column)
+            names = pointing.setdefault(key, [])
+            if field.name not in names:
+                names.append(field.name)
+        for field in opts.local_many_to_many:
+            through.setdefault(field.remote_field.through._meta.db_table, field)
+    _schema = _Schema(
+        fields=fields,
+        through=through,
+        pointing={key: tuple(names) for key, names in pointing.items()},
+        auto_through=frozenset(auto_through),
+    )
+    return _schema
+
+
+def relation_hint(fingerprint: str) -> str | None:
+    """The Django change that would load this statement's rows with the parent rows.
+
+    Reads the fingerprint of an ORM SELECT (quoted identifiers) for its first
+    ``"table"."column" = ?`` (or ``IN (...)``) condition:
+
+    * a foreign key column of the FROM table, i.e. a reverse relation loaded per
+      parent row: one-to-one gives ``select_related('profile')``; a foreign key gives
+      ``annotate(Count('posts'))`` for a COUNT (``Sum``/``Avg``/``Min``/``Max`` alike),
+      ``annotate(has_posts=Exists(Post.objects.filter(author=OuterRef('pk'))))`` for an
+      ``.exists()``, ``prefetch_related(Prefetch('posts', queryset=...))`` when sliced
+      (LIMIT), ``prefetch_related('posts')`` otherwise;
+    * a column of an m2m through table (joined or counted): the same forms with the
+      m2m name seen from the filtered side (``'tags'`` from a post, ``'posts'`` from
+      a tag);
+    * the column foreign keys point to (the primary key, usually): a forward relation
+      loaded row by row, ``select_related('<fk name>')`` for each foreign key on any
+      model pointing there, joined with `` or `` when there are several.
+
+    None otherwise, for a statement that is not a SELECT, or before the app
+    registry is ready.
+    """
+    if _load_schema() is None:
+        return None
+    return _relation_hint(fingerprint)
+
+
+@lru_cache(maxsize=1024)
+def _relation_hint(fingerprint: str) -> str | None:
+    schema = _schema
+    if schema is None or fingerprint[:6].upper() != "SELECT":
+        return None
+    from_match = _FROM.search(fingerprint)
+    if from_match is None:
+        return None
+    where = _WHERE.search(fingerprint, from_match.end())
+    condition = _FILTER.search(fingerprint, where.end()) if where else None
+    if condition is None:
+        return None
+    from_table = from_match.group(1)
+    table, column = condition.group(1), condition.group(2)
+
+    m2m = schema.through.get(table)
+    if m2m is not None and (table != from_table or table in schema.auto_through):
+        through_field = schema.fields.get((table, column))
+        if through_field is None:
+            return None
+        if through_field.name == m2m.m2m_field_name():  # filtered by the m2m's owner
+            accessor = query_name = m2m.name
+        else:  # filtered by the target: the reverse side
+            accessor = m2m.remote_field.get_accessor_name()
+            query_name = m2m.related_query_name()
+        if accessor is None or query_name.endswith("+"):
+            return None
+        model_name = m2m.model.__name__
+        exists_on = f"{model_name}.{m2m.name}.through.objects.filter({through_field.name}="
+        return _many_hint(fingerprint, schema, accessor, query_name, exists_on)
+
+    if table != from_table:
+        return None
+    field = schema.fields.get((table, column))
+    if field is not None and (field.many_to_one or field.one_to_one):
+        accessor = field.remote_field.get_accessor_name()  # None for related_name="+"
+        if accessor is None:
+            return None
+        query_name = field.related_query_name()
+        if field.one_to_one:
+            return f"select_related('{query_name}')"
+        exists_on = f"{field.model.__name__}.objects.filter({field.name}="
+        return _many_hint(fingerprint, schema, accessor, query_name, exists_on)
+
+    names = schema.pointing.get((table, column))
+    if names:
+        return " or ".join(f"select_related('{name}')" for name in names)
+    return None
+
+
+def _many_hint(
+    fingerprint: str,
+    schema: _Schema,
+    accessor: str,
+    query_name: str,
+    exists_on: str,
+) -> str:
+    """The hint for a to-many relation: annotate for aggregates, prefetch for rows."""
+    if _EXISTS.match(fingerprint):
+        return f"annotate(has_{accessor}=Exists({exists_on}OuterRef('pk'))))"
+    aggregate = _AGGREGATE.match(fingerprint)
+    if aggregate is not None:
+        function = aggregate.group(1).capitalize()
+        if function == "Count":
+            return f"annotate(Count('{query_name}'))"
+        field = schema.fields.get((aggregate.group(2), aggregate.group(3)))
+        target = f"{query_name}__{field.name}" if field is not None else query_name
+        return f"annotate({function}('{target}'))"
+    if _LIMIT.search(fingerprint):
+        return f"prefetch_related(Prefetch('{accessor}', queryset=...))"
+    return f"prefetch_related('{accessor}')"

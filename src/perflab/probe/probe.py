@@ -1,0 +1,49 @@
+"""``Probe``: this process's probe — settings, recorders, profile rules, writer, store."""
+
+from __future__ import annotations
+
+import threading
+
+from perflab.probe.profiling import ProfileRules
+from perflab.probe.recorders import RECORDERS
+from perflab.probe.settings import ProbeSettings, load_settings
+from perflab.probe.store import RecordingStore
+from perflab.probe.writer import BackgroundWriter
+
+_lock = threading.Lock()
+_probe: Probe | None = None
+
+
+class Probe:
+    def __init__(self, settings: ProbeSettings) -> None:
+        self.settings = settings
+        self.recorders = RECORDERS
+        self.rules = ProfileRules(settings)
+        self.store = RecordingStore.from_settings(settings.STORE)
+        self.writer = BackgroundWriter(self.store, settings)
+        self.internal_errors = 0  # probe bugs caught so the request still succeeded
+
+    def install(self) -> Probe:
+        for recorder in self.recorders:
+            recorder.install(self.settings)
+        return self
+
+
+def get_probe() -> Probe:
+    """The process's probe, created and installed on first use (normally at app startup)."""
+    global _probe
+    if _probe is None:
+        with _lock:
+            if _probe is None:
+                _probe = Probe(load_settings()).install()
+    return _probe
+
+
+def forget_probe() -> None:
+    """Close the probe; the next ``get_probe`` builds one from the settings of that moment
+    (tests that override ``PERFLAB`` use this)."""
+    global _probe
+    with _lock:
+        if _probe is not None:
+            _probe.writer.close()
+        _probe = None

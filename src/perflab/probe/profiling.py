@@ -1,0 +1,73 @@
+"""Which requests get a sampling Python profile (pyinstrument), and taking it.
+
+Rules, any of which selects a request: a percentage, a path pattern, the header
+``X-Perflab-Profile: 1`` from a staff user, or "the next N requests of a route that
+was slower than T". The header rule profiles first and keeps the profile only if the
+user turns out to be staff (with token auth the user is known only after the view).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+
+from pyinstrument import Profiler
+
+from perflab.probe.settings import ProbeSettings
+
+PROFILE_HEADER = "HTTP_X_PERFLAB_PROFILE"
+
+
+class ProfileRules:
+    def __init__(self, settings: ProbeSettings) -> None:
+        self.settings = settings
+        self._armed: dict[str, int] = {}  # route -> requests still to profile
+        self._lock = threading.Lock()
+
+    def wants(self, path: str, meta: dict) -> tuple[bool, bool]:
+        """(profile this request, only if the user is staff) — decided before the view runs."""
+        s = self.settings
+        if s.PROFILE_PERCENT and random.random() * 100.0 < s.PROFILE_PERCENT:
+            return True, False
+        if any(p.search(path) for p in s.PROFILE_PATHS):
+            return True, False
+        if s.PROFILE_HEADER and meta.get(PROFILE_HEADER) == "1":
+            return True, True
+        return False, False
+
+    def wants_route(self, route: str) -> bool:
+        """Armed by an earlier slow request of this route: take one of its N profiles."""
+        if not self._armed:
+            return False
+        with self._lock:
+            left = self._armed.get(route, 0)
+            if left <= 0:
+                return False
+            self._armed[route] = left - 1
+            return True
+
+    def observe(self, route: str, duration_ms: float) -> None:
+        threshold = self.settings.PROFILE_SLOW_MS
+        if threshold is not None and duration_ms > threshold:
+            with self._lock:
+                if self._armed.get(route, 0) <= 0:
+                    self._armed[route] = self.settings.PROFILE_SLOW_NEXT
+
+
+class RequestProfiler:
+    """One request's profile; ``async_mode`` follows the request across awaits."""
+
+    def __init__(self, interval: float, is_async: bool) -> None:
+        self.profiler = Profiler(
+            interval=interval, async_mode="enabled" if is_async else "disabled"
+        )
+        self.profiler.start()
+
+    def stop(self) -> str:
+        """The session as JSON text (``pyinstrument.session.Session.from_json`` reads it)."""
+        return json.dumps(self.profiler.stop().to_json())
+
+    def discard(self) -> None:
+        if self.profiler.is_running:
+            self.profiler.stop()

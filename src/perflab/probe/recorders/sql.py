@@ -1,0 +1,89 @@
+"""Every SQL statement on every database alias, raw cursors included.
+
+A permanent ``execute_wrapper`` on each connection (added when Django opens it)
+times the statement and notes its call site; everything else (fingerprint,
+masking) is done once per statement after the fact, still cheaply.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.db import connections
+from django.db.backends.signals import connection_created
+
+from perflab.probe.callsite import CallsiteFinder
+from perflab.probe.context import ActiveRequest, current_request
+from perflab.probe.findings import detect_findings
+from perflab.probe.fingerprint import fingerprint_hash, fingerprint_sql, is_select
+from perflab.probe.masking import mask_params
+from perflab.probe.recorders.base import Recorder
+from perflab.probe.records import QueryEvent
+from perflab.probe.settings import ProbeSettings
+
+
+class SqlRecorder(Recorder):
+    name = "sql"
+
+    def __init__(self) -> None:
+        self.callsites: CallsiteFinder | None = None
+        self.ignored_aliases: set[str] = set()
+
+    def install(self, settings: ProbeSettings) -> None:
+        self.callsites = CallsiteFinder(settings.CALLSITE_EXCLUDE)
+        if "ALIAS" in settings.STORE:
+            self.ignored_aliases.add(settings.STORE["ALIAS"])  # the probe's own writes
+        connection_created.connect(self._on_connection_created, weak=False)
+        for connection in connections.all(initialized_only=True):
+            self.attach(connection)
+
+    def _on_connection_created(self, sender, connection, **kwargs) -> None:
+        self.attach(connection)
+
+    def attach(self, connection) -> None:
+        if connection.alias in self.ignored_aliases:
+            return
+        if self.execute not in connection.execute_wrappers:
+            connection.execute_wrappers.append(self.execute)
+
+    def execute(self, execute, sql, params, many, context):
+        active = current_request.get()
+        if active is None:
+            return execute(sql, params, many, context)
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            end = time.perf_counter()
+            self._record(active, sql, params, many, context, start, end)
+
+    def _record(self, active: ActiveRequest, sql, params, many, context, start, end) -> None:
+        settings = active.settings
+        queries = active.record.queries
+        if len(queries) >= settings.MAX_QUERIES_PER_REQUEST:
+            active.skipped_queries += 1
+            return
+        sql = sql if isinstance(sql, str) else str(sql)
+        fingerprint = fingerprint_sql(sql)
+        digest = fingerprint_hash(fingerprint)
+        kept_params = None
+        if not many and params is not None and is_select(sql):
+            kept_params = mask_params(fingerprint, params, settings.SENSITIVE_NAMES)
+        event = QueryEvent(
+            sql=sql,
+            fingerprint=fingerprint,
+            fingerprint_hash=digest,
+            duration_ms=(end - start) * 1000.0,
+            alias=context["connection"].alias,
+            start_ms=active.offset_ms(start),
+            callsite=self.callsites.find(),
+            params=kept_params,
+            many=bool(many),
+        )
+        if digest in settings.STACK_FOR_FINGERPRINTS:
+            event.stack = self.callsites.stack()
+        queries.append(event)
+
+    def finish(self, active: ActiveRequest) -> None:
+        record = active.record
+        record.findings = detect_findings(record.queries, active.settings.NPLUSONE_THRESHOLD)

@@ -1,0 +1,125 @@
+"""What the probe records about one request: plain data, serializable, independent of Django.
+
+The middleware fills a ``RequestRecord``; the writer stores it; the API, the CLI and
+the report read it back from the store. Nothing here imports Django.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(slots=True)
+class QueryEvent:
+    sql: str  # as the database driver received it, parameterised (%s placeholders)
+    fingerprint: str  # literals and IN-lists collapsed: the same statement shape, same text
+    fingerprint_hash: str
+    duration_ms: float
+    alias: str  # Django database alias
+    start_ms: float  # offset from the start of the request
+    callsite: str | None = None  # "path/file.py:42:function", first frame in the app's code
+    params: list[Any] | None = None  # kept for SELECTs only (for EXPLAIN), secrets masked
+    many: bool = False  # executemany
+    stack: list[str] | None = None  # full stack, only when a rule asks for it
+
+
+@dataclass(slots=True)
+class CacheEvent:
+    operation: str  # get, set, delete, get_many, ...
+    cache: str  # cache alias
+    duration_ms: float
+    hits: int = 0
+    misses: int = 0
+    keys: int = 1
+
+
+@dataclass(slots=True)
+class TemplateEvent:
+    name: str
+    duration_ms: float
+
+
+@dataclass(slots=True)
+class SpanEvent:
+    name: str
+    start_ms: float
+    duration_ms: float
+    depth: int = 0
+
+
+FindingKind = Literal["n_plus_one", "duplicate"]
+
+
+@dataclass(slots=True)
+class Finding:
+    kind: FindingKind
+    fingerprint_hash: str
+    fingerprint: str
+    callsite: str | None
+    count: int  # statements in this request
+    total_ms: float
+    example_sql: str
+    hint: str | None = None  # e.g. "select_related('profile')"
+
+
+@dataclass
+class RequestRecord:
+    request_id: str
+    method: str
+    path: str
+    started: float  # unix time, seconds
+    pid: int
+    route: str = ""  # Django route pattern, e.g. "api/posts/<int:pk>/"
+    view: str = ""  # dotted view name
+    status: int = 0
+    duration_ms: float = 0.0
+    cpu_ms: float = 0.0
+    response_bytes: int = 0
+    user_id: str | None = None
+    query_string: str = ""  # secrets masked
+    headers: dict[str, str] = field(default_factory=dict)  # secrets masked
+    body: str | None = None  # only with CAPTURE_BODY, secrets masked
+    queries: list[QueryEvent] = field(default_factory=list)
+    cache: list[CacheEvent] = field(default_factory=list)
+    templates: list[TemplateEvent] = field(default_factory=list)
+    spans: list[SpanEvent] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    profile: str | None = None  # pyinstrument session JSON, when a rule selected this request
+
+    @property
+    def query_count(self) -> int:
+        return len(self.queries)
+
+    @property
+    def db_ms(self) -> float:
+        return sum(q.duration_ms for q in self.queries)
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(c.hits for c in self.cache)
+
+    @property
+    def cache_misses(self) -> int:
+        return sum(c.misses for c in self.cache)
+
+    @property
+    def cache_ms(self) -> float:
+        return sum(c.duration_ms for c in self.cache)
+
+    @property
+    def template_ms(self) -> float:
+        return sum(t.duration_ms for t in self.templates)
+
+    def detail(self) -> dict[str, Any]:
+        """The per-request lists, as stored in the request's detail document."""
+        return {
+            "headers": self.headers,
+            "query_string": self.query_string,
+            "body": self.body,
+            "queries": [asdict(q) for q in self.queries],
+            "cache": [asdict(c) for c in self.cache],
+            "templates": [asdict(t) for t in self.templates],
+            "spans": [asdict(s) for s in self.spans],
+            "findings": [asdict(f) for f in self.findings],
+        }

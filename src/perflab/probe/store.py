@@ -1,0 +1,426 @@
+"""``RecordingStore``: the probe's own tables, written in batches, read by the API and CLI.
+
+Never the app's database: a SQLite file (WAL) by default, or a configured database
+alias. Per-request rows keep the scalar figures as columns (filterable) and the
+lists (statements, cache calls, spans, findings) as one compressed JSON document.
+The writer also maintains per-minute per-route rollups, with an HDR latency
+histogram each, and per-fingerprint SQL totals, so summaries never scan requests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from perflab.probe.database import DjangoAliasDatabase, SQLiteDatabase, StoreUnavailable
+from perflab.probe.records import RequestRecord
+
+HIST_MAX_US = 3_600_000_000  # an hour, in microseconds
+HIST_DIGITS = 3
+
+REQUEST_COLUMNS = (
+    "request_id", "started", "method", "path", "route", "view", "status", "duration_ms",
+    "cpu_ms", "db_ms", "query_count", "response_bytes", "user_id", "cache_hits",
+    "cache_misses", "cache_ms", "template_ms", "finding_count", "profiled", "pid",
+)  # fmt: skip
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(1, HIST_MAX_US, HIST_DIGITS)
+
+
+def _pack(document: Any) -> bytes:
+    return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 1)
+
+
+def _unpack(blob) -> Any:
+    return json.loads(zlib.decompress(bytes(blob))) if blob is not None else None
+
+
+def route_key(method: str, route: str) -> str:
+    return f"{method} {route or '<unmatched>'}"
+
+
+class RecordingStore:
+    def __init__(self, database: SQLiteDatabase | DjangoAliasDatabase) -> None:
+        self.database = database
+        self._schema_ready = False
+
+    @classmethod
+    def at_path(cls, path: str | Path) -> RecordingStore:
+        return cls(SQLiteDatabase(Path(path)))
+
+    @classmethod
+    def from_settings(cls, store: dict[str, str]) -> RecordingStore:
+        if "ALIAS" in store:
+            return cls(DjangoAliasDatabase(store["ALIAS"]))
+        return cls.at_path(store["PATH"])
+
+    def __repr__(self) -> str:
+        return repr(self.database)
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Create the tables if missing; idempotent, safe from several processes at once."""
+        if self._schema_ready:
+            return
+        db = self.database
+        statements = [
+            f"""CREATE TABLE IF NOT EXISTS perflab_request (
+                id {db.autoincrement_id}, request_id TEXT NOT NULL, started DOUBLE PRECISION,
+                method TEXT, path TEXT, route TEXT, view TEXT, status INTEGER,
+                duration_ms DOUBLE PRECISION, cpu_ms DOUBLE PRECISION, db_ms DOUBLE PRECISION,
+                query_count INTEGER, response_bytes BIGINT, user_id TEXT, cache_hits INTEGER,
+                cache_misses INTEGER, cache_ms DOUBLE PRECISION, template_ms DOUBLE PRECISION,
+                finding_count INTEGER, profiled INTEGER, pid INTEGER,
+                detail {db.blob}, profile {db.blob})""",
+            "CREATE INDEX IF NOT EXISTS perflab_request_rid ON perflab_request (request_id)",
+            "CREATE INDEX IF NOT EXISTS perflab_request_started ON perflab_request (started)",
+            "CREATE INDEX IF NOT EXISTS perflab_request_route ON perflab_request (route, started)",
+            """CREATE TABLE IF NOT EXISTS perflab_route_minute (
+                minute BIGINT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL,
+                count BIGINT, errors BIGINT, sum_ms DOUBLE PRECISION, max_ms DOUBLE PRECISION,
+                sum_queries BIGINT, max_queries INTEGER, sum_db_ms DOUBLE PRECISION,
+                findings BIGINT, hist TEXT, PRIMARY KEY (minute, method, route))""",
+            """CREATE TABLE IF NOT EXISTS perflab_sql (
+                fingerprint_hash TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL,
+                fingerprint TEXT, count BIGINT, total_ms DOUBLE PRECISION,
+                max_ms DOUBLE PRECISION, last_seen DOUBLE PRECISION,
+                PRIMARY KEY (fingerprint_hash, method, route))""",
+            f"""CREATE TABLE IF NOT EXISTS perflab_finding (
+                id {db.autoincrement_id}, request_row BIGINT, request_id TEXT,
+                started DOUBLE PRECISION, method TEXT, route TEXT, kind TEXT,
+                fingerprint_hash TEXT, fingerprint TEXT, callsite TEXT, count INTEGER,
+                total_ms DOUBLE PRECISION, example_sql TEXT, hint TEXT)""",
+            "CREATE INDEX IF NOT EXISTS perflab_finding_row ON perflab_finding (request_row)",
+            """CREATE TABLE IF NOT EXISTS perflab_counter (
+                name TEXT PRIMARY KEY, value BIGINT NOT NULL)""",
+        ]
+        with db.cursor(write=True) as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+        self._schema_ready = True
+
+    # -- writing --------------------------------------------------------------------------
+
+    def write(self, records: list[RequestRecord], counters: dict[str, int] | None = None) -> None:
+        """Store a batch in one transaction: requests, findings, rollups, SQL totals."""
+        self.ensure_schema()
+        with self.database.cursor(write=True) as cursor:
+            for record in records:
+                self._insert_request(cursor, record)
+            self._merge_rollups(cursor, records)
+            self._merge_sql_totals(cursor, records)
+            for name, delta in (counters or {}).items():
+                if delta:
+                    self._bump_counter(cursor, name, delta)
+
+    def _insert_request(self, cursor, record: RequestRecord) -> None:
+        values = [
+            record.request_id, record.started, record.method, record.path, record.route,
+            record.view, record.status, record.duration_ms, record.cpu_ms, record.db_ms,
+            record.query_count, record.response_bytes, record.user_id, record.cache_hits,
+            record.cache_misses, record.cache_ms, record.template_ms, len(record.findings),
+            int(record.profile is not None), record.pid,
+        ]  # fmt: skip
+        profile = zlib.compress(record.profile.encode(), 1) if record.profile else None
+        columns = ", ".join(REQUEST_COLUMNS)
+        marks = ", ".join(["%s"] * (len(REQUEST_COLUMNS) + 2))
+        row = cursor.execute(
+            f"INSERT INTO perflab_request ({columns}, detail, profile) VALUES ({marks}) "
+            "RETURNING id",
+            [*values, _pack(record.detail()), profile],
+        ).fetchone()[0]
+        if not record.findings:
+            return
+        cursor.executemany(
+            """INSERT INTO perflab_finding (request_row, request_id, started, method, route,
+               kind, fingerprint_hash, fingerprint, callsite, count, total_ms, example_sql, hint)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [
+                (
+                    row,
+                    record.request_id,
+                    record.started,
+                    record.method,
+                    record.route,
+                    f.kind,
+                    f.fingerprint_hash,
+                    f.fingerprint,
+                    f.callsite,
+                    f.count,
+                    f.total_ms,
+                    f.example_sql,
+                    f.hint,
+                )
+                for f in record.findings
+            ],
+        )
+
+    def _merge_rollups(self, cursor, records: list[RequestRecord]) -> None:
+        groups: dict[tuple[int, str, str], list[RequestRecord]] = defaultdict(list)
+        for record in records:
+            groups[(int(record.started // 60) * 60, record.method, record.route)].append(record)
+        for (minute, method, route), group in groups.items():
+            existing = cursor.execute(
+                """SELECT count, errors, sum_ms, max_ms, sum_queries, max_queries, sum_db_ms,
+                   findings, hist FROM perflab_route_minute
+                   WHERE minute = %s AND method = %s AND route = %s""",
+                [minute, method, route],
+            ).fetchone()
+            hist = new_histogram() if existing is None else HdrHistogram.decode(existing[8])
+            for record in group:
+                hist.record_value(max(1, min(HIST_MAX_US, round(record.duration_ms * 1000))))
+            figures = [
+                len(group),
+                sum(r.status >= 500 for r in group),
+                sum(r.duration_ms for r in group),
+                max(r.duration_ms for r in group),
+                sum(r.query_count for r in group),
+                max(r.query_count for r in group),
+                sum(r.db_ms for r in group),
+                sum(len(r.findings) for r in group),
+            ]
+            if existing is None:
+                cursor.execute(
+                    """INSERT INTO perflab_route_minute (minute, method, route, count, errors,
+                       sum_ms, max_ms, sum_queries, max_queries, sum_db_ms, findings, hist)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    [minute, method, route, *figures, hist.encode().decode()],
+                )
+            else:
+                old = existing
+                cursor.execute(
+                    """UPDATE perflab_route_minute SET count = %s, errors = %s, sum_ms = %s,
+                       max_ms = %s, sum_queries = %s, max_queries = %s, sum_db_ms = %s,
+                       findings = %s, hist = %s
+                       WHERE minute = %s AND method = %s AND route = %s""",
+                    [
+                        old[0] + figures[0],
+                        old[1] + figures[1],
+                        old[2] + figures[2],
+                        max(old[3], figures[3]),
+                        old[4] + figures[4],
+                        max(old[5], figures[5]),
+                        old[6] + figures[6],
+                        old[7] + figures[7],
+                        hist.encode().decode(),
+                        minute,
+                        method,
+                        route,
+                    ],
+                )
+
+    def _merge_sql_totals(self, cursor, records: list[RequestRecord]) -> None:
+        totals: dict[tuple[str, str, str], list] = {}
+        for record in records:
+            for q in record.queries:
+                key = (q.fingerprint_hash, record.method, record.route)
+                entry = totals.get(key)
+                if entry is None:
+                    totals[key] = [q.fingerprint, 1, q.duration_ms, q.duration_ms, record.started]
+                else:
+                    entry[1] += 1
+                    entry[2] += q.duration_ms
+                    entry[3] = max(entry[3], q.duration_ms)
+                    entry[4] = record.started
+        cursor.executemany(
+            """INSERT INTO perflab_sql (fingerprint_hash, method, route, fingerprint, count,
+               total_ms, max_ms, last_seen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (fingerprint_hash, method, route) DO UPDATE SET
+               count = perflab_sql.count + excluded.count,
+               total_ms = perflab_sql.total_ms + excluded.total_ms,
+               max_ms = CASE WHEN excluded.max_ms > perflab_sql.max_ms
+                        THEN excluded.max_ms ELSE perflab_sql.max_ms END,
+               last_seen = excluded.last_seen""",
+            [(h, m, r, *values) for (h, m, r), values in totals.items()],
+        )
+
+    @staticmethod
+    def _bump_counter(cursor, name: str, delta: int) -> None:
+        cursor.execute(
+            """INSERT INTO perflab_counter (name, value) VALUES (%s, %s)
+               ON CONFLICT (name) DO UPDATE SET value = perflab_counter.value + excluded.value""",
+            [name, delta],
+        )
+
+    def add_counters(self, counters: dict[str, int]) -> None:
+        self.ensure_schema()
+        with self.database.cursor(write=True) as cursor:
+            for name, delta in counters.items():
+                if delta:
+                    self._bump_counter(cursor, name, delta)
+
+    def trim(self, max_requests: int, max_age_s: float, now: float | None = None) -> int:
+        """Apply retention: at most ``max_requests`` requests, none older than ``max_age_s``."""
+        self.ensure_schema()
+        cutoff = (now or time.time()) - max_age_s
+        with self.database.cursor(write=True) as cursor:
+            row = cursor.execute(
+                "SELECT id FROM perflab_request ORDER BY id DESC LIMIT 1 OFFSET %s",
+                [max_requests],
+            ).fetchone()
+            first_kept = row[0] + 1 if row else 0
+            cursor.execute(
+                "DELETE FROM perflab_finding WHERE request_row < %s OR started < %s",
+                [first_kept, cutoff],
+            )
+            cursor.execute(
+                "DELETE FROM perflab_request WHERE id < %s OR started < %s", [first_kept, cutoff]
+            )
+            deleted = cursor.raw.rowcount
+            cursor.execute("DELETE FROM perflab_route_minute WHERE minute < %s", [cutoff])
+            cursor.execute("DELETE FROM perflab_sql WHERE last_seen < %s", [cutoff])
+        return max(deleted, 0)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        self.ensure_schema()
+        with self.database.cursor() as cursor:
+            return cursor.execute(sql, params).dicts()
+
+    def routes(self, since: float | None = None, until: float | None = None) -> list[dict]:
+        """Per route: count, error rate, p50/p95/p99, queries, DB-time share, findings."""
+        rows = self._read(
+            """SELECT method, route, count, errors, sum_ms, max_ms, sum_queries, max_queries,
+               sum_db_ms, findings, hist FROM perflab_route_minute
+               WHERE minute >= %s AND minute <= %s""",
+            [(since or 0) // 60 * 60, until if until is not None else 1e12],
+        )
+        merged: dict[tuple[str, str], dict] = {}
+        for row in rows:
+            key = (row["method"], row["route"])
+            entry = merged.get(key)
+            hist = HdrHistogram.decode(row["hist"].encode())
+            if entry is None:
+                merged[key] = {**row, "hist": hist}
+                continue
+            entry["hist"].add(hist)
+            for name in ("count", "errors", "sum_ms", "sum_queries", "sum_db_ms", "findings"):
+                entry[name] += row[name]
+            entry["max_ms"] = max(entry["max_ms"], row["max_ms"])
+            entry["max_queries"] = max(entry["max_queries"], row["max_queries"])
+        summary = []
+        for (method, route), e in merged.items():
+            hist, count = e["hist"], e["count"]
+            summary.append({
+                "method": method,
+                "route": route,
+                "count": count,
+                "error_rate": e["errors"] / count,
+                "p50_ms": hist.get_value_at_percentile(50) / 1000,
+                "p95_ms": hist.get_value_at_percentile(95) / 1000,
+                "p99_ms": hist.get_value_at_percentile(99) / 1000,
+                "mean_ms": e["sum_ms"] / count,
+                "max_ms": e["max_ms"],
+                "mean_queries": e["sum_queries"] / count,
+                "max_queries": e["max_queries"],
+                "db_share": e["sum_db_ms"] / e["sum_ms"] if e["sum_ms"] else 0.0,
+                "findings": e["findings"],
+            })  # fmt: skip
+        return sorted(summary, key=lambda r: r["count"] * r["mean_ms"], reverse=True)
+
+    def requests(
+        self,
+        *,
+        route: str | None = None,
+        method: str | None = None,
+        status: int | None = None,
+        min_ms: float | None = None,
+        since: float | None = None,
+        with_findings: bool = False,
+        order: str = "recent",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict]:
+        where, params = ["1 = 1"], []
+        for column, value in (("route", route), ("method", method), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if min_ms is not None:
+            where.append("duration_ms >= %s")
+            params.append(min_ms)
+        if since is not None:
+            where.append("started >= %s")
+            params.append(since)
+        if with_findings:
+            where.append("finding_count > 0")
+        order_by = "duration_ms DESC" if order == "slowest" else "id DESC"
+        return self._read(
+            f"SELECT id, {', '.join(REQUEST_COLUMNS)} FROM perflab_request "
+            f"WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+
+    def request(self, row_id: int | None = None, request_id: str | None = None) -> dict | None:
+        """One request in full, by row id or by its X-Request-ID."""
+        column, value = ("id", row_id) if row_id is not None else ("request_id", request_id)
+        rows = self._read(
+            f"SELECT id, {', '.join(REQUEST_COLUMNS)}, detail FROM perflab_request "
+            f"WHERE {column} = %s ORDER BY id DESC LIMIT 1",
+            [value],
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        row.update(_unpack(row.pop("detail")))
+        return row
+
+    def profile(self, row_id: int) -> str | None:
+        rows = self._read("SELECT profile FROM perflab_request WHERE id = %s", [row_id])
+        if not rows or rows[0]["profile"] is None:
+            return None
+        return zlib.decompress(bytes(rows[0]["profile"])).decode()
+
+    def sql(self, *, route: str | None = None, limit: int = 50) -> list[dict]:
+        """SQL fingerprints by total time (over routes, or for one route)."""
+        where, params = ("WHERE route = %s", [route]) if route else ("", [])
+        return self._read(
+            f"""SELECT fingerprint_hash, fingerprint, SUM(count) AS count,
+                SUM(total_ms) AS total_ms, MAX(max_ms) AS max_ms, MAX(last_seen) AS last_seen,
+                COUNT(*) AS routes FROM perflab_sql {where}
+                GROUP BY fingerprint_hash, fingerprint ORDER BY total_ms DESC LIMIT %s""",
+            [*params, limit],
+        )
+
+    def findings(
+        self, *, route: str | None = None, kind: str | None = None, limit: int = 50
+    ) -> list[dict]:
+        """Findings grouped by what and where: how many requests, statements per request."""
+        where, params = ["1 = 1"], []
+        if route:
+            where.append("route = %s")
+            params.append(route)
+        if kind:
+            where.append("kind = %s")
+            params.append(kind)
+        return self._read(
+            f"""SELECT kind, method, route, fingerprint_hash, callsite, COUNT(*) AS requests,
+                AVG(count) AS per_request, MAX(count) AS max_per_request,
+                SUM(total_ms) AS total_ms, MAX(example_sql) AS example_sql, MAX(hint) AS hint,
+                MAX(fingerprint) AS fingerprint, MAX(request_id) AS example_request_id
+                FROM perflab_finding WHERE {" AND ".join(where)}
+                GROUP BY kind, method, route, fingerprint_hash, callsite
+                ORDER BY total_ms DESC LIMIT %s""",
+            [*params, limit],
+        )
+
+    def counters(self) -> dict[str, int]:
+        return {
+            r["name"]: r["value"] for r in self._read("SELECT name, value FROM perflab_counter")
+        }
+
+    def request_count(self) -> int:
+        return self._read("SELECT COUNT(*) AS n FROM perflab_request")[0]["n"]
+
+
+__all__ = ["RecordingStore", "StoreUnavailable", "route_key"]

@@ -1,0 +1,185 @@
+"""The per-process background writer: requests hand over records, never wait for the store.
+
+``submit`` puts a record on a bounded queue and returns; when the queue is full the
+record is dropped and counted. A daemon thread drains the queue in batches into the
+``RecordingStore``, applies retention now and then, and keeps a batch that failed
+(store locked, full, unwritable) to retry, up to the queue's size, so a store that
+comes back loses nothing. It flushes at interpreter exit. Started lazily and again
+after a fork, so it works under gunicorn with or without ``--preload``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+from perflab.probe.database import StoreUnavailable
+from perflab.probe.records import RequestRecord
+from perflab.probe.settings import ProbeSettings
+from perflab.probe.store import RecordingStore
+
+logger = logging.getLogger("perflab.probe")
+TRIM_EVERY_S = 30.0
+RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass
+class WriterStats:
+    """Counters of this process (GET /perf/api/status/ shows them)."""
+
+    submitted: int = 0
+    written: int = 0
+    dropped_queue_full: int = 0  # the queue was full: the request was served, not recorded
+    dropped_store_error: int = 0  # the store stayed unusable until the backlog overflowed
+    write_errors: int = 0
+    last_error: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class BackgroundWriter:
+    def __init__(self, store: RecordingStore, settings: ProbeSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.stats = WriterStats()
+        self._queue: queue.Queue[RequestRecord] = queue.Queue(maxsize=settings.QUEUE_SIZE)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._start_lock = threading.Lock()
+        self._io_lock = threading.Lock()  # the writer thread and flush() take turns
+        self._stop = threading.Event()
+        self._backlog: list[RequestRecord] = []  # a batch the store refused, to retry
+        self._unsaved_drops = 0  # drops not yet added to the store's counters
+        self._last_trim = 0.0
+        atexit.register(self.close)
+
+    # -- request side ---------------------------------------------------------------------
+
+    def submit(self, record: RequestRecord) -> bool:
+        """Queue a record; False (and counted) when the queue is full. Never blocks."""
+        if self._pid != os.getpid():
+            self._start()
+        self.stats.submitted += 1
+        try:
+            self._queue.put_nowait(record)
+            return True
+        except queue.Full:
+            self.stats.dropped_queue_full += 1
+            self._unsaved_drops += 1
+            return False
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return
+            # After a fork the parent's thread and queue contents are not ours.
+            self._pid = os.getpid()
+            self._queue = queue.Queue(maxsize=self.settings.QUEUE_SIZE)
+            self._backlog = []
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="perflab-writer", daemon=True)
+            self._thread.start()
+
+    def pending(self) -> int:
+        """Records accepted but not written yet: queued, or kept for a retry."""
+        return self._queue.qsize() + len(self._backlog)
+
+    # -- writer thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            with self._io_lock:
+                batch = self._next_batch(self.settings.FLUSH_INTERVAL_S)
+                written = self._write(batch) if batch or self._unsaved_drops else True
+            if written:
+                failures = 0
+                self._maybe_trim()
+            else:
+                failures += 1
+                self._stop.wait(RETRY_BACKOFF_S[min(failures, len(RETRY_BACKOFF_S)) - 1])
+
+    def _next_batch(self, wait_s: float) -> list[RequestRecord]:
+        batch, self._backlog = self._backlog, []
+        limit = self.settings.BATCH_SIZE
+        if not batch:
+            try:
+                batch.append(self._queue.get(timeout=wait_s))
+            except queue.Empty:
+                return batch
+        while len(batch) < limit:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write(self, batch: list[RequestRecord]) -> bool:
+        drops = self._unsaved_drops
+        try:
+            self.store.write(batch, {"dropped": drops})
+        except StoreUnavailable as exc:
+            self._keep_for_retry(batch, exc)
+            return False
+        except Exception as exc:  # the probe must not die with the store; keep counting
+            logger.exception("perflab: unexpected error writing to %s", self.store)
+            self._keep_for_retry(batch, exc)
+            return False
+        self._unsaved_drops -= drops
+        self.stats.written += len(batch)
+        return True
+
+    def _keep_for_retry(self, batch: list[RequestRecord], exc: Exception) -> None:
+        self.stats.write_errors += 1
+        if self.stats.last_error != str(exc):
+            logger.warning("perflab: cannot write to the store, will retry: %s", exc)
+        self.stats.last_error = str(exc)
+        room = self.settings.QUEUE_SIZE - self._queue.qsize()
+        kept = batch[: max(room, 0)] if len(batch) > room else batch
+        overflow = len(batch) - len(kept)
+        if overflow:
+            self.stats.dropped_store_error += overflow
+            self._unsaved_drops += overflow
+        self._backlog = kept
+
+    def _maybe_trim(self) -> None:
+        now = time.monotonic()
+        if now - self._last_trim < TRIM_EVERY_S:
+            return
+        self._last_trim = now
+        try:
+            self.store.trim(self.settings.MAX_REQUESTS, self.settings.MAX_AGE_S)
+        except Exception as exc:  # retention can wait for the next round
+            logger.warning("perflab: retention failed: %s", exc)
+
+    # -- shutdown -------------------------------------------------------------------------
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Write everything queued now (from the calling thread); True when all was written."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._io_lock:
+                batch = self._next_batch(0)
+                if not batch and not self._unsaved_drops:
+                    return True
+                written = self._write(batch)
+            if not written:
+                time.sleep(0.1)
+        return False
+
+    def close(self) -> None:
+        if self._pid != os.getpid() or self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        if not self.flush():
+            logger.error(
+                "perflab: %d records could not be written to %s before exit: %s",
+                self.pending(), self.store, self.stats.last_error,
+            )  # fmt: skip

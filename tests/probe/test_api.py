@@ -1,0 +1,121 @@
+"""The JSON API under /perf/api/: staff only, figures from the store, EXPLAIN refusals."""
+
+import json
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from tests.demo.conftest import client_for, make_posts, make_user
+from tests.probe.conftest import flushed
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.probe.urls")]
+
+ENDPOINTS = ["routes/", "requests/", "sql/", "findings/", "status/", "request-id/x/"]
+
+
+@pytest.fixture
+def staff(db):
+    user = make_user("admin")
+    user.is_staff = True
+    user.save()
+    return client_for(user)
+
+
+@pytest.fixture
+def traffic(probe, db):
+    for name in ("alice", "bob", "carol", "dave", "erin", "frank"):  # six authors: N+1 at 5
+        make_posts(make_user(name), 2)
+    client = Client()
+    for n in range(3):
+        client.get("/api/authors/naive/", HTTP_X_REQUEST_ID=f"naive-{n}")
+    client.get("/api/posts/", HTTP_X_REQUEST_ID="list")
+    flushed(probe)
+    return probe
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_anonymous_and_non_staff_users_get_nothing(traffic, endpoint):
+    assert APIClient().get(f"/perf/api/{endpoint}").status_code == 403
+    alice = client_for(make_user("mallory"))
+    response = alice.get(f"/perf/api/{endpoint}")
+    assert response.status_code == 403
+    assert response.json() == {"error": "staff only"}
+
+
+def test_a_custom_permission_callable(make_probe, db):
+    make_probe(PERMISSION=lambda request: request.GET.get("key") == "let-me-in")
+    assert Client().get("/perf/api/routes/?key=let-me-in").status_code == 200
+    assert Client().get("/perf/api/routes/").status_code == 403
+
+
+def test_routes_summary(traffic, staff):
+    routes = {r["route"]: r for r in staff.get("/perf/api/routes/").json()["routes"]}
+    naive = routes["api/authors/naive/"]
+    assert naive["count"] == 3
+    assert naive["findings"] == 3 * 3  # profile, count and recent posts per request
+    assert naive["mean_queries"] == naive["max_queries"] == 2 + 3 * 6
+    assert 0 < naive["db_share"] <= 1
+    assert naive["p50_ms"] <= naive["p95_ms"] <= naive["p99_ms"] <= naive["max_ms"] * 1.001
+
+
+def test_requests_filters_and_one_request_in_full(traffic, staff):
+    listed = staff.get("/perf/api/requests/?route=api/posts/").json()["requests"]
+    assert [r["request_id"] for r in listed] == ["list"]
+    detail = staff.get(f"/perf/api/requests/{listed[0]['id']}/").json()
+    assert len(detail["queries"]) == 3
+    by_request_id = staff.get("/perf/api/request-id/naive-1/").json()
+    assert len(by_request_id["findings"]) == 3
+    assert staff.get("/perf/api/request-id/nope/").status_code == 404
+    assert staff.get("/perf/api/requests/?findings=1").json()["requests"][0]["finding_count"] == 3
+    assert staff.get("/perf/api/requests/?limit=x").status_code == 400
+
+
+def test_sql_by_total_time_and_findings(traffic, staff):
+    sql = staff.get("/perf/api/sql/").json()["sql"]
+    assert sql == sorted(sql, key=lambda r: r["total_ms"], reverse=True)
+    assert sum(r["count"] for r in sql) == 3 * 20 + 3
+    findings = staff.get("/perf/api/findings/?kind=n_plus_one").json()["findings"]
+    assert {f["requests"] for f in findings} == {3}
+    assert all("naive.py" in f["callsite"] for f in findings)
+    assert staff.get("/perf/api/findings/?kind=bogus").status_code == 400
+
+
+def test_status_shows_this_processes_writer(traffic, staff):
+    status = staff.get("/perf/api/status/").json()
+    assert status["writer"]["written"] >= 4
+    assert status["writer"]["dropped_queue_full"] == 0
+
+
+class TestExplain:
+    def test_explains_a_recorded_select(self, traffic, staff):
+        detail = staff.get("/perf/api/request-id/list/").json()
+        select = next(q for q in detail["queries"] if "explain_id" in q)
+        response = staff.post(
+            "/perf/api/explain/", {"explain_id": select["explain_id"]}, format="json"
+        )
+        assert response.status_code == 200, response.content
+        assert response.json()["plan"]
+
+    def test_refuses_ids_it_did_not_sign(self, traffic, staff):
+        response = staff.post("/perf/api/explain/", {"explain_id": "[1, 0]"}, format="json")
+        assert response.status_code == 400
+        assert "not an id this server issued" in response.json()["error"]
+
+    def test_refuses_a_recorded_write(self, probe, staff):
+        from perflab.api.explain import explain_id
+
+        author = make_user("writer")
+        client_for(author).post(
+            "/api/posts/", {"title": "t", "content": "c"}, format="json", HTTP_X_REQUEST_ID="w"
+        )
+        record = flushed(probe).request(request_id="w")
+        insert = next(i for i, q in enumerate(record["queries"]) if q["sql"].startswith("INSERT"))
+        assert "explain_id" not in json.dumps(record["queries"][insert])
+        forged = explain_id(record["id"], insert)  # even a validly signed id for an INSERT
+        response = staff.post("/perf/api/explain/", {"explain_id": forged}, format="json")
+        assert response.status_code == 400
+        assert "only a recorded SELECT" in response.json()["error"]
+
+    def test_requires_staff(self, traffic):
+        assert APIClient().post("/perf/api/explain/", {}, format="json").status_code == 403

@@ -1,0 +1,144 @@
+"""The store and its writer: batches, rollups, retention, and a store that fails."""
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from perflab.probe.records import Finding, QueryEvent, RequestRecord
+from perflab.probe.settings import parse_settings
+from perflab.probe.store import RecordingStore
+from perflab.probe.writer import BackgroundWriter
+
+
+def record(n: int, route="api/posts/", duration_ms=10.0, status=200, started=None, queries=1):
+    return RequestRecord(
+        request_id=f"r{n}", method="GET", path=f"/{route}", started=started or time.time(),
+        pid=1, route=route, status=status, duration_ms=duration_ms,
+        queries=[
+            QueryEvent(sql="SELECT 1", fingerprint="SELECT ?", fingerprint_hash="h1",
+                       duration_ms=1.0, alias="default", start_ms=0.0)
+            for _ in range(queries)
+        ],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RecordingStore.at_path(tmp_path / "probe.sqlite3")
+
+
+def settings_for(tmp_path, **overrides):
+    return parse_settings({"FLUSH_INTERVAL_S": 0.05, **overrides}, tmp_path / "probe.sqlite3")
+
+
+def test_route_summary_percentiles_come_from_the_rollups(store):
+    # 1..100 ms, one request each: p50 = 50, p95 = 95, p99 = 99, to HDR's 3 digits.
+    store.write([record(n, duration_ms=float(n), queries=n % 3) for n in range(1, 101)])
+    store.write([record(1000, route="api/tags/", status=500)])
+    posts, tags = sorted(store.routes(), key=lambda r: r["route"])
+    assert posts["count"] == 100
+    percentiles = (posts["p50_ms"], posts["p95_ms"], posts["p99_ms"])
+    assert percentiles == pytest.approx((50.0, 95.0, 99.0), rel=1e-3)
+    assert posts["max_ms"] == 100.0
+    assert posts["mean_queries"] == pytest.approx(sum(n % 3 for n in range(1, 101)) / 100)
+    assert tags["error_rate"] == 1.0
+
+
+def test_sql_totals_and_findings_are_aggregated(store):
+    rec = record(1, queries=6)
+    rec.findings = [Finding("n_plus_one", "h1", "SELECT ?", "app.py:3:f", 6, 6.0, "SELECT 1")]
+    store.write([rec, record(2, queries=2)])
+    (total,) = store.sql()
+    assert (total["count"], total["total_ms"]) == (8, 8.0)
+    (finding,) = store.findings()
+    assert (finding["requests"], finding["callsite"], finding["per_request"]) == (
+        1,
+        "app.py:3:f",
+        6,
+    )
+
+
+def test_retention_keeps_the_newest_requests_and_drops_old_ones(store):
+    now = time.time()
+    store.write([record(n, started=now - 10) for n in range(50)])
+    store.write([record(100, started=now - 10_000)])
+    store.trim(max_requests=1000, max_age_s=3600, now=now)
+    assert store.request_count() == 50  # the one older than an hour is gone
+    store.trim(max_requests=20, max_age_s=3600, now=now)
+    assert store.request_count() == 20
+    assert {r["request_id"] for r in store.requests(limit=100)} == {f"r{n}" for n in range(30, 50)}
+
+
+def test_writer_writes_in_the_background(tmp_path):
+    writer = BackgroundWriter(
+        RecordingStore.at_path(tmp_path / "s.sqlite3"), settings_for(tmp_path)
+    )
+    for n in range(250):
+        assert writer.submit(record(n))
+    deadline = time.monotonic() + 10
+    while writer.stats.written < 250 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert writer.stats.written == 250
+    assert writer.store.request_count() == 250
+    writer.close()
+
+
+def test_a_locked_store_delays_writes_but_loses_nothing(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    store = RecordingStore.at_path(path)
+    store.ensure_schema()
+    writer = BackgroundWriter(store, settings_for(tmp_path, QUEUE_SIZE=1000))
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+    for n in range(100):
+        assert writer.submit(record(n))  # submit never blocks, even now
+    time.sleep(0.5)
+    assert writer.stats.written == 0
+    locker.execute("COMMIT")
+    locker.close()
+    assert writer.flush(timeout=20)
+    assert store.request_count() == 100
+    assert writer.stats.dropped_queue_full == writer.stats.dropped_store_error == 0
+    writer.close()
+
+
+def test_an_unwritable_store_drops_and_counts_without_blocking(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    store = RecordingStore.at_path(blocker / "probe.sqlite3")
+    writer = BackgroundWriter(store, settings_for(tmp_path, QUEUE_SIZE=10))
+    started = time.perf_counter()
+    accepted = sum(writer.submit(record(n)) for n in range(200))
+    assert time.perf_counter() - started < 0.5  # 200 submits, no waiting on the store
+    time.sleep(0.3)
+    stats = writer.stats
+    assert stats.submitted == 200
+    assert stats.dropped_queue_full + stats.dropped_store_error >= 200 - 20
+    assert stats.write_errors >= 1 and "not-a-directory" in stats.last_error
+    assert accepted + stats.dropped_queue_full == 200
+    writer.close()
+
+
+def test_writers_in_several_threads_share_one_store(tmp_path):
+    path = tmp_path / "shared.sqlite3"
+    writers = [
+        BackgroundWriter(RecordingStore.at_path(path), settings_for(tmp_path)) for _ in range(3)
+    ]
+
+    def feed(writer, base):
+        for n in range(100):
+            writer.submit(record(base + n))
+
+    threads = [threading.Thread(target=feed, args=(w, i * 1000)) for i, w in enumerate(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for writer in writers:
+        assert writer.flush(timeout=20)
+        writer.close()
+    store = RecordingStore.at_path(path)
+    assert store.request_count() == 300
+    assert store.routes()[0]["count"] == 300

@@ -1,0 +1,39 @@
+"""The reference app's URLs plus a few views that exercise what the demo does not."""
+
+from django.http import HttpResponse
+from django.template import engines
+from django.urls import path
+
+import perflab
+from perflab.demo.urls import urlpatterns as demo_urlpatterns
+
+
+@perflab.span("decorated helper")
+def decorated_helper() -> int:
+    return 42
+
+
+def templated(request):
+    with perflab.span("outer"), perflab.span("inner"):
+        decorated_helper()
+    template = engines["django"].from_string("{% for i in items %}{{ i }},{% endfor %}")
+    return HttpResponse(template.render({"items": range(50)}))
+
+
+def broken(request):
+    raise RuntimeError("boom")
+
+
+def slow(request):
+    import time
+
+    time.sleep(float(request.GET.get("s", "0.05")))
+    return HttpResponse("done")
+
+
+urlpatterns = [
+    path("t/templated/", templated),
+    path("t/broken/", broken),
+    path("t/slow/", slow),
+    *demo_urlpatterns,
+]
