@@ -16,8 +16,10 @@ FAST_LOCUSTFILE = Path(__file__).with_name("fast_locustfile.py")
 
 
 def locust(locustfile: Path, host: str, seconds: int, user_classes: list[str], csv_prefix: Path):
-    command = locust_command(locustfile, host, users=8, spawn_rate=8, seconds=seconds)
-    command = [*command[:-1], "--csv", str(csv_prefix), *user_classes]
+    command = locust_command(
+        locustfile, host, users=8, spawn_rate=8, seconds=seconds,
+        user_classes=tuple(user_classes), extra=("--csv", str(csv_prefix)),
+    )  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
 
 

@@ -157,3 +157,26 @@ def test_inspect_prints_tables_and_json_from_a_served_store(seeded_db, tmp_path)
     assert detail.returncode == 0 and one["request_id"] in detail.stdout
     missing = inspect("request", "no-such-id")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+def test_a_postgresql_store_alias_shared_by_several_workers(seeded_db, tmp_path):
+    """PERFLAB = {"STORE": {"ALIAS": ...}} with the router: every request lands in PostgreSQL."""
+    import psycopg
+
+    from perflab.testing.postgres import TemporaryPostgres
+
+    with TemporaryPostgres(database="perflab_store") as pg:
+        with server_for(seeded_db, tmp_path, PERFLAB_STORE_URL=pg.url) as server:
+            results = hammer(server.url, 120)
+        with psycopg.connect(pg.url.replace("postgres://", "postgresql://")) as db:
+            rows = db.execute("SELECT request_id, pid FROM perflab_request").fetchall()
+            routes = db.execute("SELECT SUM(count) FROM perflab_route_minute").fetchone()[0]
+            app_tables = db.execute(
+                "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'blog_%'"
+            ).fetchone()[0]
+    assert [status for status, _ in results] == [200] * 120
+    assert {r[0] for r in rows} == {headers["X-Request-ID"] for _, headers in results}
+    assert len({r[1] for r in rows}) > 1
+    assert routes == 120
+    assert app_tables == 0  # the router kept the app's tables out of the store database
+    assert not (tmp_path / "probe.sqlite3").exists()

@@ -17,6 +17,7 @@ from perflab.errors import ExitCode, PerflabError
 from perflab.server import GunicornServer, free_port
 
 DEMO_LOCUSTFILE = Path(__file__).resolve().parent.parent / "demo" / "locustfile.py"
+DEMO_USER_CLASSES = ("BlogUser", "AuthorsUser")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="seed, serve and load-test the reference app in one go",
         description="Seed the reference app, serve it under gunicorn, run the demo locustfile "
-        "headless and print Locust's summary. Exits non-zero when any request failed.",
+        "headless (BlogUser and AuthorsUser) and print Locust's summary, then what the probe "
+        "recorded inside the server. Exits non-zero when any request failed.",
     )
     add_server_arguments(parser)
     parser.add_argument("--posts", type=int, default=10_000, help="posts to seed (default 10000)")
@@ -48,6 +50,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"seeded {report.posts:,} posts into {project.database_label()} "
         f"in {report.seconds:.1f}s ({report.rows_per_second:,.0f} rows/s)"
     )
+    store_path = project.data_dir() / "probe.sqlite3"
+    for stale in store_path.parent.glob(store_path.name + "*"):  # a fresh store per demo
+        stale.unlink()
     server = GunicornServer(
         port=free_port(),
         workers=args.workers,
@@ -61,20 +66,45 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"serving at {server.url} with {server.workers} worker(s)")
         code = _run_locust(args, server.url, console)
     finally:
-        server.stop()
+        server.stop()  # the workers flush the probe's writers as they exit
+    _show_server_side(store_path, console)
     return ExitCode.OK if code == 0 else ExitCode.FAILED
+
+
+def _show_server_side(store_path: Path, console: Console) -> None:
+    """What the probe saw inside the server during the run."""
+    from perflab.commands.inspect import render_findings, render_routes
+    from perflab.probe.store import RecordingStore
+
+    if not store_path.is_file():
+        return
+    store = RecordingStore.at_path(store_path)
+    console.print()
+    render_routes(store.routes(), console)
+    findings = store.findings(limit=10)
+    if findings:
+        render_findings(findings, console)
+    console.print(f"[dim]probe store: {store_path} — try `perflab inspect routes|findings|sql`[/]")
 
 
 def _seed_args(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(posts=args.posts, users=50, reset=True, batch_size=2000)
 
 
-def locust_command(locustfile: Path, host: str, users: int, spawn_rate: float, seconds: int):
+def locust_command(
+    locustfile: Path,
+    host: str,
+    users: int,
+    spawn_rate: float,
+    seconds: int,
+    user_classes: tuple[str, ...] = DEMO_USER_CLASSES,
+    extra: tuple[str, ...] = (),
+) -> list[str]:
     return [
         sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
         "--host", host, "--users", str(users), "--spawn-rate", str(spawn_rate),
         "--run-time", f"{seconds}s", "--stop-timeout", "10", "--only-summary",
-        "--exit-code-on-error", "1", "BlogUser",
+        "--exit-code-on-error", "1", *extra, *user_classes,
     ]  # fmt: skip
 
 

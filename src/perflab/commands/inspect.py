@@ -82,7 +82,7 @@ def _ms(value: float) -> str:
     return f"{value:,.1f}"
 
 
-def _routes(rows: list[dict], console: Console) -> None:
+def render_routes(rows: list[dict], console: Console) -> None:
     table = Table(title="Routes (server side)")
     for name in ("route", "count", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms",
                  "queries (mean/max)", "DB share", "findings"):  # fmt: skip
@@ -97,7 +97,7 @@ def _routes(rows: list[dict], console: Console) -> None:
     console.print(table)
 
 
-def _findings(rows: list[dict], console: Console) -> None:
+def render_findings(rows: list[dict], console: Console) -> None:
     table = Table(title="Findings", show_lines=True)
     for name in ("kind", "route", "call site", "requests", "per request", "total ms", "hint"):
         table.add_column(name)
@@ -111,7 +111,7 @@ def _findings(rows: list[dict], console: Console) -> None:
         console.print(f"[dim]{r['kind']} at {r['callsite']}:[/] {r['example_sql'][:200]}")
 
 
-def _sql(rows: list[dict], console: Console) -> None:
+def render_sql(rows: list[dict], console: Console) -> None:
     table = Table(title="SQL by total time")
     for name in ("total ms", "count", "mean ms", "max ms", "statement"):
         table.add_column(name, justify="left" if name == "statement" else "right")
@@ -123,7 +123,7 @@ def _sql(rows: list[dict], console: Console) -> None:
     console.print(table)
 
 
-def _requests(rows: list[dict], console: Console) -> None:
+def render_requests(rows: list[dict], console: Console) -> None:
     table = Table(title="Requests (newest first)")
     for name in ("id", "request id", "started", "request", "status", "ms", "queries", "findings"):
         table.add_column(name)
@@ -137,7 +137,7 @@ def _requests(rows: list[dict], console: Console) -> None:
     console.print(table)
 
 
-def _request(r: dict, console: Console) -> None:
+def render_request(r: dict, console: Console) -> None:
     console.print(
         f"[bold]{r['method']} {r['path']}[/] → {r['status']}  route {r['route']!r}  "
         f"view {r['view']}\nrequest id {r['request_id']}  {_ms(r['duration_ms'])} ms wall, "
@@ -152,12 +152,12 @@ def _request(r: dict, console: Console) -> None:
                       q["sql"][:100])  # fmt: skip
     console.print(table)
     if r["findings"]:
-        _findings([{**f, "method": r["method"], "route": r["route"], "requests": 1,
+        render_findings([{**f, "method": r["method"], "route": r["route"], "requests": 1,
                     "per_request": f["count"]} for f in r["findings"]], console)  # fmt: skip
     for name in ("cache", "templates", "spans"):
         if r[name]:
             console.print(f"{name}: {r[name]}")
 
 
-RENDERERS = {"routes": _routes, "findings": _findings, "sql": _sql, "request": _request,
-             "requests": _requests}  # fmt: skip
+RENDERERS = {"routes": render_routes, "findings": render_findings, "sql": render_sql,
+             "request": render_request, "requests": render_requests}  # fmt: skip

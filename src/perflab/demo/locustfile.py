@@ -5,6 +5,8 @@
 - ``BlogUser`` (the default): logs in once in ``on_start`` through ``/api/token/``
   and sends the bearer token on every later request; browses (3), reads a random
   existing post (2), creates a post (1), searches (1).
+- ``AuthorsUser``: anonymous reads of ``/api/authors/`` and its N+1 twin
+  ``/api/authors/naive/`` (what the probe should flag).
 - ``FlowUser``: the seed's SequentialTaskSet flow (login, browse, read, create, stop).
 - ``StagedShape``: the seed's staged ramp up / hold / ramp down. It is marked
   abstract so a plain run uses ``--users``; select it with the companion file:
@@ -88,6 +90,7 @@ class BlogClient:
 
 class BlogUser(HttpUser):
     wait_time = between(1, 3)
+    weight = 5
 
     def on_start(self) -> None:
         self.blog = BlogClient(self)
@@ -108,6 +111,25 @@ class BlogUser(HttpUser):
     @task(1)
     def search_posts(self) -> None:
         self.blog.search()
+
+
+class AuthorsUser(HttpUser):
+    """Reads the authors listings: the optimized one and its deliberate N+1 twin.
+
+    Not in the seed document; ``perflab demo`` adds it (one in six users) so the probe
+    has an N+1 to find. Anonymous: listings need no login.
+    """
+
+    wait_time = between(1, 3)
+    weight = 1
+
+    @task
+    def authors(self) -> None:
+        self.client.get("/api/authors/")
+
+    @task
+    def authors_naive(self) -> None:
+        self.client.get("/api/authors/naive/")
 
 
 class UserFlow(SequentialTaskSet):

@@ -3,8 +3,10 @@
 Environment variables select what a deployment would: ``DATABASE_URL`` (SQLite file
 under ``PERFLAB_DATA_DIR`` when unset; PostgreSQL with persistent connections),
 ``REDIS_URL`` (Django's Redis cache; local memory when unset), ``PERFLAB_ALLOWED_HOSTS``
-and ``PERFLAB_SECRET_KEY``. ``PERFLAB_PROBE`` switches perflab's probe (``on``, the
-default; ``off``; ``profile-all`` profiles every request) and ``PERFLAB_SILK``
+and ``PERFLAB_SECRET_KEY``; ``PERFLAB_STORE_URL`` puts the probe's store in a database
+of its own (PostgreSQL, shared by several hosts) instead of a SQLite file.
+``PERFLAB_PROBE`` switches perflab's probe (``on``, the default; ``off``;
+``profile-all`` profiles every request) and ``PERFLAB_SILK``
 django-silk (``on``, or ``profile`` with its Python profiler), for side-by-side
 measurements. ``perflab.demo.settings_dev`` is the DEBUG profile.
 """
@@ -108,6 +110,13 @@ def database_from_url(url: str | None) -> dict:
 
 
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
+
+if os.environ.get("PERFLAB_STORE_URL"):
+    # Several hosts writing to one store: a database of its own, selected by a router.
+    DATABASES["perflab"] = database_from_url(os.environ["PERFLAB_STORE_URL"])
+    DATABASE_ROUTERS = ["perflab.router.ProbeStoreRouter"]
+    PERFLAB["STORE"] = {"ALIAS": "perflab"}
+
 
 if os.environ.get("REDIS_URL"):
     CACHES = {

@@ -54,6 +54,7 @@ class SQLiteDatabase:
     vendor = "sqlite"
     autoincrement_id = "INTEGER PRIMARY KEY AUTOINCREMENT"
     blob = "BLOB"
+    row_lock = ""  # BEGIN IMMEDIATE already serialises writers
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -118,6 +119,7 @@ class DjangoAliasDatabase:
             else "INTEGER PRIMARY KEY AUTOINCREMENT"
         )
         self.blob = "BYTEA" if postgres else "BLOB"
+        self.row_lock = " FOR UPDATE" if postgres else ""  # concurrent rollup merges
 
     def __repr__(self) -> str:
         return f"store on database alias {self.alias!r}"

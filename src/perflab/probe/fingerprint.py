@@ -173,6 +173,10 @@ def statement_kind(sql: str) -> str:
     """The statement's first keyword upper-cased (``SELECT``, ``INSERT``, ``WITH``,
     ``EXPLAIN``...), after leading whitespace, comments and opening parentheses;
     ``""`` when there is none."""
+    return _first_keyword(sql)
+
+
+def _first_keyword(sql: str) -> str:
     match = _KEYWORD.match(sql, _LEADING.match(sql).end())
     return match.group().upper() if match else ""
 
@@ -190,7 +194,7 @@ def _read_only_select(skeleton: str) -> bool:
     body = skeleton.strip().rstrip(";").rstrip()  # one trailing ";" (or several) is fine
     if ";" in body:  # a second statement
         return False
-    if statement_kind(body) not in ("SELECT", "WITH"):
+    if _first_keyword(body) not in ("SELECT", "WITH"):
         return False
     words = {word.lower() for word in _WORD.findall(body)}
     if not words.isdisjoint(_NOT_READ_ONLY_WORDS) or not words.isdisjoint(_SIDE_EFFECT_FUNCTIONS):

@@ -43,8 +43,10 @@ def _unpack(blob) -> Any:
     return json.loads(zlib.decompress(bytes(blob))) if blob is not None else None
 
 
-def route_key(method: str, route: str) -> str:
-    return f"{method} {route or '<unmatched>'}"
+def _percentile(hist: HdrHistogram, percent: float, max_ms: float) -> float:
+    """Milliseconds; HDR reports a bucket's highest equivalent value, which can overshoot
+    the true maximum by the histogram's precision: never report a percentile above it."""
+    return min(hist.get_value_at_percentile(percent) / 1000, max_ms)
 
 
 class RecordingStore:
@@ -168,55 +170,46 @@ class RecordingStore:
         groups: dict[tuple[int, str, str], list[RequestRecord]] = defaultdict(list)
         for record in records:
             groups[(int(record.started // 60) * 60, record.method, record.route)].append(record)
-        for (minute, method, route), group in groups.items():
-            existing = cursor.execute(
+        empty = new_histogram().encode().decode()
+        # Sorted: writers in several processes lock rows in one order (no deadlocks).
+        for (minute, method, route), group in sorted(groups.items()):
+            key = [minute, method, route]
+            # Make sure the row exists, then lock it: concurrent writers merge, not overwrite.
+            cursor.execute(
+                """INSERT INTO perflab_route_minute (minute, method, route, count, errors,
+                   sum_ms, max_ms, sum_queries, max_queries, sum_db_ms, findings, hist)
+                   VALUES (%s, %s, %s, 0, 0, 0, 0, 0, 0, 0, 0, %s)
+                   ON CONFLICT (minute, method, route) DO NOTHING""",
+                [*key, empty],
+            )
+            old = cursor.execute(
                 """SELECT count, errors, sum_ms, max_ms, sum_queries, max_queries, sum_db_ms,
                    findings, hist FROM perflab_route_minute
-                   WHERE minute = %s AND method = %s AND route = %s""",
-                [minute, method, route],
+                   WHERE minute = %s AND method = %s AND route = %s"""
+                + self.database.row_lock,
+                key,
             ).fetchone()
-            hist = new_histogram() if existing is None else HdrHistogram.decode(existing[8])
+            hist = HdrHistogram.decode(old[8].encode())
             for record in group:
                 hist.record_value(max(1, min(HIST_MAX_US, round(record.duration_ms * 1000))))
-            figures = [
-                len(group),
-                sum(r.status >= 500 for r in group),
-                sum(r.duration_ms for r in group),
-                max(r.duration_ms for r in group),
-                sum(r.query_count for r in group),
-                max(r.query_count for r in group),
-                sum(r.db_ms for r in group),
-                sum(len(r.findings) for r in group),
-            ]
-            if existing is None:
-                cursor.execute(
-                    """INSERT INTO perflab_route_minute (minute, method, route, count, errors,
-                       sum_ms, max_ms, sum_queries, max_queries, sum_db_ms, findings, hist)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                    [minute, method, route, *figures, hist.encode().decode()],
-                )
-            else:
-                old = existing
-                cursor.execute(
-                    """UPDATE perflab_route_minute SET count = %s, errors = %s, sum_ms = %s,
-                       max_ms = %s, sum_queries = %s, max_queries = %s, sum_db_ms = %s,
-                       findings = %s, hist = %s
-                       WHERE minute = %s AND method = %s AND route = %s""",
-                    [
-                        old[0] + figures[0],
-                        old[1] + figures[1],
-                        old[2] + figures[2],
-                        max(old[3], figures[3]),
-                        old[4] + figures[4],
-                        max(old[5], figures[5]),
-                        old[6] + figures[6],
-                        old[7] + figures[7],
-                        hist.encode().decode(),
-                        minute,
-                        method,
-                        route,
-                    ],
-                )
+            cursor.execute(
+                """UPDATE perflab_route_minute SET count = %s, errors = %s, sum_ms = %s,
+                   max_ms = %s, sum_queries = %s, max_queries = %s, sum_db_ms = %s,
+                   findings = %s, hist = %s
+                   WHERE minute = %s AND method = %s AND route = %s""",
+                [
+                    old[0] + len(group),
+                    old[1] + sum(r.status >= 500 for r in group),
+                    old[2] + sum(r.duration_ms for r in group),
+                    max(old[3], *(r.duration_ms for r in group)),
+                    old[4] + sum(r.query_count for r in group),
+                    max(old[5], *(r.query_count for r in group)),
+                    old[6] + sum(r.db_ms for r in group),
+                    old[7] + sum(len(r.findings) for r in group),
+                    hist.encode().decode(),
+                    *key,
+                ],
+            )
 
     def _merge_sql_totals(self, cursor, records: list[RequestRecord]) -> None:
         totals: dict[tuple[str, str, str], list] = {}
@@ -240,7 +233,7 @@ class RecordingStore:
                max_ms = CASE WHEN excluded.max_ms > perflab_sql.max_ms
                         THEN excluded.max_ms ELSE perflab_sql.max_ms END,
                last_seen = excluded.last_seen""",
-            [(h, m, r, *values) for (h, m, r), values in totals.items()],
+            [(h, m, r, *values) for (h, m, r), values in sorted(totals.items())],
         )
 
     @staticmethod
@@ -316,9 +309,9 @@ class RecordingStore:
                 "route": route,
                 "count": count,
                 "error_rate": e["errors"] / count,
-                "p50_ms": hist.get_value_at_percentile(50) / 1000,
-                "p95_ms": hist.get_value_at_percentile(95) / 1000,
-                "p99_ms": hist.get_value_at_percentile(99) / 1000,
+                "p50_ms": _percentile(hist, 50, e["max_ms"]),
+                "p95_ms": _percentile(hist, 95, e["max_ms"]),
+                "p99_ms": _percentile(hist, 99, e["max_ms"]),
                 "mean_ms": e["sum_ms"] / count,
                 "max_ms": e["max_ms"],
                 "mean_queries": e["sum_queries"] / count,
@@ -423,4 +416,4 @@ class RecordingStore:
         return self._read("SELECT COUNT(*) AS n FROM perflab_request")[0]["n"]
 
 
-__all__ = ["RecordingStore", "StoreUnavailable", "route_key"]
+__all__ = ["RecordingStore", "StoreUnavailable"]
