@@ -118,7 +118,7 @@ def test_an_unwritable_store_drops_and_counts_without_blocking(tmp_path):
     assert stats.dropped_queue_full + stats.dropped_store_error >= 200 - 20
     assert stats.write_errors >= 1 and "not-a-directory" in stats.last_error
     assert accepted + stats.dropped_queue_full == 200
-    writer.close()
+    writer.close(flush_timeout=0.2)
 
 
 def test_writers_in_several_threads_share_one_store(tmp_path):

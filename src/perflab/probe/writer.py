@@ -173,12 +173,14 @@ class BackgroundWriter:
                 time.sleep(0.1)
         return False
 
-    def close(self) -> None:
+    def close(self, flush_timeout: float = 5.0) -> None:
+        """Stop the thread and write what is left (at exit; idempotent)."""
         if self._pid != os.getpid() or self._thread is None:
             return
         self._stop.set()
         self._thread.join(timeout=2.0)
-        if not self.flush():
+        self._thread = None
+        if not self.flush(flush_timeout):
             logger.error(
                 "perflab: %d records could not be written to %s before exit: %s",
                 self.pending(), self.store, self.stats.last_error,
