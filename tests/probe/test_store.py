@@ -142,3 +142,19 @@ def test_writers_in_several_threads_share_one_store(tmp_path):
     store = RecordingStore.at_path(path)
     assert store.request_count() == 300
     assert store.routes()[0]["count"] == 300
+
+
+def test_the_writer_applies_retention_as_it_writes(tmp_path):
+    settings = settings_for(tmp_path, MAX_REQUESTS=50, RETENTION_INTERVAL_S=0)
+    writer = BackgroundWriter(RecordingStore.at_path(tmp_path / "s.sqlite3"), settings)
+    for n in range(300):
+        writer.submit(record(n))
+    deadline = time.monotonic() + 10
+    while writer.stats.written < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # the trim after the last batch
+    assert writer.stats.written == 300
+    kept = {r["request_id"] for r in writer.store.requests(limit=1000)}
+    assert kept == {f"r{n}" for n in range(250, 300)}
+    assert writer.store.routes()[0]["count"] == 300  # rollups keep the totals
+    writer.close()

@@ -48,11 +48,12 @@ class ProbeSettings:
     SLOW_REQUEST_MS: float = 1000.0
     # Store and writer
     STORE: dict[str, Any] = field(default_factory=dict)  # {"PATH": file} or {"ALIAS": alias}
-    QUEUE_SIZE: int = 10_000
+    QUEUE_SIZE: int = 2000  # records; bounds the probe's memory when the store falls behind
     BATCH_SIZE: int = 500
     FLUSH_INTERVAL_S: float = 0.5
     MAX_REQUESTS: int = 100_000  # retention: rows kept
     MAX_AGE_S: float = 7 * 86400.0
+    RETENTION_INTERVAL_S: float = 30.0  # how often the writer applies retention
     # API
     PERMISSION: Callable | None = None  # request -> bool; default: active staff user
 
@@ -68,7 +69,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "PROFILE_SLOW_NEXT": (int,), "PROFILE_INTERVAL_S": (int, float), "SERVER_TIMING": (bool,),
     "SLOW_REQUEST_MS": (int, float), "STORE": (dict,), "QUEUE_SIZE": (int,),
     "BATCH_SIZE": (int,), "FLUSH_INTERVAL_S": (int, float), "MAX_REQUESTS": (int,),
-    "MAX_AGE_S": (int, float),
+    "MAX_AGE_S": (int, float), "RETENTION_INTERVAL_S": (int, float),
 }  # fmt: skip
 _LISTS = {"IGNORE_PATHS", "PROFILE_PATHS", "SENSITIVE_NAMES", "CALLSITE_EXCLUDE",
           "STACK_FOR_FINGERPRINTS"}  # fmt: skip

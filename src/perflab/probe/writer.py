@@ -24,7 +24,6 @@ from perflab.probe.settings import ProbeSettings
 from perflab.probe.store import RecordingStore
 
 logger = logging.getLogger("perflab.probe")
-TRIM_EVERY_S = 30.0
 RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -150,7 +149,7 @@ class BackgroundWriter:
 
     def _maybe_trim(self) -> None:
         now = time.monotonic()
-        if now - self._last_trim < TRIM_EVERY_S:
+        if self._last_trim and now - self._last_trim < self.settings.RETENTION_INTERVAL_S:
             return
         self._last_trim = now
         try:
