@@ -12,6 +12,7 @@ import random
 import re
 import time
 import uuid
+from functools import lru_cache
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
@@ -35,13 +36,17 @@ def request_id_for(meta: dict) -> str:
     return incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
+@lru_cache(maxsize=1024)
+def _readable_route(route: str) -> str:
+    return _REGEX_GROUP.sub(r"<\1>", route).replace("^", "").replace("$", "")
+
+
 def route_of(request) -> tuple[str, str]:
     """(route pattern, view name): ``api/posts/<pk>/`` whether path() or a regex router."""
     match = getattr(request, "resolver_match", None)
     if match is None:
         return "", ""
-    route = _REGEX_GROUP.sub(r"<\1>", match.route or "").replace("^", "").replace("$", "")
-    return route, match._func_path
+    return _readable_route(match.route or ""), match._func_path
 
 
 class ProbeMiddleware:
@@ -79,7 +84,7 @@ class ProbeMiddleware:
         try:
             route, _ = route_of(request)
             if self.probe.rules.wants_route(route):
-                active.profiler = RequestProfiler(active.settings.PROFILE_INTERVAL_S, self.is_async)
+                active.profiler = RequestProfiler(active.settings, self.is_async)
         except Exception:
             self._internal_error("starting a profile")
 
@@ -126,7 +131,7 @@ class ProbeMiddleware:
             active = ActiveRequest(record, settings)
             wanted, active.profile_staff_only = self.probe.rules.wants(request.path, request.META)
             if wanted:
-                active.profiler = RequestProfiler(settings.PROFILE_INTERVAL_S, self.is_async)
+                active.profiler = RequestProfiler(settings, self.is_async)
             return active, time.thread_time()
         except Exception:
             self._internal_error("starting a record")

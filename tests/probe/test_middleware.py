@@ -221,3 +221,25 @@ class TestProfiling:
             for rid in ("fast-before", "trigger", "after-0", "after-1", "after-2")
         ]
         assert profiled == [0, 0, 1, 1, 0]
+
+
+class TestSampler:
+    def test_signal_sampler_profiles_a_slow_request_cheaply(self, make_probe):
+        probe = make_probe(PROFILE_PERCENT=100)  # PROFILER defaults to the sampler
+        Client().get("/t/slow/?s=0.06", HTTP_X_REQUEST_ID="slow")
+        store = flushed(probe)
+        session = Session.from_json(
+            json.loads(store.profile(store.request(request_id="slow")["id"]))
+        )
+        assert session.target_description == "perflab sampler"
+        assert session.sample_count >= 30  # 1 ms wall-clock samples over 60 ms
+        text = json.dumps(session.to_json())
+        assert "slow\\u0000" in text and "tests/probe/urls.py" in text
+
+    def test_pyinstrument_can_be_chosen(self, make_probe):
+        probe = make_probe(PROFILE_PERCENT=100, PROFILER="pyinstrument")
+        Client().get("/t/slow/?s=0.02", HTTP_X_REQUEST_ID="pyi")
+        store = flushed(probe)
+        session = json.loads(store.profile(store.request(request_id="pyi")["id"]))
+        assert session["target_description"] != "perflab sampler"
+        assert session["duration"] >= 0.02 and session["sample_count"] >= 1

@@ -24,8 +24,8 @@ def store_text(path) -> str:
         for table in tables:
             for row in db.execute(f"SELECT * FROM {table}"):
                 for value in row:
-                    if isinstance(value, bytes):
-                        value = zlib.decompress(value).decode()
+                    if isinstance(value, bytes):  # small documents are stored uncompressed
+                        value = (value if value[:1] == b"{" else zlib.decompress(value)).decode()
                     chunks.append(str(value))
     return "\n".join(chunks)
 

@@ -4,6 +4,7 @@ masked here, before a record is queued."""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -17,7 +18,9 @@ KEPT_HEADERS = (
 ALWAYS_SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
 
 
+@lru_cache(maxsize=4096)
 def is_sensitive(name: str, sensitive_names: tuple[str, ...]) -> bool:
+    """Names repeat (headers, fields, statement shapes): decided once per name."""
     lowered = name.lower()
     return any(word in lowered for word in sensitive_names)
 

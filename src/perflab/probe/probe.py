@@ -6,6 +6,7 @@ import threading
 
 from perflab.probe.profiling import ProfileRules
 from perflab.probe.recorders import RECORDERS
+from perflab.probe.sampler import SignalSampler
 from perflab.probe.settings import ProbeSettings, load_settings
 from perflab.probe.store import RecordingStore
 from perflab.probe.writer import BackgroundWriter
@@ -26,6 +27,9 @@ class Probe:
     def install(self) -> Probe:
         for recorder in self.recorders:
             recorder.install(self.settings)
+        if self.settings.PROFILER == "sampler":
+            # The signal handler can only be set from the main thread: do it at startup.
+            SignalSampler.available(self.settings.PROFILE_INTERVAL_S)
         return self
 
 

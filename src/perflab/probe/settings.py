@@ -43,6 +43,7 @@ class ProbeSettings:
     PROFILE_SLOW_MS: float | None = None  # a route slower than this…
     PROFILE_SLOW_NEXT: int = 5  # …profiles its next N requests
     PROFILE_INTERVAL_S: float = 0.001
+    PROFILER: str = "sampler"  # "sampler" (signal-driven, cheap) or "pyinstrument"
     # Headers and logging
     SERVER_TIMING: bool = True
     SLOW_REQUEST_MS: float = 1000.0
@@ -105,6 +106,10 @@ def parse_settings(raw: dict[str, Any] | None, default_store: Path) -> ProbeSett
             values[key] = tuple(value)
         elif key in _CALLABLES:
             values[key] = _callable(key, value)
+    if raw.get("PROFILER", "sampler") not in ("sampler", "pyinstrument"):
+        raise _fail("PROFILER", f"must be 'sampler' or 'pyinstrument', got {raw['PROFILER']!r}")
+    if "PROFILER" in raw:
+        values["PROFILER"] = raw["PROFILER"]
     for key in ("SAMPLE_PERCENT", "PROFILE_PERCENT"):
         if not 0 <= values.get(key, 0) <= 100:
             raise _fail(key, f"must be between 0 and 100, got {values[key]!r}")

@@ -35,12 +35,20 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(1, HIST_MAX_US, HIST_DIGITS)
 
 
+COMPRESS_ABOVE = 2048  # bytes; zlib's setup costs more than it saves on small documents
+
+
 def _pack(document: Any) -> bytes:
-    return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 1)
+    """JSON, zlib-compressed when large (a raw document starts with ``{``, zlib never does)."""
+    raw = json.dumps(document, separators=(",", ":")).encode()
+    return zlib.compress(raw, 1) if len(raw) > COMPRESS_ABOVE else raw
 
 
 def _unpack(blob) -> Any:
-    return json.loads(zlib.decompress(bytes(blob))) if blob is not None else None
+    if blob is None:
+        return None
+    data = bytes(blob)
+    return json.loads(data if data[:1] == b"{" else zlib.decompress(data))
 
 
 def _percentile(hist: HdrHistogram, percent: float, max_ms: float) -> float:
