@@ -50,6 +50,7 @@ def test_requests_recorded_equal_requests_served_across_workers(seeded_db, tmp_p
     # Stopping gunicorn flushed every worker's writer.
     assert [status for status, _ in results] == [200] * REQUESTS
     request_ids = {headers["X-Request-ID"] for _, headers in results}
+    assert len(request_ids) == REQUESTS  # generated ids never collide across workers
     store = RecordingStore.at_path(tmp_path / "probe.sqlite3")
     assert store.request_count() == REQUESTS
     stored = {r["request_id"] for r in store.requests(limit=REQUESTS * 2)}

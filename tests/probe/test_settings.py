@@ -18,6 +18,7 @@ from perflab.probe.settings import parse_settings
         ({"PERMISSION": 42}, "PERFLAB['PERMISSION'] must be a callable"),
         ({"STORE": {"URL": "x"}}, "PERFLAB['STORE'] must be {'PATH': file} or {'ALIAS'"),
         ({"SAMPLE_PERCNT": 5}, "PERFLAB has unknown keys ['SAMPLE_PERCNT']"),
+        ({"PROFILER": "cprofile"}, "PERFLAB['PROFILER'] must be 'sampler' or 'pyinstrument'"),
     ],
 )
 def test_bad_settings_fail_with_one_clear_line(raw, message, tmp_path):

@@ -124,32 +124,37 @@ class RecordingStore:
         """Store a batch in one transaction: requests, findings, rollups, SQL totals."""
         self.ensure_schema()
         with self.database.cursor(write=True) as cursor:
+            plain = [r for r in records if not r.findings]
+            cursor.executemany(self._insert_sql, [self._request_row(r) for r in plain])
             for record in records:
-                self._insert_request(cursor, record)
+                if record.findings:
+                    self._insert_with_findings(cursor, record)
             self._merge_rollups(cursor, records)
             self._merge_sql_totals(cursor, records)
             for name, delta in (counters or {}).items():
                 if delta:
                     self._bump_counter(cursor, name, delta)
 
-    def _insert_request(self, cursor, record: RequestRecord) -> None:
-        values = [
+    _insert_sql = (
+        f"INSERT INTO perflab_request ({', '.join(REQUEST_COLUMNS)}, detail, profile) "
+        f"VALUES ({', '.join(['%s'] * (len(REQUEST_COLUMNS) + 2))})"
+    )
+
+    @staticmethod
+    def _request_row(record: RequestRecord) -> list:
+        profile = zlib.compress(record.profile.encode(), 1) if record.profile else None
+        return [
             record.request_id, record.started, record.method, record.path, record.route,
             record.view, record.status, record.duration_ms, record.cpu_ms, record.db_ms,
             record.query_count, record.response_bytes, record.user_id, record.cache_hits,
             record.cache_misses, record.cache_ms, record.template_ms, len(record.findings),
-            int(record.profile is not None), record.pid,
+            int(record.profile is not None), record.pid, _pack(record.detail()), profile,
         ]  # fmt: skip
-        profile = zlib.compress(record.profile.encode(), 1) if record.profile else None
-        columns = ", ".join(REQUEST_COLUMNS)
-        marks = ", ".join(["%s"] * (len(REQUEST_COLUMNS) + 2))
+
+    def _insert_with_findings(self, cursor, record: RequestRecord) -> None:
         row = cursor.execute(
-            f"INSERT INTO perflab_request ({columns}, detail, profile) VALUES ({marks}) "
-            "RETURNING id",
-            [*values, _pack(record.detail()), profile],
+            self._insert_sql + " RETURNING id", self._request_row(record)
         ).fetchone()[0]
-        if not record.findings:
-            return
         cursor.executemany(
             """INSERT INTO perflab_finding (request_row, request_id, started, method, route,
                kind, fingerprint_hash, fingerprint, callsite, count, total_ms, example_sql, hint)
