@@ -14,6 +14,7 @@ from rich.table import Table
 from perflab.errors import ExitCode, PerflabError
 
 VIEWS = ("routes", "findings", "sql", "request", "requests")
+KIND_LABELS = {"n_plus_one": "N+1", "duplicate": "duplicate"}
 
 
 def default_store() -> Path:
@@ -103,7 +104,8 @@ def render_findings(rows: list[dict], console: Console) -> None:
         table.add_column(name)
     for r in rows:
         table.add_row(
-            r["kind"].replace("_", "+"), f"{r['method']} {r['route']}", r["callsite"] or "-",
+            KIND_LABELS.get(r["kind"], r["kind"]), f"{r['method']} {r['route']}",
+            r["callsite"] or "-",
             f"{r['requests']:,}", f"{r['per_request']:.0f}", _ms(r["total_ms"]), r["hint"] or "",
         )  # fmt: skip
     console.print(table)
