@@ -24,18 +24,23 @@ def seeded_db(tmp_path_factory):
     return url, directory
 
 
-@pytest.fixture(scope="module")
-def blog_server(seeded_db):
-    url, directory = seeded_db
-    server = GunicornServer(
+def server_for(seeded_db, data_dir, log_dir=None, workers=2, **env) -> GunicornServer:
+    """The reference app under gunicorn on the seeded database, probe data in ``data_dir``."""
+    url, _ = seeded_db
+    return GunicornServer(
         port=free_port(),
-        workers=2,
+        workers=workers,
         env={
             "DJANGO_SETTINGS_MODULE": "perflab.demo.settings",
             "DATABASE_URL": url,
-            "PERFLAB_DATA_DIR": str(directory),
+            "PERFLAB_DATA_DIR": str(data_dir),
+            **env,
         },
-        log_path=directory / "gunicorn.log",
+        log_path=(log_dir or data_dir) / "gunicorn.log",
     )
-    with server:
+
+
+@pytest.fixture(scope="module")
+def blog_server(seeded_db):
+    with server_for(seeded_db, seeded_db[1]) as server:
         yield server

@@ -4,31 +4,17 @@ import concurrent.futures
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
 
 from perflab.probe.store import RecordingStore
-from perflab.server import GunicornServer, free_port
+from tests.integration.conftest import server_for
 
 pytestmark = pytest.mark.integration
 
 REQUESTS = 400
-
-
-def server_for(seeded_db, data_dir, log_dir=None, **env) -> GunicornServer:
-    url, _directory = seeded_db
-    return GunicornServer(
-        port=free_port(),
-        workers=3,
-        env={
-            "DJANGO_SETTINGS_MODULE": "perflab.demo.settings",
-            "DATABASE_URL": url,
-            "PERFLAB_DATA_DIR": str(data_dir),
-            **env,
-        },
-        log_path=(log_dir or data_dir) / "gunicorn.log",
-    )
 
 
 def fetch(url: str) -> tuple[int, dict]:
@@ -45,7 +31,7 @@ def hammer(base: str, count: int) -> list[tuple[int, dict]]:
 
 
 def test_requests_recorded_equal_requests_served_across_workers(seeded_db, tmp_path):
-    with server_for(seeded_db, tmp_path) as server:
+    with server_for(seeded_db, tmp_path, workers=3) as server:
         results = hammer(server.url, REQUESTS)
     # Stopping gunicorn flushed every worker's writer.
     assert [status for status, _ in results] == [200] * REQUESTS
@@ -67,7 +53,7 @@ def test_a_locked_store_still_answers_every_request_and_loses_nothing(seeded_db,
 
     store = RecordingStore.at_path(tmp_path / "probe.sqlite3")
     store.ensure_schema()
-    with server_for(seeded_db, tmp_path) as server:
+    with server_for(seeded_db, tmp_path, workers=3) as server:
         locker = sqlite3.connect(tmp_path / "probe.sqlite3", isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
         results = hammer(server.url, 100)
@@ -107,16 +93,21 @@ def staff_token(seeded_db, server) -> str:
 def test_an_unwritable_store_still_answers_every_request_and_counts(seeded_db, tmp_path):
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("")
-    server = server_for(seeded_db, blocker, log_dir=tmp_path)
-    server.workers = 1  # one process, so its status is the whole story
+    # One process, so its status is the whole story.
+    server = server_for(seeded_db, blocker, log_dir=tmp_path, workers=1)
     with server:
         token = staff_token(seeded_db, server)
         results = hammer(server.url, 60)
         request = urllib.request.Request(
             server.url + "/perf/api/status/", headers={"Authorization": f"Bearer {token}"}
         )
-        with urllib.request.urlopen(request) as response:
-            status = json.load(response)
+        deadline = time.monotonic() + 10  # the writer tries every FLUSH_INTERVAL_S
+        while True:
+            with urllib.request.urlopen(request) as response:
+                status = json.load(response)
+            if status["writer"]["write_errors"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     assert [code for code, _ in results] == [200] * 60
     writer = status["writer"]
     assert writer["submitted"] == 61  # the 60, and the token request
@@ -135,7 +126,7 @@ def test_no_probe_means_no_recording_and_no_headers(seeded_db, tmp_path):
 
 
 def test_inspect_prints_tables_and_json_from_a_served_store(seeded_db, tmp_path):
-    with server_for(seeded_db, tmp_path) as server:
+    with server_for(seeded_db, tmp_path, workers=3) as server:
         hammer(server.url, 40)
     store_path = str(tmp_path / "probe.sqlite3")
 

@@ -95,29 +95,27 @@ def requests(request, probe):
     return JsonResponse({"requests": rows, "limit": limit, "offset": offset})
 
 
-def _full(record: dict) -> dict:
+def _one_request(probe, missing: str, **key) -> JsonResponse:
+    """One request in full, with a signed ``explain_id`` on each recorded SELECT."""
+    record = probe.store.request(**key)
+    if record is None:
+        return JsonResponse({"error": missing}, status=404)
     for index, query in enumerate(record["queries"]):
         if is_select(query["sql"]) and query["params"] is not None:
             query["explain_id"] = explain_id(record["id"], index)
-    return record
+    return JsonResponse(record)
 
 
 @require_GET
 @api_view
 def request_detail(request, probe, row_id: int):
-    record = probe.store.request(row_id=row_id)
-    if record is None:
-        return JsonResponse({"error": "no such request"}, status=404)
-    return JsonResponse(_full(record))
+    return _one_request(probe, "no such request", row_id=row_id)
 
 
 @require_GET
 @api_view
 def request_by_id(request, probe, request_id: str):
-    record = probe.store.request(request_id=request_id)
-    if record is None:
-        return JsonResponse({"error": "no request with that X-Request-ID"}, status=404)
-    return JsonResponse(_full(record))
+    return _one_request(probe, "no request with that X-Request-ID", request_id=request_id)
 
 
 @require_GET
