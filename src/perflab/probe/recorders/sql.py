@@ -7,10 +7,11 @@ masking) is done once per statement after the fact, still cheaply.
 
 from __future__ import annotations
 
+import functools
 import time
 
 from django.db import connections
-from django.db.backends.signals import connection_created
+from django.db.utils import ConnectionHandler
 
 from perflab.probe.callsite import CallsiteFinder
 from perflab.probe.context import ActiveRequest, current_request
@@ -20,6 +21,8 @@ from perflab.probe.masking import mask_params
 from perflab.probe.recorders.base import Recorder
 from perflab.probe.records import QueryEvent
 from perflab.probe.settings import ProbeSettings
+
+_ATTACHING: list[SqlRecorder] = []  # the installed recorder, for connections made later
 
 
 class SqlRecorder(Recorder):
@@ -33,12 +36,23 @@ class SqlRecorder(Recorder):
         self.callsites = CallsiteFinder(settings.CALLSITE_EXCLUDE)
         if "ALIAS" in settings.STORE:
             self.ignored_aliases.add(settings.STORE["ALIAS"])  # the probe's own writes
-        connection_created.connect(self._on_connection_created, weak=False)
+        # Attach when Django creates a connection object (once per alias and thread), not
+        # on connection_created, which fires on every reconnect (every request on SQLite).
+        original = ConnectionHandler.create_connection
+        if not getattr(original, "_perflab", False):
+
+            @functools.wraps(original)
+            def create_connection(handler, alias):
+                connection = original(handler, alias)
+                for recorder in _ATTACHING:
+                    recorder.attach(connection)
+                return connection
+
+            create_connection._perflab = True
+            ConnectionHandler.create_connection = create_connection
+        _ATTACHING[:] = [self]
         for connection in connections.all(initialized_only=True):
             self.attach(connection)
-
-    def _on_connection_created(self, sender, connection, **kwargs) -> None:
-        self.attach(connection)
 
     def attach(self, connection) -> None:
         if connection.alias in self.ignored_aliases:
