@@ -1,6 +1,6 @@
 """Every SQL statement on every database alias, raw cursors included.
 
-A permanent ``execute_wrapper`` on each connection (added when Django opens it)
+A permanent ``execute_wrapper`` on each connection (added when Django creates it)
 times the statement and notes its call site; everything else (fingerprint,
 masking) is done once per statement after the fact, still cheaply.
 """
