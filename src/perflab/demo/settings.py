@@ -40,9 +40,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
 ]
 
-PROBE_MODE = os.environ.get("PERFLAB_PROBE", "on")
-if PROBE_MODE not in ("on", "off", "profile-all"):
-    raise ImproperlyConfigured(f"PERFLAB_PROBE must be on, off or profile-all, not {PROBE_MODE!r}")
+
+def _switch(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """An environment switch of the reference app, refused with one line when unknown."""
+    value = os.environ.get(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be {', '.join(choices)}, not {value!r}")
+    return value
+
+
+PROBE_MODE = _switch("PERFLAB_PROBE", "on", ("on", "off", "profile-all"))
 if PROBE_MODE != "off":
     INSTALLED_APPS.append("perflab")
     MIDDLEWARE.insert(0, "perflab.middleware.ProbeMiddleware")
@@ -52,9 +59,7 @@ PERFLAB = {
     "PROFILE_PERCENT": 100 if PROBE_MODE == "profile-all" else 0,
 }
 
-SILK_MODE = os.environ.get("PERFLAB_SILK", "off")
-if SILK_MODE not in ("on", "off", "profile"):
-    raise ImproperlyConfigured(f"PERFLAB_SILK must be on, off or profile, not {SILK_MODE!r}")
+SILK_MODE = _switch("PERFLAB_SILK", "off", ("on", "off", "profile"))
 if SILK_MODE != "off":
     # silk keeps its recordings in the app's own database (one of the costs perflab avoids).
     INSTALLED_APPS.append("silk")

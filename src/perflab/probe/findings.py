@@ -42,57 +42,51 @@ def detect_findings(queries: list[QueryEvent], threshold: int = 5) -> list[Findi
     duplicate finding. Findings are sorted by ``total_ms``, descending (ties keep
     N+1 findings first, then first appearance).
     """
-    loops: dict[tuple[str, str], list[Any]] = {}  # (hash, callsite) -> [count, ms, first]
-    repeats: dict[tuple[str, tuple], list[Any]] = {}  # (sql, params) -> [count, ms, first]
+    loops: dict[tuple, list[Any]] = {}  # (hash, callsite) -> [count, ms, first]
+    repeats: dict[tuple, list[Any]] = {}  # (sql, params) -> [count, ms, first]
     for query in queries:
-        callsite = query.callsite
-        if callsite is not None:
-            entry = loops.get((query.fingerprint_hash, callsite))
-            if entry is None:
-                loops[(query.fingerprint_hash, callsite)] = [1, query.duration_ms, query]
-            else:
-                entry[0] += 1
-                entry[1] += query.duration_ms
+        if query.callsite is not None:
+            _tally(loops, (query.fingerprint_hash, query.callsite), query)
         params = query.params
         if params is not None and MASK not in params:
-            key = (query.sql, _hashable(params))
-            entry = repeats.get(key)
-            if entry is None:
-                repeats[key] = [1, query.duration_ms, query]
-            else:
-                entry[0] += 1
-                entry[1] += query.duration_ms
+            _tally(repeats, (query.sql, _hashable(params)), query)
 
     threshold = max(threshold, 2)
     findings = [
-        Finding(
-            kind="n_plus_one",
-            fingerprint_hash=first.fingerprint_hash,
-            fingerprint=first.fingerprint,
-            callsite=first.callsite,
-            count=count,
-            total_ms=total_ms,
-            example_sql=first.sql,
-            hint=relation_hint(first.fingerprint),
-        )
+        _finding("n_plus_one", count, total_ms, first, relation_hint(first.fingerprint))
         for count, total_ms, first in loops.values()
         if count >= threshold
     ]
     findings.extend(
-        Finding(
-            kind="duplicate",
-            fingerprint_hash=first.fingerprint_hash,
-            fingerprint=first.fingerprint,
-            callsite=first.callsite,
-            count=count,
-            total_ms=total_ms,
-            example_sql=first.sql,
-        )
+        _finding("duplicate", count, total_ms, first, None)
         for count, total_ms, first in repeats.values()
         if count >= 2
     )
     findings.sort(key=lambda finding: finding.total_ms, reverse=True)
     return findings
+
+
+def _tally(groups: dict[tuple, list[Any]], key: tuple, query: QueryEvent) -> None:
+    """Count a statement into its group: [count, total ms, first statement]."""
+    entry = groups.get(key)
+    if entry is None:
+        groups[key] = [1, query.duration_ms, query]
+    else:
+        entry[0] += 1
+        entry[1] += query.duration_ms
+
+
+def _finding(kind, count: int, total_ms: float, first: QueryEvent, hint: str | None) -> Finding:
+    return Finding(
+        kind=kind,
+        fingerprint_hash=first.fingerprint_hash,
+        fingerprint=first.fingerprint,
+        callsite=first.callsite,
+        count=count,
+        total_ms=total_ms,
+        example_sql=first.sql,
+        hint=hint,
+    )
 
 
 def _hashable(params: list[Any]) -> tuple:
