@@ -2,6 +2,10 @@ import os
 
 import pytest
 
+# Unit tests import Locust's classes (shapes, users) without gevent patching the test process;
+# real load runs happen in `perflab run` subprocesses, which patch for themselves.
+os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
+
 
 def pytest_report_header(config):
     return f"database: {os.environ.get('DATABASE_URL', 'SQLite (default)')}"

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from perflab import __version__
-from perflab.commands import demo, inspect, seed, serve
+from perflab.commands import demo, inspect, run, seed, serve
 from perflab.errors import ExitCode, PerflabError
 
-COMMANDS = [demo, seed, serve, inspect]
+COMMANDS = [demo, run, seed, serve, inspect]
+LOAD_COMMANDS = {"run", "demo"}  # run Locust in this process: gevent must patch first
 PIPED_WIDTH = 200
 
 
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] and argv[0] in LOAD_COMMANDS:
+        _patch_for_locust()
     args = build_parser().parse_args(argv)
     # Piped output (CI logs, scripts) gets wide tables rather than 80 squeezed columns.
     width = None if sys.stdout.isatty() else PIPED_WIDTH
@@ -49,3 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("perflab: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+
+
+def _patch_for_locust() -> None:
+    """Locust needs gevent's monkey-patching before sockets and threads are used."""
+    import os
+
+    os.environ.pop("LOCUST_SKIP_MONKEY_PATCH", None)  # set by the test suite for its own process
+    from gevent import monkey
+
+    monkey.patch_all()

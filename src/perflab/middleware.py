@@ -56,7 +56,8 @@ def request_id_for(meta: dict) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _readable_route(route: str) -> str:
+def readable_route(route: str) -> str:
+    """``api/posts/(?P<pk>[^/.]+)/$`` → ``api/posts/<pk>/``: regex routes read like path() ones."""
     return _REGEX_GROUP.sub(r"<\1>", route).replace("^", "").replace("$", "")
 
 
@@ -65,7 +66,7 @@ def route_of(request) -> tuple[str, str]:
     match = getattr(request, "resolver_match", None)
     if match is None:
         return "", ""
-    return _readable_route(match.route or ""), match._func_path
+    return readable_route(match.route or ""), match._func_path
 
 
 class ProbeMiddleware:

@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/findings/", views.findings, name="findings"),
     path("api/explain/", views.explain_view, name="explain"),
     path("api/status/", views.status, name="status"),
+    path("api/urlpatterns/", views.urlpatterns, name="urlpatterns"),
 ]

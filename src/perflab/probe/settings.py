@@ -57,6 +57,7 @@ class ProbeSettings:
     RETENTION_INTERVAL_S: float = 30.0  # how often the writer applies retention
     # API
     PERMISSION: Callable | None = None  # request -> bool; default: active staff user
+    EXPOSE_ROUTES: bool = True  # /perf/api/urlpatterns/ open to all (patterns only, no data)
 
     @property
     def store_path(self) -> Path | None:
@@ -70,7 +71,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "PROFILE_SLOW_NEXT": (int,), "PROFILE_INTERVAL_S": (int, float), "SERVER_TIMING": (bool,),
     "SLOW_REQUEST_MS": (int, float), "STORE": (dict,), "QUEUE_SIZE": (int,),
     "BATCH_SIZE": (int,), "FLUSH_INTERVAL_S": (int, float), "MAX_REQUESTS": (int,),
-    "MAX_AGE_S": (int, float), "RETENTION_INTERVAL_S": (int, float),
+    "MAX_AGE_S": (int, float), "RETENTION_INTERVAL_S": (int, float), "EXPOSE_ROUTES": (bool,),
 }  # fmt: skip
 _LISTS = {"IGNORE_PATHS", "PROFILE_PATHS", "SENSITIVE_NAMES", "CALLSITE_EXCLUDE",
           "STACK_FOR_FINGERPRINTS"}  # fmt: skip

@@ -1,0 +1,170 @@
+"""`perflab run`: a locustfile, headless, with exact percentiles, an open model and SLOs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from perflab.errors import ExitCode, PerflabError
+
+MAX_RUN_TIME_S = 7 * 86400.0  # every run stops by itself
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a locustfile headless with exact percentiles, an open model and SLOs",
+        description="Run a locustfile with Locust as the engine and perflab's statistics: "
+        "HDR percentiles, per-second series, X-Request-ID on every request, server resources, "
+        "SLOs. Exit codes: 0 pass, 3 an SLO was breached, 2 bad usage, 1 the run failed, "
+        "130 interrupted.",
+    )
+    parser.add_argument(
+        "user_classes", nargs="*", metavar="UserClass", help="user classes to run (default: all)"
+    )
+    parser.add_argument("-f", "--locustfile", type=Path, required=True)
+    parser.add_argument(
+        "--host", required=True, help="base URL on loopback, e.g. http://127.0.0.1:8000"
+    )
+    parser.add_argument("-u", "--users", type=int, default=10, help="peak users (closed model)")
+    parser.add_argument(
+        "-r", "--spawn-rate", type=float, default=10.0, help="users started per second"
+    )
+    parser.add_argument("-t", "--run-time", default="1m", help="how long: 30s, 5m, 1h (default 1m)")
+    parser.add_argument("--shape", help="ramp|step|spike|soak|stress[:key=value,…] or FILE:Class")
+    parser.add_argument(
+        "--arrival-rate", help="open model: iterations/s, or FROM:TO:OVER (10:200:5m)"
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=100,
+        help="open model: concurrent iterations at most (default 100)",
+    )
+    parser.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        help='e.g. "p95<200ms", "error_rate<1%%", "/api/posts/:p99<500ms", "rps>50"',
+    )
+    parser.add_argument(
+        "--abort-on-fail",
+        action="store_true",
+        help="stop as soon as a latency/error SLO is breached",
+    )
+    parser.add_argument("--out", type=Path, help="run directory (default .perflab/runs/TIMESTAMP)")
+    parser.add_argument("--label", default="", help="a name for this run in reports")
+    parser.add_argument("--quiet", action="store_true", help="no live view (CI)")
+    parser.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=10.0,
+        help="seconds users get to finish their task at the end",
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        help="watch this server process tree (default: whoever listens on --host)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="PostgreSQL URL to count connections (default $DATABASE_URL)",
+    )
+    group = parser.add_argument_group("distributed")
+    group.add_argument(
+        "--workers", type=int, default=0, help="start N Locust worker processes on this machine"
+    )
+    group.add_argument(
+        "--master", action="store_true", help="be the master for workers on other machines"
+    )
+    group.add_argument(
+        "--expect-workers", type=int, default=1, help="with --master: workers to wait for"
+    )
+    group.add_argument("--worker", action="store_true", help="be a worker of --master-host")
+    group.add_argument("--master-host", default="127.0.0.1")
+    group.add_argument(
+        "--master-bind", default="127.0.0.1", help="with --master: address to listen on"
+    )
+    group.add_argument("--master-port", type=int, default=5557)
+    parser.set_defaults(run=run)
+
+
+def config_from(args: argparse.Namespace):
+    """Every check that needs no Locust, so bad usage fails in a blink with one line."""
+    from perflab.load.arrival import ArrivalRate
+    from perflab.load.runner import RunConfig
+    from perflab.load.shapes import parse_duration
+    from perflab.load.slo import parse_slo
+    from perflab.load.target import check_target
+
+    if args.users < 1 or args.spawn_rate <= 0:
+        raise PerflabError("--users must be at least 1 and --spawn-rate positive")
+    if not 1 <= args.max_in_flight <= 100_000:
+        raise PerflabError("--max-in-flight must be between 1 and 100000")
+    if not 0 <= args.workers <= 256:
+        raise PerflabError("--workers must be between 0 and 256")
+    if sum([args.master, args.worker, args.workers > 0]) > 1:
+        raise PerflabError("choose one of --workers N, --master and --worker")
+    run_time = parse_duration(args.run_time)
+    if not 0 < run_time <= MAX_RUN_TIME_S:
+        raise PerflabError(f"--run-time must be between 1s and 7 days, got {args.run_time}")
+    if not args.locustfile.is_file():
+        raise PerflabError(f"locustfile not found: {args.locustfile}")
+    slos = tuple(parse_slo(text) for text in args.slo)
+    rate = ArrivalRate.parse(args.arrival_rate) if args.arrival_rate else None
+    role = "worker" if args.worker else "master" if (args.master or args.workers) else "local"
+    host = check_target(args.host)
+    out = args.out
+    if out is None and role != "worker":
+        from perflab.load.results import default_run_dir
+
+        out = default_run_dir()
+    return RunConfig(
+        locustfile=args.locustfile, host=host, users=args.users, spawn_rate=args.spawn_rate,
+        run_time_s=run_time, shape=args.shape, arrival_rate=rate,
+        max_in_flight=args.max_in_flight, user_classes=tuple(args.user_classes), role=role,
+        workers=args.workers, expect_workers=args.expect_workers if args.master else 0,
+        master_host=args.master_host, master_bind=args.master_bind,
+        master_port=args.master_port, slos=slos, abort_on_fail=args.abort_on_fail,
+        stop_timeout_s=args.stop_timeout, server_pid=args.server_pid,
+        database_url=args.database_url, out=out, quiet=args.quiet, label=args.label,
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    config = config_from(args)
+    if config.workers and config.master_port == 5557:
+        from perflab.server import free_port
+
+        config.master_port = free_port()  # several local runs must not share a port
+    from perflab.load.runner import LoadRun
+
+    outcome = LoadRun(config, console).execute()
+    if config.role == "worker":
+        return ExitCode.OK
+    print_outcome(outcome, console)
+    return outcome.exit_code
+
+
+def print_outcome(outcome, console: Console) -> None:
+    from perflab.load.summary import endpoints_table, open_model_line, slo_table
+
+    results = outcome.results
+    if results.get("endpoints"):
+        console.print(endpoints_table(results))
+    line = open_model_line(results)
+    if line:
+        console.print(line)
+    table = slo_table(results)
+    if table is not None:
+        console.print(table)
+    for error in results.get("user_errors", [])[:3]:
+        console.print(f"[yellow]task error x{error['count']}:[/] {error['message']}")
+    if outcome.message:
+        console.print(f"[bold]{outcome.status}:[/] {outcome.message}")
+    if outcome.run_dir:
+        console.print(f"run directory: {outcome.run_dir}")

@@ -1,0 +1,119 @@
+"""Locust's master/worker mode with perflab's statistics riding on the workers' reports.
+
+Each worker drains its LoadStats and request samples into Locust's own ``report_to_master``
+payload; the master merges them (HDR histograms merge exactly). ``--workers N`` starts N
+worker processes on this machine; ``--master``/``--worker`` spread them over machines.
+In the open model the master tells each worker its share of the arrival schedule.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import gevent
+
+from perflab.errors import ExitCode, PerflabError
+from perflab.load.arrival import ArrivalRate, OpenModel
+
+if TYPE_CHECKING:
+    from perflab.load.results import RunDirectory
+    from perflab.load.runner import LoadRun, RunConfig
+
+OPEN_MODEL_MESSAGE = "perflab_open_model"
+WORKER_WAIT_S = 60.0
+START_DELAY_S = 0.5  # workers start their schedules together, this long after the message
+
+
+def start_local_workers(config: RunConfig, run_dir: RunDirectory | None) -> list:
+    """``perflab run --worker`` processes on this machine, logging into the run directory."""
+    processes = []
+    for index in range(config.workers):
+        command = [
+            sys.executable, "-m", "perflab", "run", "--worker", "--quiet",
+            "--master-host", "127.0.0.1", "--master-port", str(config.master_port),
+            "-f", str(config.locustfile), "--host", config.host, *config.user_classes,
+        ]  # fmt: skip
+        log_path = run_dir.path / f"worker-{index}.log" if run_dir else os.devnull
+        with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
+            processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+    return processes
+
+
+def await_workers(runner, config: RunConfig, processes: list) -> None:
+    """Block until the expected workers said hello; a one-line error if they cannot."""
+    wanted = config.workers or config.expect_workers
+    deadline = time.monotonic() + WORKER_WAIT_S
+    while len(runner.clients.ready) < wanted:
+        dead = [p for p in processes if p.poll() is not None]
+        if dead:
+            raise PerflabError(
+                f"a worker process exited with code {dead[0].returncode} before the run "
+                "started (see worker-*.log in the run directory)",
+                ExitCode.FAILED,
+            )
+        if time.monotonic() > deadline:
+            raise PerflabError(
+                f"only {len(runner.clients.ready)} of {wanted} workers connected within "
+                f"{WORKER_WAIT_S:.0f}s",
+                ExitCode.FAILED,
+            )
+        gevent.sleep(0.1)
+
+
+def send_open_model(runner, config: RunConfig) -> None:
+    """Each worker runs its share (index i of n) of one global arrival schedule."""
+    clients = sorted(runner.clients.ready, key=lambda c: runner.get_worker_index(c.id))
+    start_at = time.time() + START_DELAY_S
+    rate = config.arrival_rate
+    for index, client in enumerate(clients):
+        runner.send_message(
+            OPEN_MODEL_MESSAGE,
+            {
+                "start": rate.start,
+                "end": rate.end,
+                "ramp_s": rate.ramp_s,
+                "max_in_flight": config.max_in_flight,
+                "index": index,
+                "count": len(clients),
+                "start_at": start_at,
+            },
+            client_id=client.id,
+        )
+
+
+def serve_as_worker(run: LoadRun) -> None:
+    """Run users as the master says; report perflab's figures with every Locust report."""
+    import locust.runners
+
+    locust.runners.WORKER_REPORT_INTERVAL = 1.0
+    config = run.config
+    runner = run.env.create_worker_runner(config.master_host, config.master_port)
+    run.runner = runner
+
+    def on_open_model(environment, msg, **_kwargs) -> None:
+        data = msg.data
+        rate = ArrivalRate(data["start"], data["end"], data["ramp_s"])
+        model = OpenModel(
+            rate, data["max_in_flight"], share_index=data["index"], share_count=data["count"]
+        )
+        model.start(time.monotonic() + max(0.0, data["start_at"] - time.time()))
+        run.open_model = model
+        environment.user_classes = model.wrap(run._original_user_classes)
+
+    def on_report(client_id: str, data: dict) -> None:
+        now = time.time()
+        run.stats.set_gauge("in_flight", run.tracker.in_flight, now)
+        open_snapshot = run.open_model.snapshot(now) if run.open_model else None
+        data["perflab"] = {
+            "stats": run.stats.drain(),
+            "samples": run.samples.drain(),
+            "open": open_snapshot,
+        }
+
+    runner.register_message(OPEN_MODEL_MESSAGE, on_open_model)
+    run.env.events.report_to_master.add_listener(on_report)
+    runner.greenlet.join()

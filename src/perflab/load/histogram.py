@@ -1,0 +1,253 @@
+"""Latency histogram with HDR precision, exact min/max/mean, and a compact wire form.
+
+Why not Locust's numbers: Locust rounds response times to ~2 significant digits before
+bucketing, so its p99 can exceed its max. Why not a bare ``hdrh`` HdrHistogram: each one
+allocates a dense 23,552-counter array (~190 KB), and we keep two per endpoint for up to
+hundreds of endpoints; its reported max is a bucket's *highest equivalent value*, which can
+also exceed the true max.
+
+So counts live in a sparse dict keyed by HdrHistogram's own counts-array index (1 µs .. 1 h,
+3 significant digits), min/max/sum are tracked exactly next to them, and ``hdrh`` is used
+for the standard base64 payload (``encode``/``decode``), so the histograms stay readable by
+any HdrHistogram tool. The index arithmetic is tested against ``hdrh``'s own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour
+SIGNIFICANT_FIGURES = 3
+
+# HdrHistogram layout for (1, 1 h, 3 digits): 2048 sub-buckets per bucket, unit magnitude 0.
+_SUB_BUCKET_HALF_COUNT_MAG = 10
+_SUB_BUCKET_HALF_COUNT = 1 << _SUB_BUCKET_HALF_COUNT_MAG
+_SUB_BUCKET_MASK = (_SUB_BUCKET_HALF_COUNT << 1) - 1
+_SUB_BUCKET_BITS = _SUB_BUCKET_HALF_COUNT_MAG + 1
+_MAX_MS = HIGHEST_US / 1000.0
+
+SUMMARY_PERCENTILES: dict[str, float] = {
+    "p50": 50.0,
+    "p75": 75.0,
+    "p90": 90.0,
+    "p95": 95.0,
+    "p99": 99.0,
+    "p99_9": 99.9,
+    "p99_99": 99.99,
+}
+_ENCODING_PREFIX = "h1"
+
+
+def counts_index(us: int) -> int:
+    """HdrHistogram's counts-array index for a value in µs (same as ``hdrh``'s)."""
+    bucket = (us | _SUB_BUCKET_MASK).bit_length() - _SUB_BUCKET_BITS
+    return ((bucket + 1) << _SUB_BUCKET_HALF_COUNT_MAG) + (us >> bucket) - _SUB_BUCKET_HALF_COUNT
+
+
+def _bucket_range(index: int) -> tuple[int, int]:
+    """Lowest and highest equivalent value (µs) of a counts-array index."""
+    bucket = (index >> _SUB_BUCKET_HALF_COUNT_MAG) - 1
+    sub = (index & (_SUB_BUCKET_HALF_COUNT - 1)) + _SUB_BUCKET_HALF_COUNT
+    if bucket < 0:
+        sub -= _SUB_BUCKET_HALF_COUNT
+        bucket = 0
+    lowest = sub << bucket
+    return lowest, lowest + (1 << bucket) - 1
+
+
+def _ms_to_us(ms: float) -> int:
+    """Round to whole µs and clamp into range; negative and NaN become 1 µs."""
+    if ms < _MAX_MS:
+        us = int(ms * 1000.0 + 0.5)
+        return us if us > LOWEST_US else LOWEST_US
+    if ms >= _MAX_MS:  # includes +inf
+        return HIGHEST_US
+    return LOWEST_US  # NaN
+
+
+class LatencyHistogram:
+    """Latencies in integer µs with 3-significant-digit buckets and exact min/max/mean."""
+
+    __slots__ = ("_count", "_counts", "_max", "_min", "_sum")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything recorded."""
+        self._counts: dict[int, int] = {}
+        self._count = 0
+        self._sum = 0
+        self._min = HIGHEST_US + 1
+        self._max = 0
+
+    def record_ms(self, ms: float, count: int = 1) -> None:
+        """Record ``count`` occurrences of a latency in milliseconds (clamped into range)."""
+        if count < 1:
+            return
+        us = _ms_to_us(ms)
+        bucket = (us | _SUB_BUCKET_MASK).bit_length() - _SUB_BUCKET_BITS
+        index = (
+            ((bucket + 1) << _SUB_BUCKET_HALF_COUNT_MAG) + (us >> bucket) - _SUB_BUCKET_HALF_COUNT
+        )
+        counts = self._counts
+        counts[index] = counts.get(index, 0) + count
+        self._count += count
+        self._sum += us * count
+        if us < self._min:
+            self._min = us
+        if us > self._max:
+            self._max = us
+
+    def merge(self, other: LatencyHistogram) -> None:
+        """Add another histogram's recordings to this one (exactly)."""
+        if not other._count:
+            return
+        counts = self._counts
+        for index, n in other._counts.items():
+            counts[index] = counts.get(index, 0) + n
+        self._count += other._count
+        self._sum += other._sum
+        self._min = min(self._min, other._min)
+        self._max = max(self._max, other._max)
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def min_ms(self) -> float:
+        return self._min / 1000.0 if self._count else 0.0
+
+    @property
+    def max_ms(self) -> float:
+        return self._max / 1000.0 if self._count else 0.0
+
+    @property
+    def mean_ms(self) -> float:
+        return self._sum / self._count / 1000.0 if self._count else 0.0
+
+    def percentile_ms(self, p: float) -> float:
+        """Value at percentile ``p`` (0..100), HDR-style, clamped into [min, max]."""
+        if not 0.0 <= p <= 100.0:
+            raise ValueError(f"percentile must be within 0..100, got {p!r}")
+        return self._values_us([p])[0] / 1000.0
+
+    def _values_us(self, percentiles: Iterable[float]) -> list[int]:
+        """Values for ascending percentiles in one walk over the buckets.
+
+        Like HdrHistogram: the target count is ``round(p% of count)`` (at least 1) and the
+        value is the highest equivalent value of the bucket reaching it; unlike it, the
+        result is clamped into the exact [min, max], so p99 can never exceed max.
+        """
+        total = self._count
+        if not total:
+            return [0 for _ in percentiles]
+        lo, hi = self._min, self._max
+        items = iter(sorted(self._counts.items()))
+        seen = index = 0
+        out = []
+        for p in percentiles:
+            if p <= 0.0:
+                out.append(lo)
+                continue
+            target = max(int(p * total / 100.0 + 0.5), 1)
+            while seen < target:
+                index, n = next(items)
+                seen += n
+            out.append(min(max(_bucket_range(index)[1], lo), hi))
+        return out
+
+    def summary(self) -> dict[str, float | int]:
+        """count, min, mean, p50 .. p99_99, max (ms, 3 decimals); all zero when empty."""
+        values = self._values_us(SUMMARY_PERCENTILES.values())
+        result: dict[str, float | int] = {
+            "count": self._count,
+            "min": round(self.min_ms, 3),
+            "mean": round(self.mean_ms, 3),
+        }
+        for key, us in zip(SUMMARY_PERCENTILES, values, strict=True):
+            result[key] = round(us / 1000.0, 3)
+        result["max"] = round(self.max_ms, 3)
+        return result
+
+    def distribution(self, ticks_per_half_distance: int = 4) -> list[tuple[float, float]]:
+        """(percentile, ms) points for a percentile plot, spaced like HdrHistogram's output.
+
+        Each halving of the distance to 100% gets ``ticks_per_half_distance`` points, up to
+        p99.99, then (100, max). Empty histograms give an empty list.
+        """
+        if not self._count:
+            return []
+        levels = []
+        level = 0.0
+        while level < 99.99:
+            levels.append(level)
+            halvings = int(math.log2(100.0 / (100.0 - level)))  # floored, as in HdrHistogram
+            level += 100.0 / (ticks_per_half_distance * 2 ** (halvings + 1))
+        levels += [99.99, 100.0]
+        values = self._values_us(levels)
+        return [(round(p, 6), us / 1000.0) for p, us in zip(levels, values, strict=True)]
+
+    def encode(self) -> str:
+        """Compact text: exact min/max/sum plus the standard HdrHistogram base64 payload."""
+        hdr = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+        if self._count:
+            hdr_counts = hdr.counts
+            for index, n in self._counts.items():
+                hdr_counts[index] = n
+            # hdrh's own hook for counts filled in from outside (its decoder uses it too).
+            hdr.set_internal_tacking_values(
+                counts_index(self._min), counts_index(self._max), self._count
+            )
+        payload = hdr.encode().decode("ascii")
+        if not self._count:
+            return f"{_ENCODING_PREFIX}:0:0:0:{payload}"
+        return f"{_ENCODING_PREFIX}:{self._min}:{self._max}:{self._sum}:{payload}"
+
+    @classmethod
+    def decode(cls, text: str) -> LatencyHistogram:
+        """Inverse of :meth:`encode`; anything else raises ValueError."""
+        try:
+            prefix, lo, hi, total_us, payload = text.split(":")
+            if prefix != _ENCODING_PREFIX:
+                raise ValueError("unknown histogram encoding")
+            lo_us, hi_us, sum_us = int(lo), int(hi), int(total_us)
+            hdr = HdrHistogram.decode(payload.encode("ascii"))
+        except ValueError:
+            raise
+        except Exception as exc:  # hdrh raises TypeError, zlib.error, its own exceptions
+            raise ValueError(f"not an encoded LatencyHistogram: {exc}") from exc
+        if (hdr.lowest_trackable_value, hdr.highest_trackable_value) != (LOWEST_US, HIGHEST_US):
+            raise ValueError("histogram range does not match")
+        if hdr.significant_figures != SIGNIFICANT_FIGURES:
+            raise ValueError("histogram precision does not match")
+        hist = cls()
+        total = hdr.get_total_count()
+        if not total:
+            if (lo_us, hi_us, sum_us) != (0, 0, 0):
+                raise ValueError("empty histogram with values")
+            return hist
+        if (
+            not LOWEST_US <= lo_us <= hi_us <= HIGHEST_US
+            or not lo_us * total <= sum_us <= hi_us * total
+        ):
+            raise ValueError("inconsistent histogram min/max/sum")
+        first, last = counts_index(lo_us), counts_index(hi_us)
+        window = hdr.counts[first : last + 1]
+        counts = {i: n for i, n in enumerate(window, first) if n}
+        if sum(counts.values()) != total or not window[0] or not window[-1]:
+            raise ValueError("histogram min/max do not match its buckets")
+        hist._counts = counts
+        hist._count = total
+        hist._sum = sum_us
+        hist._min = lo_us
+        hist._max = hi_us
+        return hist
+
+    def __repr__(self) -> str:
+        return f"<LatencyHistogram count={self._count} min={self.min_ms} max={self.max_ms}>"

@@ -1,0 +1,243 @@
+"""`perflab run` for real: Locust in a subprocess against real servers, results on disk."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from perflab.load.histogram import LatencyHistogram
+from perflab.server import free_port
+from tests.integration.conftest import run_perflab
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).parent
+LATENCY_FILE = HERE / "latency_locustfile.py"
+FAST_FILE = HERE / "fast_locustfile.py"
+# 98 % answer in 10 ms, 1.5 % in 50 ms, 0.5 % in 300 ms: p50 10, p99 50, p99.9 300.
+PROFILE = "98:10,1.5:50,0.5:300"
+
+
+class LatencyServerProcess:
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "perflab.testing.latency_server", "--port", "0", *args],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        line = self.process.stdout.readline()
+        assert line.startswith("listening on"), line
+        self.url = f"http://127.0.0.1:{int(line.split()[-1])}"
+
+    def served(self) -> int:
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + "/_stats") as reply:
+            return json.load(reply)["served"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def profiled_server():
+    server = LatencyServerProcess("--profile", PROFILE)
+    yield server
+    server.stop()
+
+
+def env() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+
+
+def perflab_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return run_perflab("run", "--quiet", *args, env=env(), timeout=timeout)
+
+
+def results_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / "results.json").read_text())
+
+
+def request_rows(run_dir: Path) -> list[dict]:
+    with open(run_dir / "requests.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def exact_percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))  # nearest-rank, as HDR counts
+    return ordered[int(rank) - 1]
+
+
+@pytest.mark.parametrize("user_class", ["PlainUser", "FastUser"])
+def test_percentiles_match_the_servers_known_latencies(profiled_server, tmp_path, user_class):
+    out = tmp_path / "run"
+    result = perflab_run(
+        "-f", str(LATENCY_FILE), "--host", profiled_server.url, "-u", "4", "-r", "4",
+        "-t", "6s", "--out", str(out), user_class,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = results_of(out)
+    assert results["schema"] == "perflab.results/1"
+    assert results["status"] == "completed"
+    latency = results["totals"]["latency"]
+    assert results["totals"]["requests"] > 800
+    assert results["totals"]["failures"] == 0
+    # The server's own distribution, plus at most a few ms of loopback and client overhead.
+    assert 10 <= latency["p50"] < 16
+    assert 50 <= latency["p99"] < 60
+    assert 300 <= latency["p99_9"] < 315
+    assert latency["p99"] <= latency["max"]
+    # Every request is in requests.csv (fewer than the reservoir holds): HDR vs exact ranks.
+    rows = request_rows(out)
+    assert len(rows) == results["totals"]["requests"]
+    values = [float(row["latency_ms"]) for row in rows]
+    for key, p in (("p50", 50), ("p99", 99), ("p99_9", 99.9)):
+        assert latency[key] == pytest.approx(exact_percentile(values, p), rel=0.002, abs=0.01)
+    assert latency["max"] == pytest.approx(max(values), abs=0.001)
+    histograms = json.loads((out / "histograms.json").read_text())["histograms"]
+    overall = LatencyHistogram.decode(histograms["Aggregated"])
+    assert overall.count == results["totals"]["requests"]
+
+
+def test_local_workers_merge_every_request(profiled_server, tmp_path):
+    before = profiled_server.served()
+    out = tmp_path / "run"
+    result = perflab_run(
+        "-f", str(LATENCY_FILE), "--host", profiled_server.url, "-u", "4", "-r", "4",
+        "-t", "5s", "--workers", "2", "--out", str(out), "FastUser",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = results_of(out)
+    served = profiled_server.served() - before
+    assert results["totals"]["requests"] == served > 200
+    assert sum(e["requests"] for e in results["endpoints"]) == served
+    assert sorted(p.name for p in out.glob("worker-*.log")) == ["worker-0.log", "worker-1.log"]
+    assert 10 <= results["totals"]["latency"]["p50"] < 20
+
+
+def test_slo_pass_and_breach_exit_codes(profiled_server, tmp_path):
+    common = ["-f", str(LATENCY_FILE), "--host", profiled_server.url, "-u", "2", "-t", "3s"]
+    passed = perflab_run(*common, "--slo", "p50<100ms", "--slo", "error_rate<1%",
+                         "--out", str(tmp_path / "ok"), "FastUser")  # fmt: skip
+    assert passed.returncode == 0, passed.stderr[-2000:]
+    assert results_of(tmp_path / "ok")["verdict"] == "pass"
+    breached = perflab_run(*common, "--slo", "p50<100ms", "--slo", "p99<20ms",
+                           "--out", str(tmp_path / "bad"), "FastUser")  # fmt: skip
+    assert breached.returncode == 3, breached.stderr[-2000:]
+    results = results_of(tmp_path / "bad")
+    assert results["verdict"] == "fail"
+    assert [s["passed"] for s in results["slos"]] == [True, False]
+    assert "BREACHED" in breached.stdout
+
+
+def test_open_model_starts_iterations_on_schedule(profiled_server, tmp_path):
+    out = tmp_path / "run"
+    result = perflab_run(
+        "-f", str(LATENCY_FILE), "--host", profiled_server.url, "--arrival-rate", "50",
+        "--max-in-flight", "40", "-t", "4s", "--out", str(out), "FastUser",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = results_of(out)
+    assert results["model"] == "open"
+    assert 180 <= results["totals"]["requests"] <= 205  # 50/s for 4 s
+    assert results["open_model"]["dropped"] <= 2
+
+
+def test_reference_app_requests_carry_ids_the_probe_recorded(blog_server, seeded_db, tmp_path):
+    from perflab.probe.store import RecordingStore
+
+    out = tmp_path / "run"
+    result = perflab_run(
+        "-f", str(FAST_FILE), "--host", blog_server.url, "-u", "6", "-r", "6", "-t", "5s",
+        "--out", str(out), "QuickBlogUser", "QuickFlowUser",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = results_of(out)
+    assert results["totals"]["failures"] == 0
+    names = {e["name"] for e in results["endpoints"]}
+    assert {"/api/token/", "/api/posts/[id]/", "/api/posts/?page=[n]"} <= names
+    assert results["grouping"] == "routes"
+    assert results["monitor"]["server_pid"] == blog_server.pid
+    with open(out / "monitor.csv") as f:
+        monitor_rows = list(csv.DictReader(f))
+    assert monitor_rows and float(monitor_rows[-1]["server_rss_mb"]) > 10
+    time.sleep(1.5)  # the probe's writers flush every 0.5 s
+    store = RecordingStore.at_path(Path(seeded_db[1]) / "probe.sqlite3")
+    ids = [row["request_id"] for row in request_rows(out)][:50]
+    found = [store.request(request_id=rid) for rid in ids]
+    assert all(found), "every sampled client request id is in the probe's store"
+
+
+def test_unnamed_urls_are_grouped_by_django_route(blog_server, tmp_path):
+    locustfile = tmp_path / "ids.py"
+    locustfile.write_text(
+        "from locust import FastHttpUser, constant, task\n"
+        "import itertools\n"
+        "ids = itertools.count(1)\n"
+        "class Reader(FastHttpUser):\n"
+        "    wait_time = constant(0)\n"
+        "    @task\n"
+        "    def read(self):\n"
+        "        self.client.get(f'/api/posts/{next(ids)}/')\n"
+        "        self.client.get(f'/api/posts/?page={next(ids) % 5 + 1}')\n"
+    )
+    out = tmp_path / "run"
+    result = perflab_run("-f", str(locustfile), "--host", blog_server.url, "-u", "4", "-t", "3s",
+                         "--out", str(out))  # fmt: skip
+    assert result.returncode in (0,), result.stderr[-3000:]
+    names = {e["name"] for e in results_of(out)["endpoints"]}
+    assert names == {"/api/posts/<pk>/", "/api/posts/?page=…"}
+
+
+def test_ctrl_c_leaves_readable_results(profiled_server, tmp_path):
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "run", "--quiet", "-f", str(LATENCY_FILE),
+         "--host", profiled_server.url, "-u", "2", "-t", "60s", "--out", str(out), "FastUser"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+    )  # fmt: skip
+    time.sleep(5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr[-2000:]
+    results = results_of(out)
+    assert results["status"] == "interrupted"
+    assert results["totals"]["requests"] > 50
+    assert results["duration_s"] < 20
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-f", "missing.py"], "locustfile not found"),
+        (["--slo", "p95<<200"], 'bad SLO "p95<<200"'),
+        (["--host", "http://10.1.2.3:80"], "loopback"),
+        (["--host", "http://127.0.0.1:{free}"], "unreachable"),
+        (["-f", "{broken}"], "syntax error"),
+        (["-t", "soon"], "run-time"),
+        (["--arrival-rate", "fast"], "arrival"),
+        (["--shape", "zigzag"], "zigzag"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(profiled_server, tmp_path, args, message):
+    broken = tmp_path / "broken.py"
+    broken.write_text("from locust import HttpUser\nclass U(HttpUser)\n    pass\n")
+    base = {"-f": str(LATENCY_FILE), "--host": profiled_server.url, "-t": "2s"}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value.format(free=free_port(), broken=broken)
+    argv = [item for pair in base.items() for item in pair]
+    result = perflab_run(*argv, "--out", str(tmp_path / "run"))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message.lower() in lines[0].lower()

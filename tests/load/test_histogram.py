@@ -1,0 +1,212 @@
+import math
+import random
+
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from perflab.load.histogram import (
+    HIGHEST_US,
+    LOWEST_US,
+    SIGNIFICANT_FIGURES,
+    LatencyHistogram,
+    _bucket_range,
+    counts_index,
+)
+
+SUMMARY_KEYS = ["count", "min", "mean", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99", "max"]
+
+
+def _hist(values_ms, count=1):
+    hist = LatencyHistogram()
+    for ms in values_ms:
+        hist.record_ms(ms, count)
+    return hist
+
+
+def _reference():
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+
+
+def test_bucket_arithmetic_matches_hdrh():
+    ref = _reference()
+    rng = random.Random(1)
+    values = {1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096, HIGHEST_US - 1, HIGHEST_US}
+    values |= {1 << k for k in range(32)} | {(1 << k) - 1 for k in range(1, 32)}
+    values |= {rng.randint(1, HIGHEST_US) for _ in range(2000)}
+    for us in sorted(values):
+        index = counts_index(us)
+        assert index == ref.get_counts_array_index(us), us
+        assert _bucket_range(index) == (
+            ref.get_lowest_equivalent_value(us),
+            ref.get_highest_equivalent_value(us),
+        ), us
+
+
+def test_uniform_percentiles_within_hdr_precision():
+    hist = _hist(range(1, 10_001))
+    assert hist.count == 10_000
+    assert (hist.min_ms, hist.max_ms, hist.mean_ms) == (1.0, 10_000.0, 5000.5)
+    for p, expected in [(50, 5000), (75, 7500), (90, 9000), (95, 9500), (99, 9900), (99.9, 9990)]:
+        assert hist.percentile_ms(p) == pytest.approx(expected, rel=1e-3)
+    assert hist.percentile_ms(0) == 1.0
+    assert hist.percentile_ms(100) == 10_000.0
+
+
+def test_percentiles_agree_with_hdrh_below_the_max():
+    rng = random.Random(7)
+    values = [rng.lognormvariate(3, 1) for _ in range(5000)]
+    ref = _reference()
+    for ms in values:
+        ref.record_value(int(ms * 1000 + 0.5))
+    hist = _hist(values)
+    for p in (10, 50, 90, 99):
+        assert hist.percentile_ms(p) == ref.get_value_at_percentile(p) / 1000
+
+
+def test_p99_never_exceeds_the_exact_max_where_hdr_bucket_top_would():
+    hist = _hist([1234.5] * 100)
+    ref = _reference()
+    ref.record_value(1_234_500, 100)
+    # The case is real: hdrh reports the bucket's top, above every recorded value.
+    assert ref.get_value_at_percentile(99) > 1_234_500
+    assert ref.get_max_value() > 1_234_500
+    assert hist.percentile_ms(99) == 1234.5
+    summary = hist.summary()
+    assert summary["p99"] == summary["p99_99"] == summary["max"] == 1234.5
+    assert summary["min"] == 1234.5
+
+
+def test_percentiles_stay_within_exact_min_and_max_and_are_monotonic():
+    rng = random.Random(3)
+    for _ in range(50):
+        values = [rng.uniform(0.5, 5000) for _ in range(rng.randint(1, 40))]
+        hist = _hist(values)
+        points = [hist.percentile_ms(p) for p in (0, 1, 25, 50, 75, 90, 99, 99.9, 99.99, 100)]
+        lo, hi = round(min(values), 3), round(max(values), 3)
+        assert points == sorted(points)
+        assert all(lo <= v <= hi for v in points)
+        assert points[0] == hist.min_ms == lo
+        assert points[-1] == hist.max_ms == hi
+
+
+def test_out_of_range_values_are_clamped():
+    hist = _hist([-5.0, float("nan"), 0.0, 0.0004])
+    assert hist.count == 4
+    assert hist.max_ms == hist.min_ms == 0.001
+    big = _hist([1e12, float("inf")])
+    assert big.min_ms == big.max_ms == 3_600_000.0
+    assert big.percentile_ms(50) == 3_600_000.0
+
+
+def test_count_argument_records_many_and_ignores_non_positive():
+    hist = LatencyHistogram()
+    hist.record_ms(10, count=3)
+    hist.record_ms(20, count=0)
+    hist.record_ms(30, count=-2)
+    assert hist.count == 3
+    assert hist.max_ms == 10.0
+
+
+def test_percentile_outside_0_100_is_an_error():
+    hist = _hist([1])
+    with pytest.raises(ValueError):
+        hist.percentile_ms(101)
+    with pytest.raises(ValueError):
+        hist.percentile_ms(-1)
+
+
+def test_empty_histogram():
+    hist = LatencyHistogram()
+    assert hist.summary() == dict.fromkeys(SUMMARY_KEYS, 0) | {"count": 0}
+    assert hist.percentile_ms(99) == 0.0
+    assert hist.distribution() == []
+    again = LatencyHistogram.decode(hist.encode())
+    assert again.count == 0
+    assert again.summary() == hist.summary()
+    full = _hist([1, 2, 3])
+    full.merge(LatencyHistogram())
+    assert full.summary() == _hist([1, 2, 3]).summary()
+    hist.merge(full)
+    assert hist.summary() == full.summary()
+
+
+def test_summary_keys_and_rounding():
+    summary = _hist([1.23456, 2.5, 3.0]).summary()
+    assert list(summary) == SUMMARY_KEYS
+    assert summary["min"] == 1.235  # values are kept to the microsecond
+    assert summary["mean"] == 2.245  # exact: (1235 + 2500 + 3000) / 3 µs
+
+
+def test_merge_equals_recording_everything_in_one():
+    rng = random.Random(5)
+    values = [rng.expovariate(1 / 50) for _ in range(3000)]
+    one = _hist(values)
+    left, right = _hist(values[:1000]), _hist(values[1000:])
+    left.merge(right)
+    assert left.summary() == one.summary()
+    assert left.distribution() == one.distribution()
+    assert left.encode() == one.encode()
+
+
+def test_encode_decode_round_trip():
+    rng = random.Random(11)
+    hist = _hist([rng.lognormvariate(2, 1.5) for _ in range(5000)])
+    text = hist.encode()
+    again = LatencyHistogram.decode(text)
+    assert again.summary() == hist.summary()
+    assert again.distribution() == hist.distribution()
+    assert (again.min_ms, again.max_ms, again.mean_ms) == (hist.min_ms, hist.max_ms, hist.mean_ms)
+    assert again.encode() == text
+    assert len(text) < 8000
+
+
+def test_encoded_payload_is_a_standard_hdr_histogram():
+    hist = _hist(range(1, 1001))
+    payload = hist.encode().rsplit(":", 1)[1]
+    ref = HdrHistogram.decode(payload)
+    assert ref.get_total_count() == 1000
+    assert ref.get_value_at_percentile(50) / 1000 == hist.percentile_ms(50)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "garbage",
+        "h1:1:2:3:not*base64",
+        "h1:1:2:3:SGVsbG8gd29ybGQ=",
+        "h9:1000:1000:1000:" + _hist([1]).encode().rsplit(":", 1)[1],
+        # min/max that do not match the payload's buckets
+        "h1:5000:5000:5000:" + _hist([1]).encode().rsplit(":", 1)[1],
+        # a histogram with a different range and precision
+        "h1:1:1:1:" + HdrHistogram(1, 1000, 2).encode().decode(),
+    ],
+)
+def test_decode_rejects_garbage(text):
+    with pytest.raises(ValueError):
+        LatencyHistogram.decode(text)
+
+
+def test_distribution_is_hdr_style_and_increasing():
+    hist = _hist(range(1, 10_001))
+    points = hist.distribution()
+    percentiles = [p for p, _ in points]
+    values = [v for _, v in points]
+    assert 24 <= len(points) <= 80
+    assert percentiles[:6] == [0.0, 12.5, 25.0, 37.5, 50.0, 56.25]  # 4 ticks per half distance
+    assert percentiles == sorted(set(percentiles))
+    assert values == sorted(values)
+    assert points[0] == (0.0, hist.min_ms)
+    assert points[-2:] == [(99.99, hist.percentile_ms(99.99)), (100.0, hist.max_ms)]
+    for p, v in points:
+        assert v == hist.percentile_ms(p)
+
+
+def test_reset_forgets_everything():
+    hist = _hist([1, 2, 3])
+    hist.reset()
+    assert hist.count == 0
+    assert hist.summary()["max"] == 0
+    hist.record_ms(7)
+    assert hist.min_ms == hist.max_ms == 7.0
+    assert not math.isnan(hist.mean_ms)
