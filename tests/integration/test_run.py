@@ -224,7 +224,7 @@ def test_ctrl_c_leaves_readable_results(profiled_server, tmp_path):
         (["--host", "http://10.1.2.3:80"], "loopback"),
         (["--host", "http://127.0.0.1:{free}"], "unreachable"),
         (["-f", "{broken}"], "syntax error"),
-        (["-t", "soon"], "run-time"),
+        (["-t", "soon"], "duration"),
         (["--arrival-rate", "fast"], "arrival"),
         (["--shape", "zigzag"], "zigzag"),
     ],

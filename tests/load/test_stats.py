@@ -216,6 +216,8 @@ def test_late_merge_adds_counts_but_keeps_percentiles():
     assert (row.p99, row.max) == (closed.p99, closed.max) == (10.0, 10.0)
     assert master.late_merges == 1
     assert master.total()["latency"]["max"] == 900.0  # endpoint figures still see it
+    assert master.close_all() == []  # nothing reopened, nothing counted twice
+    assert (master.series[0].requests, master.late_merges) == (3, 1)
 
 
 def test_late_local_record_is_folded_into_its_row():

@@ -97,7 +97,7 @@ def config_from(args: argparse.Namespace):
     """Every check that needs no Locust, so bad usage fails in a blink with one line."""
     from perflab.load.arrival import ArrivalRate
     from perflab.load.runner import RunConfig
-    from perflab.load.shapes import parse_duration
+    from perflab.load.durations import parse_duration
     from perflab.load.slo import parse_slo
     from perflab.load.target import check_target
 

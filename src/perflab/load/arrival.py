@@ -32,7 +32,6 @@ Only :class:`OpenModel` needs gevent and Locust; it imports them when used, so p
 from __future__ import annotations
 
 import math
-import re
 import time
 import weakref
 from collections.abc import Callable
@@ -40,10 +39,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from perflab.errors import PerflabError
+from perflab.load.durations import parse_duration
 
 MAX_RATE = 100_000.0  # iterations/s; beyond this a typo is likelier than a plan
-_NUMBER = r"\d+(?:\.\d*)?|\.\d+"
-_DURATION = re.compile(rf"(?:({_NUMBER})h)?(?:({_NUMBER})m)?(?:({_NUMBER})s)?")
 _USAGE = "expected RATE or FROM:TO:DURATION in iterations/s, e.g. 50 or 10:200:5m"
 
 
@@ -61,18 +59,6 @@ def _parse_rate(text: str, whole: str) -> float:
             f"invalid --arrival-rate {whole!r}: {text}/s is above the {MAX_RATE:.0f}/s limit"
         )
     return rate
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``text`` ("90", "30s", "5m", "1h30m", "2.5m"); ValueError if it is not one."""
-    text = text.strip()
-    if re.fullmatch(_NUMBER, text):
-        return float(text)
-    match = _DURATION.fullmatch(text)
-    if not text or match is None:
-        raise ValueError(f"not a duration: {text!r}")
-    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
 
 
 @dataclass(frozen=True)
@@ -106,7 +92,7 @@ class ArrivalRate:
         end = _parse_rate(parts[1].strip(), text)
         try:
             ramp_s = parse_duration(parts[2])
-        except ValueError:
+        except PerflabError:
             raise PerflabError(
                 f"invalid --arrival-rate {text!r}: {parts[2].strip()!r} is not a duration"
                 " (e.g. 90, 30s, 5m, 1h)"
@@ -243,6 +229,10 @@ class OpenModel:
 
     # -- control -------------------------------------------------------------------------------
 
+    @property
+    def has_started(self) -> bool:
+        return self._t0 is not None
+
     def start(self, at: float | None = None) -> None:
         """Fix the schedule's time zero (default: now) and let the users take tickets."""
         if self._t0 is not None:
@@ -277,7 +267,7 @@ class OpenModel:
         def on_start(user: Any) -> None:
             user_class.on_start(user)
             try:
-                pass  # Locust's own wait (state WAITING, stoppable), i.e. the first ticket
+                user.wait()  # Locust's own wait (state WAITING, stoppable), i.e. the first ticket
             except StopUser:
                 # From on_start, User.run would log StopUser as an error; GreenletExit is its
                 # quiet way out (it still calls on_stop).

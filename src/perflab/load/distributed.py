@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 OPEN_MODEL_MESSAGE = "perflab_open_model"
 WORKER_WAIT_S = 60.0
-START_DELAY_S = 0.5  # workers start their schedules together, this long after the message
 
 
 def start_local_workers(config: RunConfig, run_dir: RunDirectory | None) -> list:
@@ -67,7 +66,6 @@ def await_workers(runner, config: RunConfig, processes: list) -> None:
 def send_open_model(runner, config: RunConfig) -> None:
     """Each worker runs its share (index i of n) of one global arrival schedule."""
     clients = sorted(runner.clients.ready, key=lambda c: runner.get_worker_index(c.id))
-    start_at = time.time() + START_DELAY_S
     rate = config.arrival_rate
     for index, client in enumerate(clients):
         runner.send_message(
@@ -79,7 +77,6 @@ def send_open_model(runner, config: RunConfig) -> None:
                 "max_in_flight": config.max_in_flight,
                 "index": index,
                 "count": len(clients),
-                "start_at": start_at,
             },
             client_id=client.id,
         )
@@ -100,9 +97,12 @@ def serve_as_worker(run: LoadRun) -> None:
         model = OpenModel(
             rate, data["max_in_flight"], share_index=data["index"], share_count=data["count"]
         )
-        model.start(time.monotonic() + max(0.0, data["start_at"] - time.time()))
         run.open_model = model
         environment.user_classes = model.wrap(run._original_user_classes)
+
+    def on_spawned(user_count: int, **_kwargs) -> None:
+        if run.open_model is not None and not run.open_model.has_started:
+            run.open_model.start()  # this worker's users are all ready
 
     def on_report(client_id: str, data: dict) -> None:
         now = time.time()
@@ -115,5 +115,6 @@ def serve_as_worker(run: LoadRun) -> None:
         }
 
     runner.register_message(OPEN_MODEL_MESSAGE, on_open_model)
+    run.env.events.spawning_complete.add_listener(on_spawned)
     run.env.events.report_to_master.add_listener(on_report)
     runner.greenlet.join()

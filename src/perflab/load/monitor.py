@@ -8,6 +8,7 @@ psutil, one psycopg query with short timeouts, ``time.sleep``): no threads, no e
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -48,7 +49,7 @@ WHERE datname = current_database()
 
 def _addresses(host: str) -> set[str]:
     """Addresses a listening socket may show for ``host`` (no DNS: it could start threads)."""
-    host = host.strip("[]")
+    host = (host or "").strip("[]")
     if host == "localhost":
         return {"127.0.0.1", "::1"}
     return {host, f"::ffff:{host}"}
@@ -57,37 +58,46 @@ def _addresses(host: str) -> set[str]:
 def find_listening_pid(host: str, port: int) -> int | None:
     """The top process listening on host:port (gunicorn's master, not a worker), or None.
 
-    Every gunicorn worker inherits the listening socket, so all of them show up as
-    listeners; the master is the one with no other listener among its ancestors. None
-    when nothing listens, when psutil may not see the owner, or when several unrelated
+    Every gunicorn worker inherits the master's listening socket, and psutil names only
+    one of the processes holding a socket (whichever /proc lists first), so the holder it
+    names is climbed up through its ancestors while they hold a listener on the port too.
+    None when nothing listens, when psutil may not see the owner, or when unrelated
     processes share the port (SO_REUSEPORT) and the choice would be a guess.
     """
+    wanted = _addresses(host)
+    any_address = (host or "").strip("[]") in _WILDCARDS
+
+    def listening(connections) -> bool:
+        return any(
+            c.status == psutil.CONN_LISTEN
+            and c.laddr
+            and c.laddr.port == port
+            and (any_address or c.laddr.ip in wanted or c.laddr.ip in _WILDCARDS)
+            for c in connections
+        )
+
     try:
-        connections = psutil.net_connections(kind="tcp")
+        holders = {c.pid for c in psutil.net_connections(kind="tcp") if listening([c])}
     except (psutil.Error, OSError):
         return None
-    wanted = _addresses(host)
-    pids = {
-        c.pid
-        for c in connections
-        if c.status == psutil.CONN_LISTEN
-        and c.pid is not None
-        and c.laddr
-        and c.laddr.port == port
-        and (c.laddr.ip in wanted or c.laddr.ip in _WILDCARDS or host in _WILDCARDS)
-    }
-    roots = []
-    for pid in pids:
+    if None in holders:  # a listener whose owner psutil may not see: do not guess
+        return None
+    tops = set()
+    for pid in holders:
         try:
-            ancestors = {parent.pid for parent in psutil.Process(pid).parents()}
+            top = psutil.Process(pid)
+            for parent in top.parents():
+                if not listening(parent.net_connections(kind="tcp")):
+                    break
+                top = parent
         except psutil.Error:
-            continue
-        if not ancestors & pids:
-            roots.append(pid)
-    return roots[0] if len(roots) == 1 else None
+            return None
+        tops.add(top.pid)
+    return tops.pop() if len(tops) == 1 else None
 
 
 def is_postgres_url(url: str | None) -> bool:
+    """Whether DB sessions can be counted: pg_stat_activity exists only on PostgreSQL."""
     return bool(url) and urlsplit(url).scheme in POSTGRES_SCHEMES
 
 
@@ -159,18 +169,24 @@ class ResourceMonitor:
         }
 
     def run(self, should_stop: Callable[[], bool]) -> None:
-        """Append a sample every ``interval_s`` until ``should_stop()``; reacts within ~0.1 s."""
+        """Append a sample every ``interval_s`` until ``should_stop()``; reacts within ~0.1 s.
+
+        Each sample covers the interval before it. The DB session is closed on return.
+        """
         self.prime()
         next_at = time.monotonic() + self.interval_s
-        while not should_stop():
-            now = time.monotonic()
-            if now < next_at:
-                time.sleep(min(SLEEP_STEP_S, next_at - now))
-                continue
-            self.samples.append(self.sample())
-            next_at += self.interval_s
-            if next_at <= time.monotonic():  # a slow sample: skip the missed slots
-                next_at = time.monotonic() + self.interval_s
+        try:
+            while not should_stop():
+                now = time.monotonic()
+                if now < next_at:
+                    time.sleep(min(SLEEP_STEP_S, next_at - now))
+                    continue
+                self.samples.append(self.sample())
+                next_at += self.interval_s
+                if next_at <= time.monotonic():  # a slow sample: skip the missed slots
+                    next_at = time.monotonic() + self.interval_s
+        finally:
+            self.close()  # the loop owns the DB session; a later sample() reconnects
 
     def close(self) -> None:
         self._drop_db()
@@ -234,8 +250,7 @@ class ResourceMonitor:
         if not self._server_warned:
             self._server_warned = True
             self.warnings.append(
-                f"server resources not monitored: process {self.server_pid}: "
-                f"{type(exc).__name__}"
+                f"server resources not monitored: process {self.server_pid}: {type(exc).__name__}"
             )
 
     def _system_cpu(self) -> float:
@@ -293,10 +308,8 @@ class ResourceMonitor:
 
     def _drop_db(self) -> None:
         if self._db is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._db.close()
-            except Exception:
-                pass
             self._db = None
 
     def _warn_db(self, exc: BaseException) -> None:

@@ -184,13 +184,18 @@ class LoadRun:
         if shape is not None:
             self.runner.start_shape()
         elif config.arrival_rate:
-            if self.open_model is not None:
-                self.open_model.start()
+            if self.open_model is not None:  # the schedule's time zero: every user is ready
+                self.env.events.spawning_complete.add_listener(self._start_schedule)
             else:  # master: every worker gets its share of the schedule
                 self._send_open_model()
             self.runner.start(config.max_in_flight, spawn_rate=max(config.max_in_flight, 1))
         else:
             self.runner.start(config.users, spawn_rate=config.spawn_rate)
+
+    def _start_schedule(self, user_count: int, **_kwargs) -> None:
+        if not self.open_model.has_started:
+            self.open_model.start()
+            self.schedule_started_epoch = time.time()
 
     def _watch(self, view: LiveView, shape) -> str:
         from locust.runners import STATE_STOPPED
@@ -283,6 +288,18 @@ class LoadRun:
                 elif isinstance(value, int | float):
                     totals[key] = totals.get(key, 0) + value
         return totals
+
+    def _open_model_results(self) -> dict[str, Any] | None:
+        totals = self._open_totals(self.ended)
+        if not totals:
+            return None
+        rate = self.config.arrival_rate
+        return {
+            **totals,
+            "target": str(rate),
+            "max_in_flight": self.config.max_in_flight,
+            "schedule_started_epoch": getattr(self, "schedule_started_epoch", None),
+        }
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """What the live view shows: this second's rate, the run's percentiles so far."""
@@ -394,9 +411,9 @@ class LoadRun:
             **figures,
             "model": "open" if config.arrival_rate else "closed",
             "shape": shape.describe() if hasattr(shape, "describe") else None,
-            "open_model": self._open_totals(self.ended) or None,
+            "open_model": self._open_model_results(),
             "grouping": "routes" if self.grouper else "locust names",
-            "slos": [_slo_json(result) for result in slo_results],
+            "slos": [result.as_dict() for result in slo_results],
             "verdict": _verdict(slo_results),
             "distribution": self.stats.distribution(),
             "series": [_row(row) for row in self.stats.series],
@@ -434,14 +451,6 @@ def _row(row) -> dict[str, Any]:
     data = asdict(row)
     gauges = data.pop("gauges", {}) or {}
     return {**data, **gauges}
-
-
-def _slo_json(result: SLOResult) -> dict[str, Any]:
-    return {
-        "expression": result.slo.expression, "passed": result.passed, "actual": result.actual,
-        "threshold": result.slo.threshold, "metric": result.slo.metric, "scope": result.slo.scope,
-        "where": result.where, "detail": result.detail,
-    }  # fmt: skip
 
 
 def _verdict(results: list[SLOResult]) -> str:

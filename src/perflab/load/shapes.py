@@ -17,43 +17,13 @@ from types import ModuleType
 from typing import Any, ClassVar, NoReturn
 
 from locust import LoadTestShape
-from locust.util.timespan import parse_timespan
 
 from perflab.errors import PerflabError
+from perflab.load.durations import format_duration, parse_duration
 
 # Locust warns that spawning faster than this "is known to sometimes cause issues".
 MAX_QUICK_RATE = 100.0
-_DURATION_FORMS = "90, 90s, 1.5s, 5m, 1h30m"
-_FRACTIONAL_SECONDS = re.compile(r"(?P<span>(?:\d+h)?(?:\d+m)?)(?P<seconds>\d+\.\d*)s?")
 _FILE_SPEC = re.compile(r"(?P<path>.+\.py)(?::(?P<cls>[A-Za-z_]\w*))?")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from "90", "90s", "1.5s", "5m" or "1h30m" (Locust's spans, plus fractions)."""
-    compact = re.sub(r"\s+", "", str(text)).lower()
-    try:
-        # parse_timespan only knows whole numbers; split off fractional seconds ourselves.
-        if match := _FRACTIONAL_SECONDS.fullmatch(compact):
-            span = parse_timespan(match["span"]) if match["span"] else 0
-            return span + float(match["seconds"])
-        return float(parse_timespan(compact))
-    except ValueError:
-        raise PerflabError(
-            f'bad duration "{text}": expected seconds or a span such as {_DURATION_FORMS}'
-        ) from None
-
-
-def format_duration(seconds: float) -> str:
-    """The inverse of parse_duration, for one-line descriptions: 90 -> "1m30s"."""
-    seconds = round(seconds, 3)
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, whole = divmod(rest, 60)
-    parts = [f"{hours}h"] if hours else []
-    parts += [f"{minutes}m"] if minutes else []
-    left = whole + (seconds - int(seconds))
-    if left or not parts:
-        parts.append(f"{left:g}s")
-    return "".join(parts)
 
 
 def _whole(text: str) -> int:

@@ -1,0 +1,292 @@
+"""The resource monitor against real processes, sockets and (in `make test-postgres`) PostgreSQL."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from perflab.load import monitor as monitor_module
+from perflab.load.monitor import (
+    SAMPLE_COLUMNS,
+    ResourceMonitor,
+    find_listening_pid,
+    is_postgres_url,
+)
+from perflab.server import free_port
+
+SERVER_FIELDS = ("server_cpu_percent", "server_rss_mb", "server_processes")
+BURN = [sys.executable, "-c", "while True: pass"]
+
+
+@pytest.fixture
+def burner():
+    """A real child process spinning one core until the test ends."""
+    processes = []
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(BURN)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def test_a_sample_has_the_columns_in_order_and_sane_machine_figures():
+    with ResourceMonitor(os.getpid()) as monitor:
+        row = monitor.sample()
+    assert tuple(row) == SAMPLE_COLUMNS
+    assert monitor.columns() == list(SAMPLE_COLUMNS)
+    assert row["server_processes"] >= 1
+    assert row["server_rss_mb"] > 1  # this interpreter alone is several MB
+    assert 0 <= row["system_cpu_percent"] <= 100
+    assert 0 < row["system_memory_percent"] < 100
+    assert row["system_memory_used_mb"] > 0
+    assert row["db_connections"] is None and row["db_active"] is None
+    assert monitor.warnings == []
+
+
+def test_the_timestamp_comes_from_the_given_clock():
+    monitor = ResourceMonitor(os.getpid(), clock=lambda: 1234.5)
+    assert monitor.sample()["t"] == 1234.5
+
+
+def test_a_process_burning_a_core_shows_more_than_half_a_core(burner):
+    process = burner()
+    monitor = ResourceMonitor(process.pid)
+    time.sleep(1.0)
+    row = monitor.sample()
+    assert row["server_processes"] == 1
+    assert row["server_cpu_percent"] > 50
+    # The next sample is the usage since this one, not since the start.
+    time.sleep(0.5)
+    assert monitor.sample()["server_cpu_percent"] > 50
+
+
+def test_a_child_born_between_samples_counts_all_its_cpu_and_leaving_is_no_error(burner):
+    monitor = ResourceMonitor(os.getpid())
+    before = monitor.sample()["server_processes"]
+    process = burner()  # a new member of the tree, as when gunicorn replaces a worker
+    time.sleep(1.0)
+    row = monitor.sample()
+    assert row["server_processes"] == before + 1
+    # psutil's cpu_percent() would say 0 on a new process's first reading.
+    assert row["server_cpu_percent"] > 50
+    process.kill()
+    process.wait()
+    assert monitor.sample()["server_processes"] == before
+
+
+def test_an_exited_pid_gives_none_server_fields_without_raising():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    row = ResourceMonitor(process.pid).sample()
+    assert all(row[field] is None for field in SERVER_FIELDS)
+    assert row["system_memory_percent"] > 0
+
+
+def test_a_server_that_exits_during_monitoring_turns_the_server_fields_to_none(burner):
+    process = burner()
+    monitor = ResourceMonitor(process.pid)
+    assert monitor.sample()["server_processes"] == 1
+    process.kill()
+    process.wait()
+    row = monitor.sample()
+    assert all(row[field] is None for field in SERVER_FIELDS)
+    assert monitor.sample()["server_rss_mb"] is None
+    assert monitor.warnings == []
+
+
+def test_no_server_pid_means_only_machine_figures():
+    row = ResourceMonitor().sample()
+    assert all(row[field] is None for field in SERVER_FIELDS)
+    assert row["system_memory_used_mb"] > 0
+
+
+def test_a_sqlite_url_gives_none_db_fields_and_no_warning(tmp_path):
+    monitor = ResourceMonitor(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    rows = [monitor.sample() for _ in range(2)]
+    assert all(r["db_connections"] is None and r["db_active"] is None for r in rows)
+    assert monitor.warnings == []
+
+
+def test_an_unreachable_postgres_warns_once_with_the_password_hidden(monkeypatch):
+    monkeypatch.setattr(monitor_module, "RECONNECT_AFTER_S", 0)  # retry on every sample
+    url = f"postgresql://app:s3cret@127.0.0.1:{free_port()}/blog"
+    with ResourceMonitor(database_url=url) as monitor:
+        rows = [monitor.sample() for _ in range(3)]
+    assert all(r["db_connections"] is None and r["db_active"] is None for r in rows)
+    assert len(monitor.warnings) == 1
+    assert "app:***@127.0.0.1" in monitor.warnings[0]
+    assert "s3cret" not in monitor.warnings[0]
+
+
+def test_run_samples_every_interval_and_stops_promptly():
+    monitor = ResourceMonitor(os.getpid(), interval_s=0.1)
+    started = time.monotonic()
+    stop_at = started + 0.55
+    monitor.run(lambda: time.monotonic() >= stop_at)
+    assert time.monotonic() - stop_at < 0.2
+    assert 4 <= len(monitor.samples) <= 6
+    assert all(s["server_processes"] >= 1 for s in monitor.samples)
+    assert all(s["server_cpu_percent"] is not None for s in monitor.samples)
+
+
+def test_run_returns_within_a_fraction_of_a_long_interval():
+    monitor = ResourceMonitor(os.getpid(), interval_s=30)
+    deadline = time.monotonic() + 0.3
+    monitor.run(lambda: time.monotonic() >= deadline)
+    assert time.monotonic() - deadline < 0.2
+    assert monitor.samples == []
+
+
+def test_find_listening_pid_finds_this_process_and_nothing_on_a_free_port():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert find_listening_pid("127.0.0.1", port) == os.getpid()
+        assert find_listening_pid("localhost", port) == os.getpid()
+    assert find_listening_pid("127.0.0.1", free_port()) is None
+
+
+def test_find_listening_pid_picks_the_parent_when_a_forked_child_shares_the_socket():
+    # gunicorn's shape in miniature: the parent listens, a forked child inherits the socket.
+    script = (
+        "import os, socket, sys, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    time.sleep(30); os._exit(0)\n"
+        "print(s.getsockname()[1], child, flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = None
+    try:
+        port, child = map(int, parent.stdout.readline().split())
+        assert find_listening_pid("127.0.0.1", port) == parent.pid
+    finally:
+        if child:
+            os.kill(child, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
+
+
+@pytest.mark.database
+def test_db_connections_rise_by_the_connections_opened():
+    url = os.environ.get("DATABASE_URL", "")
+    if not is_postgres_url(url):
+        pytest.skip("needs DATABASE_URL=postgres://...; runs in `make test-postgres`")
+    import psycopg
+
+    extra = 3
+    with ResourceMonitor(database_url=url) as monitor:
+        base = monitor.sample()
+        assert base["db_connections"] is not None, monitor.warnings
+        connections = [psycopg.connect(url, autocommit=True) for _ in range(extra)]
+        try:
+            assert monitor.sample()["db_connections"] == base["db_connections"] + extra
+            # A query in flight on one of them makes it 'active'.
+            busy = connections[0]
+            busy.pgconn.send_query(b"SELECT pg_sleep(0.8)")
+            time.sleep(0.2)
+            assert monitor.sample()["db_active"] == base["db_active"] + 1
+            busy.cancel()
+        finally:
+            for connection in connections:
+                connection.close()
+        # Backends exit asynchronously after the client goes.
+        deadline = time.monotonic() + 5
+        while monitor.sample()["db_connections"] != base["db_connections"]:
+            assert time.monotonic() < deadline, "closed connections still counted"
+            time.sleep(0.1)
+        assert monitor.warnings == []
+
+
+@pytest.mark.database
+def test_db_monitoring_reconnects_after_its_backend_is_terminated():
+    url = os.environ.get("DATABASE_URL", "")
+    if not is_postgres_url(url):
+        pytest.skip("needs DATABASE_URL=postgres://...; runs in `make test-postgres`")
+    import psycopg
+
+    with ResourceMonitor(database_url=url) as monitor:
+        assert monitor.sample()["db_connections"] is not None, monitor.warnings
+        with psycopg.connect(url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'perflab-monitor'"
+            ).fetchall()
+            assert killed == [(True,)]
+            row = monitor.sample()
+        assert row["db_connections"] is not None  # reconnected within the same sample
+        assert monitor.warnings == []
+
+
+GEVENT_SCRIPT = """
+from gevent import monkey
+
+monkey.patch_all()
+import json, os, sys, time
+import gevent, psutil
+from perflab.load.monitor import ResourceMonitor
+
+monitor = ResourceMonitor(os.getpid(), database_url=sys.argv[1] or None, interval_s=0.1)
+ticks = []
+deadline = time.monotonic() + 1.0
+sampler = gevent.spawn(monitor.run, lambda: time.monotonic() >= deadline)
+while time.monotonic() < deadline:
+    ticks.append(time.monotonic())
+    gevent.sleep(0.02)
+sampler.join(2)
+print(json.dumps({
+    "threads": psutil.Process().num_threads(),
+    "ticks": len(ticks),
+    "samples": monitor.samples,
+    "warnings": monitor.warnings,
+}))
+"""
+
+
+@pytest.mark.database
+def test_under_gevent_it_runs_in_a_greenlet_without_threads_or_blocking_the_hub():
+    url = os.environ.get("DATABASE_URL", "")
+    url = url if is_postgres_url(url) else ""
+    result = subprocess.run(
+        [sys.executable, "-c", GEVENT_SCRIPT, url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["threads"] == 1  # no OS thread from psutil, psycopg or the monitor
+    assert report["ticks"] > 25  # another greenlet kept running every 20 ms
+    assert 8 <= len(report["samples"]) <= 11
+    assert report["warnings"] == []
+    if url:  # in `make test-postgres`: the DB queries ran under the patching too
+        assert all(s["db_connections"] is not None for s in report["samples"])
+
+
+@pytest.mark.database
+def test_run_closes_its_db_session_when_it_returns():
+    url = os.environ.get("DATABASE_URL", "")
+    if not is_postgres_url(url):
+        pytest.skip("needs DATABASE_URL=postgres://...; runs in `make test-postgres`")
+    import psycopg
+
+    monitor = ResourceMonitor(database_url=url, interval_s=0.1)
+    deadline = time.monotonic() + 0.35
+    monitor.run(lambda: time.monotonic() >= deadline)
+    assert monitor.samples and all(s["db_connections"] is not None for s in monitor.samples)
+    query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'perflab-monitor'"
+    with psycopg.connect(url, autocommit=True) as admin:
+        give_up = time.monotonic() + 5
+        while admin.execute(query).fetchone()[0] != 0:
+            assert time.monotonic() < give_up, "the monitor's session outlived run()"
+            time.sleep(0.1)
