@@ -13,7 +13,7 @@ from perflab.commands import demo, inspect, run, seed, serve
 from perflab.errors import ExitCode, PerflabError
 
 COMMANDS = [demo, run, seed, serve, inspect]
-LOAD_COMMANDS = {"run", "demo"}  # run Locust in this process: gevent must patch first
+LOAD_COMMANDS = {"run"}  # run Locust in this process: gevent must patch first
 PIPED_WIDTH = 200
 
 

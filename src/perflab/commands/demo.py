@@ -1,44 +1,49 @@
-"""`perflab demo`: seed the reference app, serve it, load-test it with Locust, print the summary."""
+"""`perflab demo`: seed the reference app, serve it, load-test it through `perflab run`, report."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from perflab.commands.serve import add_server_arguments
-from perflab.errors import ExitCode, PerflabError
+from perflab.errors import PerflabError
 from perflab.server import GunicornServer, free_port
 
 DEMO_LOCUSTFILE = Path(__file__).resolve().parent.parent / "demo" / "locustfile.py"
+STAGED_SHAPE_FILE = DEMO_LOCUSTFILE.with_name("staged_shape.py")
+STAGED_SECONDS = 420  # the seed's staged profile, before compression
 DEMO_USER_CLASSES = ("BlogUser", "AuthorsUser")
+DEMO_SLO = "p95<200ms"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="seed, serve and load-test the reference app in one go",
-        description="Seed the reference app, serve it under gunicorn, run the demo locustfile "
-        "headless (BlogUser and AuthorsUser) and print Locust's summary, then what the probe "
-        "recorded inside the server. Exits non-zero when any request failed.",
+        description="Seed the reference app, serve it under gunicorn with the probe on, run the "
+        "demo locustfile (BlogUser and AuthorsUser) through `perflab run` with the seed's staged "
+        "shape compressed to --duration seconds and the SLO p95<200ms, then print what the probe "
+        "recorded inside the server. Exits with the runner's code (3: the SLO was breached).",
     )
     add_server_arguments(parser)
     parser.add_argument("--posts", type=int, default=10_000, help="posts to seed (default 10000)")
-    parser.add_argument("--users", type=int, default=20, help="simulated users (default 20)")
-    parser.add_argument("--spawn-rate", type=float, default=5.0, help="users started per second")
-    parser.add_argument("--duration", type=int, default=30, help="seconds of load (default 30)")
+    parser.add_argument(
+        "--users", type=int, default=100, help="peak users of the staged shape (default 100)"
+    )
+    parser.add_argument(
+        "--duration", type=int, default=60, help="seconds the staged shape is compressed to"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    if args.duration < 1 or args.users < 1 or args.spawn_rate <= 0:
-        raise PerflabError("--duration, --users and --spawn-rate must be positive")
+    if args.duration < 1 or args.users < 1:
+        raise PerflabError("--duration and --users must be positive")
     from perflab.commands.seed import seed_with_progress
     from perflab.demo import project
 
@@ -64,11 +69,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         server.start()
     try:
         console.print(f"serving at {server.url} with {server.workers} worker(s)")
-        code = _run_locust(args, server.url, console)
+        run_dir = project.data_dir() / "runs" / "demo"
+        code = _run_load(args, server.url, run_dir)
     finally:
         server.stop()  # the workers flush the probe's writers as they exit
     _show_server_side(store_path, console)
-    return ExitCode.OK if code == 0 else ExitCode.FAILED
+    console.print(f"[dim]run directory: {run_dir}[/]")
+    return code
 
 
 def _show_server_side(store_path: Path, console: Console) -> None:
@@ -91,39 +98,25 @@ def _seed_args(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(posts=args.posts, users=50, reset=True, batch_size=2000)
 
 
-def locust_command(
-    locustfile: Path,
-    host: str,
-    users: int,
-    spawn_rate: float,
-    seconds: int,
-    user_classes: tuple[str, ...] = DEMO_USER_CLASSES,
-    extra: tuple[str, ...] = (),
-) -> list[str]:
+def run_command(url: str, duration: int, run_dir: Path) -> list[str]:
+    """`perflab run` on the demo locustfile with the seed's staged shape and the demo's SLO."""
     return [
-        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-        "--host", host, "--users", str(users), "--spawn-rate", str(spawn_rate),
-        "--run-time", f"{seconds}s", "--stop-timeout", "10", "--only-summary",
-        "--exit-code-on-error", "1", *extra, *user_classes,
+        sys.executable, "-m", "perflab", "run", "-f", str(DEMO_LOCUSTFILE), "--host", url,
+        "--shape", f"{STAGED_SHAPE_FILE}:StagedLoad", "-t", f"{duration + 15}s",
+        "--slo", DEMO_SLO, "--out", str(run_dir), *DEMO_USER_CLASSES,
     ]  # fmt: skip
 
 
-def _run_locust(args: argparse.Namespace, host: str, console: Console) -> int:
-    """Locust in a child process; its output is shown once the run is over, under a progress bar."""
-    command = locust_command(DEMO_LOCUSTFILE, host, args.users, args.spawn_rate, args.duration)
-    with tempfile.TemporaryFile() as output:
-        locust = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-        columns = [TextColumn("load test"), BarColumn(), TimeElapsedColumn()]
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("load", total=args.duration)
-            started = time.monotonic()
-            try:
-                while locust.poll() is None:
-                    bar.update(task, completed=min(time.monotonic() - started, args.duration))
-                    time.sleep(0.25)
-            except KeyboardInterrupt:
-                # Ctrl-C reached Locust too (same process group): let it stop and report.
-                locust.wait(timeout=30)
-        output.seek(0)
-        sys.stdout.write(output.read().decode(errors="replace"))
-    return locust.returncode
+def _run_load(args: argparse.Namespace, url: str, run_dir: Path) -> int:
+    """`perflab run` in a child process (its own gevent world), its live view on our terminal."""
+    env = {
+        **os.environ,
+        "PERFLAB_STAGE_SCALE": f"{args.duration / STAGED_SECONDS:.6f}",
+        "PERFLAB_STAGE_USERS": str(args.users),
+    }
+    env.pop("LOCUST_SKIP_MONKEY_PATCH", None)
+    child = subprocess.Popen(run_command(url, args.duration, run_dir), env=env)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the child too: it stops and writes its results
+        return child.wait(timeout=60)

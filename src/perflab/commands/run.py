@@ -96,8 +96,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def config_from(args: argparse.Namespace):
     """Every check that needs no Locust, so bad usage fails in a blink with one line."""
     from perflab.load.arrival import ArrivalRate
-    from perflab.load.runner import RunConfig
     from perflab.load.durations import parse_duration
+    from perflab.load.runner import RunConfig
     from perflab.load.slo import parse_slo
     from perflab.load.target import check_target
 

@@ -167,7 +167,8 @@ class FlowUser(HttpUser):
 class StagedShape(LoadTestShape):
     """Ramp to 10, 50, 100 users, hold, ramp down: the seed's seven-minute profile.
 
-    ``time_scale`` (or ``PERFLAB_STAGE_SCALE``) compresses it: 0.15 runs it in about a minute.
+    ``time_scale`` (or ``PERFLAB_STAGE_SCALE``) compresses it: 0.15 runs it in about a minute;
+    ``PERFLAB_STAGE_USERS`` scales the peak of 100 users.
     """
 
     abstract = True  # chosen explicitly (staged_shape.py), never picked up by accident
@@ -180,11 +181,15 @@ class StagedShape(LoadTestShape):
         {"duration": 420, "users": 0, "spawn_rate": 10},
     ]
     time_scale = float(os.environ.get("PERFLAB_STAGE_SCALE", "1"))
+    peak_users = int(os.environ.get("PERFLAB_STAGE_USERS", "100"))
 
     def tick(self) -> tuple[int, float] | None:
         run_time = self.get_run_time() / self.time_scale
+        user_scale = self.peak_users / 100
         for stage in self.stages:
             if run_time < stage["duration"]:
+                users = round(stage["users"] * user_scale)
                 # Locust needs a positive spawn rate even when holding the count.
-                return stage["users"], max(stage["spawn_rate"], 1) / self.time_scale
+                rate = max(stage["spawn_rate"] * user_scale, 1) / self.time_scale
+                return users, rate
         return None
