@@ -62,9 +62,11 @@ def test_demo_seeds_serves_load_tests_and_reports(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "seeded 2,000 posts" in result.stdout
-    summary = next(line for line in result.stdout.splitlines() if "Aggregated" in line)
-    assert " 0(0.00%)" in summary  # Locust's failure column: none failed
-    assert "Response time percentiles" in result.stdout
+    results = json.loads((tmp_path / "runs" / "demo" / "results.json").read_text())
+    assert results["totals"]["failures"] == 0
+    assert results["slos"][0]["expression"] == "p95<200ms"
+    assert "SLOs: PASS" in result.stdout
+    assert "Routes (server side)" in result.stdout
 
 
 def test_dev_profile_serves_with_toolbar_and_silk(tmp_path):

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_server_arguments(parser)
     parser.add_argument("--posts", type=int, default=10_000, help="posts to seed (default 10000)")
     parser.add_argument(
-        "--users", type=int, default=100, help="peak users of the staged shape (default 100)"
+        "--users", type=int, default=20, help="peak users of the staged shape (default 20)"
     )
     parser.add_argument(
         "--duration", type=int, default=60, help="seconds the staged shape is compressed to"

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from perflab.errors import ExitCode, PerflabError
@@ -90,7 +91,7 @@ def render_routes(rows: list[dict], console: Console) -> None:
         table.add_column(name, justify="left" if name == "route" else "right")
     for r in rows:
         table.add_row(
-            f"{r['method']} {r['route'] or '<unmatched>'}", f"{r['count']:,}",
+            escape(f"{r['method']} {r['route'] or '<unmatched>'}"), f"{r['count']:,}",
             f"{r['error_rate']:.1%}", _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]),
             _ms(r["max_ms"]), f"{r['mean_queries']:.1f} / {r['max_queries']}",
             f"{r['db_share']:.0%}", str(r["findings"]),
@@ -104,13 +105,14 @@ def render_findings(rows: list[dict], console: Console) -> None:
         table.add_column(name)
     for r in rows:
         table.add_row(
-            KIND_LABELS.get(r["kind"], r["kind"]), f"{r['method']} {r['route']}",
-            r["callsite"] or "-",
-            f"{r['requests']:,}", f"{r['per_request']:.0f}", _ms(r["total_ms"]), r["hint"] or "",
+            KIND_LABELS.get(r["kind"], r["kind"]), escape(f"{r['method']} {r['route']}"),
+            escape(r["callsite"] or "-"), f"{r['requests']:,}", f"{r['per_request']:.0f}",
+            _ms(r["total_ms"]), escape(r["hint"] or ""),
         )  # fmt: skip
     console.print(table)
     for r in rows[:5]:
-        console.print(f"[dim]{r['kind']} at {r['callsite']}:[/] {r['example_sql'][:200]}")
+        where = escape(r["callsite"] or "-")
+        console.print(f"[dim]{r['kind']} at {where}:[/] " + escape(r["example_sql"][:200]))
 
 
 def render_sql(rows: list[dict], console: Console) -> None:
@@ -120,7 +122,7 @@ def render_sql(rows: list[dict], console: Console) -> None:
     for r in rows:
         table.add_row(
             _ms(r["total_ms"]), f"{r['count']:,}", f"{r['total_ms'] / r['count']:.2f}",
-            _ms(r["max_ms"]), r["fingerprint"][:120],
+            _ms(r["max_ms"]), escape(r["fingerprint"][:120]),
         )  # fmt: skip
     console.print(table)
 
@@ -132,7 +134,7 @@ def render_requests(rows: list[dict], console: Console) -> None:
     for r in rows:
         started = datetime.fromtimestamp(r["started"], UTC).strftime("%H:%M:%S")
         table.add_row(
-            str(r["id"]), r["request_id"], started, f"{r['method']} {r['path']}",
+            str(r["id"]), r["request_id"], started, escape(f"{r['method']} {r['path']}"),
             str(r["status"]), _ms(r["duration_ms"]), str(r["query_count"]),
             str(r["finding_count"]),
         )  # fmt: skip
@@ -141,7 +143,8 @@ def render_requests(rows: list[dict], console: Console) -> None:
 
 def render_request(r: dict, console: Console) -> None:
     console.print(
-        f"[bold]{r['method']} {r['path']}[/] → {r['status']}  route {r['route']!r}  "
+        f"[bold]{escape(r['method'] + ' ' + r['path'])}[/] → {r['status']}  "
+        f"route {escape(repr(r['route']))}  "
         f"view {r['view']}\nrequest id {r['request_id']}  {_ms(r['duration_ms'])} ms wall, "
         f"{_ms(r['cpu_ms'])} ms CPU, {_ms(r['db_ms'])} ms SQL in {r['query_count']} queries, "
         f"{r['response_bytes']:,} bytes, user {r['user_id'] or '-'}"
@@ -150,8 +153,8 @@ def render_request(r: dict, console: Console) -> None:
     for name in ("#", "ms", "alias", "call site", "sql"):
         table.add_column(name)
     for i, q in enumerate(r["queries"]):
-        table.add_row(str(i), f"{q['duration_ms']:.2f}", q["alias"], q["callsite"] or "-",
-                      q["sql"][:100])  # fmt: skip
+        table.add_row(str(i), f"{q['duration_ms']:.2f}", q["alias"], escape(q["callsite"] or "-"),
+                      escape(q["sql"][:100]))  # fmt: skip
     console.print(table)
     if r["findings"]:
         render_findings([{**f, "method": r["method"], "route": r["route"], "requests": 1,

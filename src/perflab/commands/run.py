@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from perflab.errors import ExitCode, PerflabError
 
@@ -163,8 +164,8 @@ def print_outcome(outcome, console: Console) -> None:
     if table is not None:
         console.print(table)
     for error in results.get("user_errors", [])[:3]:
-        console.print(f"[yellow]task error x{error['count']}:[/] {error['message']}")
+        console.print(f"[yellow]task error x{error['count']}:[/] " + escape(error["message"]))
     if outcome.message:
-        console.print(f"[bold]{outcome.status}:[/] {outcome.message}")
+        console.print(f"[bold]{outcome.status}:[/] " + escape(outcome.message))
     if outcome.run_dir:
         console.print(f"run directory: {outcome.run_dir}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 LATENCY_COLUMNS = (("p50", "p50"), ("p95", "p95"), ("p99", "p99"), ("p99.9", "p99_9"))
@@ -26,7 +27,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
     latency = row["latency"]
     fails = f"{row['failures']:,}" + (f" ({row['error_rate']:.1%})" if row["failures"] else "")
     return [
-        row["method"], row["name"], f"{row['requests']:,}", fails, f"{row['rps']:,.1f}",
+        row["method"], escape(row["name"]), f"{row['requests']:,}", fails, f"{row['rps']:,.1f}",
         *(f"{latency[key]:,.1f}" for _, key in LATENCY_COLUMNS), f"{latency['max']:,.1f}",
     ]  # fmt: skip
 
@@ -41,7 +42,7 @@ def slo_table(results: dict[str, Any]) -> Table | None:
     table.add_column("figures")
     for slo in results["slos"]:
         mark = "[green]pass[/]" if slo["passed"] else "[bold red]BREACHED[/]"
-        table.add_row(slo["expression"], mark, slo["detail"])
+        table.add_row(escape(slo["expression"]), mark, escape(slo["detail"]))
     return table
 
 
