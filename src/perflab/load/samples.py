@@ -2,8 +2,8 @@
 
 Histograms say how slow an endpoint was; the report also wants to show *which* requests
 were slow and what the server did for them. Keeping every request would grow without
-bound, so the runner keeps a uniform reservoir (Algorithm R) plus the slowest few per
-endpoint, both mergeable from Locust workers.
+bound, so the runner keeps a uniform reservoir plus the slowest few per endpoint, both
+mergeable from Locust workers (weighted reservoir sampling: a worker's rows keep their share).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class RequestSamples:
         self.capacity = capacity
         self.slowest_per_name = slowest_per_name
         self.seen = 0
-        self.reservoir: list[tuple] = []
+        self._heap: list[tuple[float, tuple]] = []
         self._slowest: dict[tuple[str, str], list[tuple]] = {}
         self._random = random.Random(seed)
 
@@ -27,17 +27,17 @@ class RequestSamples:
         """``row`` follows FIELDS; rows without a request id are not joinable and skipped."""
         if row[0] is None:
             return
+        self.seen += 1
         self._keep(row)
         self._rank(row)
 
-    def _keep(self, row: tuple) -> None:
-        self.seen += 1
-        if len(self.reservoir) < self.capacity:
-            self.reservoir.append(row)
-        else:
-            slot = self._random.randrange(self.seen)
-            if slot < self.capacity:
-                self.reservoir[slot] = row
+    def _keep(self, row: tuple, weight: float = 1.0) -> None:
+        """Weighted reservoir sampling (Efraimidis-Spirakis): keep the largest u**(1/weight)."""
+        key = self._random.random() ** (1.0 / weight)
+        if len(self._heap) < self.capacity:
+            heapq.heappush(self._heap, (key, row))
+        elif key > self._heap[0][0]:
+            heapq.heapreplace(self._heap, (key, row))
 
     def _rank(self, row: tuple) -> None:
         heap = self._slowest.setdefault((row[1], row[2]), [])
@@ -55,18 +55,24 @@ class RequestSamples:
             "slowest": [list(entry[2]) for heap in self._slowest.values() for entry in heap],
         }
         self.seen = 0
-        self.reservoir = []
+        self._heap = []
         self._slowest = {}
         return delta
 
     def merge(self, delta: dict) -> None:
         """Fold a worker's drained rows in: the reservoir stays a (near) uniform sample."""
         rows = [tuple(row) for row in delta.get("reservoir", [])]
+        seen = int(delta.get("seen", 0))
+        weight = max(1.0, seen / len(rows)) if rows else 1.0  # each sent row stands for this many
         for row in rows:
-            self._keep(row)
-        self.seen += max(0, int(delta.get("seen", 0)) - len(rows))  # seen but not sent
+            self._keep(row, weight)
+        self.seen += seen
         for row in delta.get("slowest", []):
             self._rank(tuple(row))
+
+    @property
+    def reservoir(self) -> list[tuple]:
+        return [row for _, row in self._heap]
 
     def rows(self) -> list[tuple]:
         """Reservoir plus slowest, without duplicates, in time order."""
