@@ -177,7 +177,9 @@ def test_reference_app_requests_carry_ids_the_probe_recorded(blog_server, seeded
     assert all(found), "every sampled client request id is in the probe's store"
 
 
-def test_unnamed_urls_are_grouped_by_django_route(blog_server, tmp_path):
+def test_unnamed_urls_are_grouped_by_django_route(blog_server, seeded_db, tmp_path):
+    from perflab.probe.store import RecordingStore
+
     locustfile = tmp_path / "ids.py"
     locustfile.write_text(
         "from locust import FastHttpUser, constant, task\n"
@@ -196,6 +198,36 @@ def test_unnamed_urls_are_grouped_by_django_route(blog_server, tmp_path):
     assert result.returncode in (0,), result.stderr[-3000:]
     names = {e["name"] for e in results_of(out)["endpoints"]}
     assert names == {"/api/posts/<pk>/", "/api/posts/?page=…"}
+    time.sleep(1.5)  # FastHttpUser's requests carry ids the probe stored too
+    store = RecordingStore.at_path(Path(seeded_db[1]) / "probe.sqlite3")
+    ids = [row["request_id"] for row in request_rows(out)][:30]
+    assert ids and all(store.request(request_id=rid) for rid in ids)
+
+
+def test_abort_on_fail_stops_as_soon_as_a_ceiling_is_breached(profiled_server, tmp_path):
+    out = tmp_path / "run"
+    result = perflab_run(
+        "-f", str(LATENCY_FILE), "--host", profiled_server.url, "-u", "2", "-t", "60s",
+        "--slo", "p50<5ms", "--slo", "rps>1", "--abort-on-fail", "--out", str(out), "FastUser",
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr[-2000:]
+    results = results_of(out)
+    assert results["status"] == "aborted"
+    assert results["duration_s"] < 20  # judged after 10 s, not after 60
+    assert "p50" in results["message"]
+
+
+def test_preset_shape_steps_the_users(profiled_server, tmp_path):
+    out = tmp_path / "run"
+    result = perflab_run(
+        "-f", str(LATENCY_FILE), "--host", profiled_server.url, "-u", "4", "-t", "4s",
+        "--shape", "step:steps=2", "--out", str(out), "FastUser",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = results_of(out)
+    assert results["shape"].startswith("step")
+    users = [row["users"] for row in results["series"] if "users" in row]
+    assert 2 in users and max(users) == 4
 
 
 def test_ctrl_c_leaves_readable_results(profiled_server, tmp_path):
