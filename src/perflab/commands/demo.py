@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         console.print(f"serving at {server.url} with {server.workers} worker(s)")
         run_dir = project.data_dir() / "runs" / "demo"
-        code = _run_load(args, server.url, run_dir)
+        code = _run_load(args, server.url, run_dir, store_path)
     finally:
         server.stop()  # the workers flush the probe's writers as they exit
     _show_server_side(store_path, console)
@@ -98,16 +98,16 @@ def _seed_args(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(posts=args.posts, users=50, reset=True, batch_size=2000)
 
 
-def run_command(url: str, duration: int, run_dir: Path) -> list[str]:
+def run_command(url: str, duration: int, run_dir: Path, store: Path) -> list[str]:
     """`perflab run` on the demo locustfile with the seed's staged shape and the demo's SLO."""
     return [
         sys.executable, "-m", "perflab", "run", "-f", str(DEMO_LOCUSTFILE), "--host", url,
         "--shape", f"{STAGED_SHAPE_FILE}:StagedLoad", "-t", f"{duration + 15}s",
-        "--slo", DEMO_SLO, "--out", str(run_dir), *DEMO_USER_CLASSES,
+        "--slo", DEMO_SLO, "--out", str(run_dir), "--store", str(store), *DEMO_USER_CLASSES,
     ]  # fmt: skip
 
 
-def _run_load(args: argparse.Namespace, url: str, run_dir: Path) -> int:
+def _run_load(args: argparse.Namespace, url: str, run_dir: Path, store: Path) -> int:
     """`perflab run` in a child process (its own gevent world), its live view on our terminal."""
     env = {
         **os.environ,
@@ -115,7 +115,7 @@ def _run_load(args: argparse.Namespace, url: str, run_dir: Path) -> int:
         "PERFLAB_STAGE_USERS": str(args.users),
     }
     env.pop("LOCUST_SKIP_MONKEY_PATCH", None)
-    child = subprocess.Popen(run_command(url, args.duration, run_dir), env=env)
+    child = subprocess.Popen(run_command(url, args.duration, run_dir, store), env=env)
     try:
         return child.wait()
     except KeyboardInterrupt:  # Ctrl-C reached the child too: it stops and writes its results

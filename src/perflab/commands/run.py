@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, help="run directory (default .perflab/runs/TIMESTAMP)")
     parser.add_argument("--label", default="", help="a name for this run in reports")
+    parser.add_argument(
+        "--store", type=Path, help="the probe's store file, recorded for report and compare"
+    )
     parser.add_argument("--quiet", action="store_true", help="no live view (CI)")
     parser.add_argument(
         "--stop-timeout",
@@ -133,6 +136,7 @@ def config_from(args: argparse.Namespace):
         master_port=args.master_port, slos=slos, abort_on_fail=args.abort_on_fail,
         stop_timeout_s=args.stop_timeout, server_pid=args.server_pid,
         database_url=args.database_url, out=out, quiet=args.quiet, label=args.label,
+        store=str(args.store.resolve()) if args.store else None,
     )  # fmt: skip
 
 

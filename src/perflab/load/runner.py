@@ -67,6 +67,7 @@ class RunConfig:
     out: Path | None = None
     quiet: bool = False
     label: str = ""
+    store: str | None = None  # the probe's store file, if the caller knows it
 
     def describe(self) -> dict[str, Any]:
         data = asdict(self)
@@ -413,6 +414,7 @@ class LoadRun:
             "shape": shape.describe() if hasattr(shape, "describe") else None,
             "open_model": self._open_model_results(),
             "grouping": "routes" if self.grouper else "locust names",
+            "probe_store": config.store,
             "slos": [result.as_dict() for result in slo_results],
             "verdict": _verdict(slo_results),
             "distribution": self.stats.distribution(),
