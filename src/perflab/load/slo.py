@@ -193,21 +193,19 @@ def endpoint_label(row: Mapping[str, Any]) -> str:
 
 def format_value(metric: str, value: float) -> str:
     """A measured value for display: ms with 1 decimal, % with 2, req/s with 1, counts whole."""
-    if metric in LATENCY:
-        return f"{value:.1f} ms"
-    if metric == "error_rate":
-        return f"{value * 100:.2f}%"
-    if metric == "rps":
-        return f"{value:.1f} req/s"
-    return f"{value:.0f}"
+    return _with_unit(metric, value, {"ms": ".1f", "%": ".2f", "rps": ".1f", "count": ".0f"})
 
 
 def format_threshold(metric: str, value: float) -> str:
     """A threshold for display, as short as the user would have typed it."""
+    return _with_unit(metric, value, dict.fromkeys(("ms", "%", "rps", "count"), ".10g"))
+
+
+def _with_unit(metric: str, value: float, spec: dict[str, str]) -> str:
     if metric in LATENCY:
-        return f"{value:.10g} ms"
+        return f"{value:{spec['ms']}} ms"
     if metric == "error_rate":
-        return f"{value * 100:.10g}%"
+        return f"{value * 100:{spec['%']}}%"
     if metric == "rps":
-        return f"{value:.10g} req/s"
-    return f"{value:.10g}"
+        return f"{value:{spec['rps']}} req/s"
+    return f"{value:{spec['count']}}"
