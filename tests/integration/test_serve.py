@@ -67,6 +67,8 @@ def test_demo_seeds_serves_load_tests_and_reports(tmp_path):
     assert results["slos"][0]["expression"] == "p95<200ms"
     assert "SLOs: PASS" in result.stdout
     assert "Routes (server side)" in result.stdout
+    report = (tmp_path / "runs" / "demo" / "report.html").read_text()
+    assert "10,000 posts" not in report and "2,000 posts" in report  # the run's data volume
 
 
 def test_dev_profile_serves_with_toolbar_and_silk(tmp_path):

@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from perflab.load.grouping import RouteGrouper, fetch_route_patterns
+from perflab.load.grouping import RouteGrouper, fetch_app_description
 
 PATTERNS = [
     {"route": "api/posts/", "regex": "^api/posts/\\Z", "dynamic": False},
@@ -53,8 +53,9 @@ def server():
 
 def test_patterns_are_fetched_from_the_probe(server):
     url, replies = server
-    replies["/perf/api/urlpatterns/"] = (200, json.dumps({"urlpatterns": PATTERNS}).encode())
-    assert fetch_route_patterns(url) == PATTERNS
+    body = {"urlpatterns": PATTERNS, "app": {"django": "5.2", "debug": False}}
+    replies["/perf/api/urlpatterns/"] = (200, json.dumps(body).encode())
+    assert fetch_app_description(url) == body
 
 
 @pytest.mark.parametrize(
@@ -65,4 +66,4 @@ def test_patterns_are_fetched_from_the_probe(server):
 def test_no_probe_or_a_bad_answer_means_no_grouping(server, reply):
     url, replies = server
     replies["/perf/api/urlpatterns/"] = reply
-    assert fetch_route_patterns(url) is None
+    assert fetch_app_description(url) is None

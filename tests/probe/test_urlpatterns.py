@@ -46,7 +46,8 @@ def test_dynamic_routes_are_marked_and_ids_collapse(client, probe):
 def test_anonymous_clients_get_patterns_only_unless_hidden(client, make_probe):
     make_probe()
     body = client.get("/perf/api/urlpatterns/").json()
-    assert set(body) == {"urlpatterns"}
+    assert set(body) == {"urlpatterns", "app"}
+    assert body["app"]["debug"] is False and body["app"]["database"] in ("sqlite", "postgresql")
     assert set(body["urlpatterns"][0]) == {"route", "regex", "dynamic"}
     make_probe(EXPOSE_ROUTES=False)
     assert client.get("/perf/api/urlpatterns/").status_code == 403

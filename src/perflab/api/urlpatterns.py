@@ -41,3 +41,19 @@ def _walk(patterns, route: str, regex: str) -> Iterator[tuple[str, str]]:
 
 def _strip_caret(text: str) -> str:
     return text[1:] if text.startswith("^") else text
+
+
+def app_facts() -> dict:
+    """What a load-test report should state about the app it measured."""
+    import platform
+
+    import django
+    from django.conf import settings
+    from django.db import connection
+
+    return {
+        "django": django.get_version(),
+        "python": platform.python_version(),
+        "debug": bool(settings.DEBUG),
+        "database": connection.vendor,
+    }

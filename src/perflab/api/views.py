@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from perflab.api.access import may_read
 from perflab.api.explain import ExplainRefused, explain, explain_id
-from perflab.api.urlpatterns import url_patterns
+from perflab.api.urlpatterns import app_facts, url_patterns
 from perflab.probe.database import StoreUnavailable
 from perflab.probe.fingerprint import is_select
 from perflab.probe.probe import get_probe
@@ -181,11 +181,11 @@ def status(request, probe):
 
 @require_GET
 def urlpatterns(request):
-    """The app's routes (patterns only, no recordings), for grouping URLs in load tests.
+    """The app's routes and a few facts (no recordings), for grouping and reporting load tests.
 
     Open unless ``PERFLAB["EXPOSE_ROUTES"]`` is False; then the API's permission applies.
     """
     probe = get_probe()
     if not probe.settings.EXPOSE_ROUTES and not may_read(request, probe.settings.PERMISSION):
         return JsonResponse({"error": "staff only"}, status=403)
-    return JsonResponse({"urlpatterns": url_patterns()})
+    return JsonResponse({"urlpatterns": url_patterns(), "app": app_facts()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,11 +71,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         console.print(f"serving at {server.url} with {server.workers} worker(s)")
         run_dir = project.data_dir() / "runs" / "demo"
+        shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run directory per demo, too
         code = _run_load(args, server.url, run_dir, store_path)
     finally:
         server.stop()  # the workers flush the probe's writers as they exit
     _show_server_side(store_path, console)
-    console.print(f"[dim]run directory: {run_dir}[/]")
+    if (run_dir / "results.json").is_file():  # after the server stopped: the store is complete
+        from perflab.commands.run import write_report
+
+        write_report(run_dir, console)
     return code
 
 
@@ -98,12 +103,15 @@ def _seed_args(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(posts=args.posts, users=50, reset=True, batch_size=2000)
 
 
-def run_command(url: str, duration: int, run_dir: Path, store: Path) -> list[str]:
+def run_command(
+    url: str, duration: int, run_dir: Path, store: Path, data_volume: str = ""
+) -> list[str]:
     """`perflab run` on the demo locustfile with the seed's staged shape and the demo's SLO."""
     return [
         sys.executable, "-m", "perflab", "run", "-f", str(DEMO_LOCUSTFILE), "--host", url,
         "--shape", f"{STAGED_SHAPE_FILE}:StagedLoad", "-t", f"{duration + 15}s",
-        "--slo", DEMO_SLO, "--out", str(run_dir), "--store", str(store), *DEMO_USER_CLASSES,
+        "--slo", DEMO_SLO, "--out", str(run_dir), "--store", str(store),
+        "--data-volume", data_volume, *DEMO_USER_CLASSES,
     ]  # fmt: skip
 
 
@@ -115,7 +123,8 @@ def _run_load(args: argparse.Namespace, url: str, run_dir: Path, store: Path) ->
         "PERFLAB_STAGE_USERS": str(args.users),
     }
     env.pop("LOCUST_SKIP_MONKEY_PATCH", None)
-    child = subprocess.Popen(run_command(url, args.duration, run_dir, store), env=env)
+    volume = f"{args.posts:,} posts"
+    child = subprocess.Popen(run_command(url, args.duration, run_dir, store, volume), env=env)
     try:
         return child.wait()
     except KeyboardInterrupt:  # Ctrl-C reached the child too: it stops and writes its results

@@ -61,6 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--store", type=Path, help="the probe's store file, recorded for report and compare"
     )
+    parser.add_argument(
+        "--report", action="store_true", help="write RUN_DIR/report.html at the end"
+    )
+    parser.add_argument("--data-volume", help='what the database holds, e.g. "10,000 posts"')
     parser.add_argument("--quiet", action="store_true", help="no live view (CI)")
     parser.add_argument(
         "--stop-timeout",
@@ -136,7 +140,7 @@ def config_from(args: argparse.Namespace):
         master_port=args.master_port, slos=slos, abort_on_fail=args.abort_on_fail,
         stop_timeout_s=args.stop_timeout, server_pid=args.server_pid,
         database_url=args.database_url, out=out, quiet=args.quiet, label=args.label,
-        store=str(args.store.resolve()) if args.store else None,
+        store=str(args.store.resolve()) if args.store else None, data_volume=args.data_volume,
     )  # fmt: skip
 
 
@@ -152,7 +156,19 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if config.role == "worker":
         return ExitCode.OK
     print_outcome(outcome, console)
+    if args.report and outcome.run_dir is not None:
+        write_report(outcome.run_dir, console)
     return outcome.exit_code
+
+
+def write_report(run_dir: Path, console: Console) -> None:
+    """The report is a view of what was measured: failing to draw it never fails the run."""
+    from perflab.report import build_report
+
+    try:
+        console.print(f"report: {build_report(run_dir)}")
+    except Exception as exc:
+        console.print(f"[yellow]report not written:[/] {escape(f'{type(exc).__name__}: {exc}')}")
 
 
 def print_outcome(outcome, console: Console) -> None:

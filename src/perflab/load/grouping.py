@@ -49,15 +49,17 @@ class RouteGrouper:
         return None
 
 
-def fetch_route_patterns(host: str, timeout: float = 3.0) -> list[dict] | None:
-    """The app's URL patterns from its probe, or None (no probe, hidden, or unreachable)."""
+def fetch_app_description(host: str, timeout: float = 3.0) -> dict | None:
+    """``{"urlpatterns": [...], "app": {...}}`` from the app's probe, or None (no probe,
+    hidden, or unreachable)."""
     try:
         with urllib.request.urlopen(host.rstrip("/") + PATTERNS_PATH, timeout=timeout) as reply:
             body = json.load(reply)
-        patterns = body["urlpatterns"]
-        for entry in patterns:
+        for entry in body["urlpatterns"]:
             re.compile(entry["regex"])
             str(entry["route"])
-        return patterns
+        if not isinstance(body.get("app", {}), dict):
+            return None
+        return body
     except (OSError, ValueError, KeyError, TypeError, re.error, urllib.error.URLError):
         return None

@@ -27,7 +27,7 @@ from perflab import __version__
 from perflab.errors import ExitCode, PerflabError
 from perflab.load.arrival import ArrivalRate, OpenModel
 from perflab.load.client import ClientTracker, request_id_of
-from perflab.load.grouping import RouteGrouper, fetch_route_patterns
+from perflab.load.grouping import RouteGrouper, fetch_app_description
 from perflab.load.live import LiveView
 from perflab.load.monitor import ResourceMonitor, find_listening_pid
 from perflab.load.results import SCHEMA, RunDirectory
@@ -68,6 +68,7 @@ class RunConfig:
     quiet: bool = False
     label: str = ""
     store: str | None = None  # the probe's store file, if the caller knows it
+    data_volume: str | None = None  # e.g. "10,000 posts", for the report
 
     def describe(self) -> dict[str, Any]:
         data = asdict(self)
@@ -124,8 +125,9 @@ class LoadRun:
         if run_dir:
             run_dir.keep_inputs(scenario.path, config.describe())
             _log_to(run_dir.path / ("locust.log" if config.role != "worker" else "worker.log"))
-        patterns = fetch_route_patterns(config.host)
-        self.grouper = RouteGrouper(patterns) if patterns else None
+        description = fetch_app_description(config.host)
+        self.app_facts = description.get("app", {}) if description else {}
+        self.grouper = RouteGrouper(description["urlpatterns"]) if description else None
         self.tracker.install(self.grouper)
         self.env = Environment(
             user_classes=scenario.user_classes, shape_class=shape, host=config.host,
@@ -438,6 +440,9 @@ class LoadRun:
                 "target": config.host,
                 "workers": config.workers or config.expect_workers,
                 "user_classes": [cls.__name__ for cls in self._original_user_classes],
+                **{key: self.app_facts.get(key) for key in ("django", "debug", "database")},
+                "app_python": self.app_facts.get("python"),
+                "data_volume": config.data_volume,
             },
             "settings": config.describe(),
         }

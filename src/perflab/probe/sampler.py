@@ -74,19 +74,24 @@ class SignalSampler:
         self.start_wall = time.time()
         self.start = self.last = time.perf_counter()
         self.cpu_start = time.thread_time()
+        # Where profiling began, as pyinstrument records it: its renderers trim this stem.
+        self.start_call_stack = self._stack(sys._getframe(1))
         with _lock:
             _active[self.thread] = self
             if len(_active) == 1:
                 signal.setitimer(signal.ITIMER_REAL, _interval, _interval)
 
-    def sample(self, frame, now: float) -> None:
+    def _stack(self, frame) -> list[str]:
         stack = []
         while frame is not None:
             stack.append(get_frame_info(frame))
             frame = frame.f_back
         stack.append(f"{self.thread_name}\x00<thread>\x00{self.thread}")
         stack.reverse()
-        self.records.append((stack, now - self.last))
+        return stack
+
+    def sample(self, frame, now: float) -> None:
+        self.records.append((self._stack(frame), now - self.last))
         self.last = now
 
     def stop(self) -> Session:
@@ -102,7 +107,7 @@ class SignalSampler:
             min_interval=_interval,
             max_interval=_interval,
             sample_count=len(self.records),
-            start_call_stack=[],
+            start_call_stack=self.start_call_stack,
             target_description="perflab sampler",
             cpu_time=time.thread_time() - self.cpu_start,
             sys_path=sys.path,

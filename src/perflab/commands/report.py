@@ -1,0 +1,45 @@
+"""`perflab report`: one self-contained HTML file from a run directory (and its probe store)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from perflab.errors import ExitCode, PerflabError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write a run's HTML report: verdict, charts, endpoints, findings, slowest requests",
+        description="Build one self-contained HTML file (no network needed to open it) from a "
+        "run directory written by `perflab run`, with server figures from the probe's store.",
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a `perflab run` directory")
+    parser.add_argument(
+        "--store", type=Path, help="the probe's store file (default: the one results.json names)"
+    )
+    parser.add_argument(
+        "-o", "--out", type=Path, help="the HTML file to write (default RUN_DIR/report.html)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from perflab.probe.database import StoreUnavailable
+    from perflab.report import build_report
+
+    if not args.run_dir.exists():
+        raise PerflabError(f"no run directory at {args.run_dir}")
+    if args.store is not None and not args.store.is_file():
+        raise PerflabError(f"no probe store at {args.store}")
+    try:
+        path = build_report(args.run_dir, store=args.store, out=args.out)
+    except StoreUnavailable as exc:
+        raise PerflabError(f"cannot read the store: {exc}", ExitCode.FAILED) from None
+    except OSError as exc:
+        raise PerflabError(f"cannot write the report: {exc}", ExitCode.FAILED) from None
+    print(path)
+    return ExitCode.OK

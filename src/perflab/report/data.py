@@ -1,0 +1,184 @@
+"""``ReportData``: one run (results.json and the CSVs next to it) plus, optionally, its probe store.
+
+The data model is kept apart from the sections that render it, the way pyinstrument keeps its
+Session apart from its renderers: a section asks for figures here, never opens a file itself.
+Everything is read once, lazily, so a section that is not shown costs nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from perflab.errors import PerflabError
+from perflab.load.results import MONITOR, REQUESTS, load_results
+
+STORE_WINDOW_LIMIT = 200_000  # server rows read for a run (the probe keeps 100,000 by default)
+
+
+def _number(text: str | None) -> float | None:
+    if text is None or text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _epoch(iso: str | None) -> float | None:
+    return datetime.fromisoformat(iso).timestamp() if iso else None
+
+
+def route_of(name: str) -> str:
+    """A client endpoint's name as the probe's route: ``/api/posts/<pk>/?page=…`` is
+    ``api/posts/<pk>/`` (the runner names requests "/" + route, plus the query's keys)."""
+    return name.split("?", 1)[0].removeprefix("/")
+
+
+class ReportData:
+    """What the report shows, read from a run directory and (when there is one) a probe store."""
+
+    def __init__(self, run_dir: Path | str, store: Path | str | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        if not self.run_dir.exists():
+            raise PerflabError(f"no run directory at {self.run_dir}")
+        self.results: dict[str, Any] = load_results(self.run_dir)
+        if self.run_dir.is_file():
+            self.run_dir = self.run_dir.parent
+        chosen = store if store is not None else self.results.get("probe_store")
+        self.store_path: Path | None = Path(chosen) if chosen else None
+        self.store_note = ""  # why there are no server figures, when there are none
+        self.store = self._open_store()
+
+    def _open_store(self):
+        from perflab.probe.store import RecordingStore
+
+        if self.store_path is None:
+            self.store_note = "no probe store (run with --store, or pass --store to the report)"
+            return None
+        if not self.store_path.is_file():
+            self.store_note = f"no probe store at {self.store_path}"
+            return None
+        return RecordingStore.at_path(self.store_path)
+
+    # -- the client side (the run directory) ----------------------------------------------
+
+    @property
+    def started(self) -> float | None:
+        return _epoch(self.results.get("started_at"))
+
+    @property
+    def ended(self) -> float | None:
+        return _epoch(self.results.get("ended_at"))
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        return self.results.get("environment") or {}
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.results.get("settings") or {}
+
+    def _csv(self, key: str, default: str) -> list[dict[str, str]]:
+        name = (self.results.get("files") or {}).get(key, default)
+        try:
+            with open(self.run_dir / name, newline="") as f:
+                return list(csv.DictReader(f))
+        except FileNotFoundError:
+            return []
+
+    @cached_property
+    def monitor(self) -> list[dict[str, float | None]]:
+        """monitor.csv as numbers (None where the monitor did not know)."""
+        return [{k: _number(v) for k, v in row.items()} for row in self._csv("monitor", MONITOR)]
+
+    @cached_property
+    def requests(self) -> list[dict[str, Any]]:
+        """requests.csv: the join sample of client requests, with their request ids."""
+        rows = []
+        for row in self._csv("requests", REQUESTS):
+            rows.append({
+                "request_id": row.get("request_id") or "",
+                "method": row.get("method") or "",
+                "name": row.get("name") or "",
+                "at": _number(row.get("at")),
+                "latency_ms": _number(row.get("latency_ms")) or 0.0,
+                "service_ms": _number(row.get("service_ms")),
+                "error": row.get("error") or "",
+            })  # fmt: skip
+        return rows
+
+    # -- the server side (the probe store) ------------------------------------------------
+
+    @cached_property
+    def server_routes(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The store's per-route figures over the run's minutes, by (method, route)."""
+        if self.store is None:
+            return {}
+        rows = self.store.routes(since=self.started, until=self.ended)
+        return {(r["method"], r["route"]): r for r in rows}
+
+    @cached_property
+    def server_requests(self) -> dict[str, dict[str, Any]]:
+        """Server rows recorded during the run (scalar columns only), by request id."""
+        if self.store is None or self.started is None:
+            return {}
+        rows = self.store.requests(since=self.started - 1, limit=STORE_WINDOW_LIMIT)
+        until = (self.ended or float("inf")) + 5  # the last responses are written after the end
+        return {r["request_id"]: r for r in rows if r["started"] <= until}
+
+    @cached_property
+    def joined(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(client request, server request) pairs for the sampled requests the store knows."""
+        server = self.server_requests
+        return [(c, server[c["request_id"]]) for c in self.requests if c["request_id"] in server]
+
+    def server_for(self, method: str, name: str) -> dict[str, Any] | None:
+        """A client endpoint's server figures: by route name, else by the request-id join."""
+        route = self.server_routes.get((method, route_of(name)))
+        if route is not None:
+            return route
+        seen = [s["route"] for c, s in self.joined if c["method"] == method and c["name"] == name]
+        if not seen:
+            return None
+        return self.server_routes.get((method, max(set(seen), key=seen.count)))
+
+    @cached_property
+    def queue_ms(self) -> dict[tuple[str, str], float]:
+        """Median (client service time - server duration) per endpoint, from the join."""
+        gaps: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for client, server in self.joined:
+            client_ms = client["service_ms"] if client["service_ms"] is not None else None
+            if client_ms is None:
+                client_ms = client["latency_ms"]
+            gaps[(client["method"], client["name"])].append(client_ms - server["duration_ms"])
+        return {key: statistics.median(values) for key, values in gaps.items()}
+
+    @cached_property
+    def cache_hit_rate(self) -> dict[tuple[str, str], float]:
+        """Per (method, route): cache hits / lookups over the run's server rows with any."""
+        totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for row in self.server_requests.values():
+            hits, misses = row["cache_hits"] or 0, row["cache_misses"] or 0
+            if hits or misses:
+                entry = totals[(row["method"], row["route"])]
+                entry[0] += hits
+                entry[1] += hits + misses
+        return {key: hits / lookups for key, (hits, lookups) in totals.items()}
+
+    def findings(self, kind: str, limit: int = 30) -> list[dict[str, Any]]:
+        return self.store.findings(kind=kind, limit=limit) if self.store else []
+
+    def sql(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.store.sql(limit=limit) if self.store else []
+
+    def request_detail(self, request_id: str) -> dict[str, Any] | None:
+        return self.store.request(request_id=request_id) if self.store else None
+
+    def profile(self, row_id: int) -> str | None:
+        return self.store.profile(row_id) if self.store else None

@@ -1,0 +1,1 @@
+"""The report's sections, one per module; ``perflab.report.render.SECTIONS`` orders them."""
