@@ -290,3 +290,17 @@ def test_record_uses_the_clock_when_at_is_omitted():
         (T0 + 3, 1, {}),
         (T0 + 4, 0, {"users": 2.0}),
     ]
+
+
+def test_closed_model_stats_share_one_histogram_and_merge_into_an_open_master():
+    closed = LoadStats(separate_service=False)
+    for i in range(1, 1001):
+        closed.record("GET", "/a", float(i), service_ms=1.0, at=100.0)  # service ignored
+    (endpoint,) = closed.endpoints()
+    assert endpoint["service"] == endpoint["latency"]
+    assert endpoint["latency"]["p50"] == pytest.approx(500, rel=0.001)
+    master = LoadStats(separate_service=True)
+    master.merge(closed.drain(), source="w1")
+    (merged,) = master.endpoints()
+    assert merged["service"] == merged["latency"] == endpoint["latency"]
+    assert master.total()["requests"] == 1000

@@ -8,6 +8,7 @@ put client latency next to server time for the very same request.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from functools import wraps
@@ -47,16 +48,21 @@ class ClientTracker:
         def send_with_id(session, method, url, **kwargs):
             headers = kwargs.get("headers")
             headers = dict(headers) if headers else {}
-            session_headers = getattr(session, "headers", None) or {}
-            if not _has_id(headers) and not _has_id(session_headers):
-                headers[HEADER] = tracker.next_id()
+            session_headers = getattr(session, "headers", None)
+            request_id = None
+            if not _has_id(headers) and not (session_headers and _has_id(session_headers)):
+                request_id = headers[HEADER] = f"{tracker.prefix}{next(tracker._counter):x}"
             kwargs["headers"] = headers
             tracker.in_flight += 1
             tracker.sent += 1
             try:
-                return send(session, method, url, **kwargs)
+                response = send(session, method, url, **kwargs)
             finally:
                 tracker.in_flight -= 1
+            if request_id is not None:  # read back by request_id_of without a header lookup
+                with contextlib.suppress(AttributeError):
+                    response._perflab_request_id = request_id
+            return response
 
         send_with_id.__perflab_original__ = send
         return send_with_id
@@ -76,11 +82,17 @@ def _named_by_route(request, grouper: RouteGrouper):
 
 
 def _has_id(headers) -> bool:
-    return any(key.lower() == "x-request-id" for key in headers)
+    """Whether the locustfile set its own id (any spelling); cheap for the usual ones."""
+    if HEADER in headers or "x-request-id" in headers or "X-Request-Id" in headers:
+        return True
+    return len(headers) > 0 and any(key.lower() == "x-request-id" for key in headers)
 
 
 def request_id_of(response) -> str | None:
-    """The id a request was sent with (requests' PreparedRequest or geventhttpclient's)."""
+    """The id a request was sent with (ours, or the locustfile's own from the headers)."""
+    request_id = getattr(response, "_perflab_request_id", None)
+    if request_id is not None:
+        return request_id
     request = getattr(response, "request", None)
     headers = getattr(request, "headers", None)
     if headers is None:

@@ -18,6 +18,7 @@ import gevent
 
 from perflab.errors import ExitCode, PerflabError
 from perflab.load.arrival import ArrivalRate, OpenModel
+from perflab.load.stats import LoadStats
 
 if TYPE_CHECKING:
     from perflab.load.results import RunDirectory
@@ -98,6 +99,7 @@ def serve_as_worker(run: LoadRun) -> None:
             rate, data["max_in_flight"], share_index=data["index"], share_count=data["count"]
         )
         run.open_model = model
+        run.stats = LoadStats(separate_service=True)  # latency and service time now differ
         environment.user_classes = model.wrap(run._original_user_classes)
 
     def on_spawned(user_count: int, **_kwargs) -> None:

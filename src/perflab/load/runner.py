@@ -103,7 +103,10 @@ class LoadRun:
     def __init__(self, config: RunConfig, console) -> None:
         self.config = config
         self.console = console
-        self.stats = LoadStats(window_s=5.0 if config.role == "master" else 3.0)
+        self.stats = LoadStats(
+            window_s=5.0 if config.role == "master" else 3.0,
+            separate_service=config.arrival_rate is not None,  # workers learn it from the master
+        )
         self.samples = RequestSamples()
         self.tracker = ClientTracker()
         self.open_model: OpenModel | None = None
@@ -248,20 +251,13 @@ class LoadRun:
         self, request_type, name, response_time, response_length=0, exception=None,
         response=None, **_kwargs,
     ) -> None:  # fmt: skip
-        lateness = self._lateness()
+        model = self.open_model
         service = float(response_time or 0.0)
-        latency = service + lateness
+        latency = service + model.take_lateness_ms() if model is not None else service
         error = None if exception is None else _error_text(exception)
         at = time.time()
         self.stats.record(request_type, name, latency, service, error, at)
-        self.samples.add(
-            (request_id_of(response), request_type, name, round(at, 3), round(latency, 3),
-             round(service, 3), error)
-        )  # fmt: skip
-
-    def _lateness(self) -> float:
-        model = self.open_model
-        return model.take_lateness_ms() if model is not None else 0.0
+        self.samples.add((request_id_of(response), request_type, name, at, latency, service, error))
 
     def _on_user_error(self, user_instance, exception, tb, **_kwargs) -> None:
         key = _error_text(exception)
@@ -385,7 +381,8 @@ class LoadRun:
 
     def _figures(self, duration_s: float) -> dict[str, Any]:
         duration = max(duration_s, 1e-9)
-        total = {**self.stats.total(), "rps": self.stats.total()["requests"] / duration}
+        total = self.stats.total()
+        total["rps"] = total["requests"] / duration
         endpoints = [{**e, "rps": e["requests"] / duration} for e in self.stats.endpoints()]
         return {"duration_s": duration_s, "totals": total, "endpoints": endpoints}
 

@@ -9,6 +9,7 @@ mergeable from Locust workers (weighted reservoir sampling: a worker's rows keep
 from __future__ import annotations
 
 import heapq
+import math
 import random
 
 FIELDS = ("request_id", "method", "name", "at", "latency_ms", "service_ms", "error")
@@ -20,6 +21,7 @@ class RequestSamples:
         self.slowest_per_name = slowest_per_name
         self.seen = 0
         self._heap: list[tuple[float, tuple]] = []
+        self._skip = 0
         self._slowest: dict[tuple[str, str], list[tuple]] = {}
         self._random = random.Random(seed)
 
@@ -28,8 +30,23 @@ class RequestSamples:
         if row[0] is None:
             return
         self.seen += 1
-        self._keep(row)
+        if len(self._heap) < self.capacity:
+            self._keep(row)
+        elif self._skip > 0:
+            self._skip -= 1  # exponential jumps: no random draw for rows that are not kept
+        else:
+            threshold = self._heap[0][0]
+            key = self._random.uniform(threshold, 1.0)
+            heapq.heapreplace(self._heap, (key, row))
+            self._skip = self._jump()
         self._rank(row)
+
+    def _jump(self) -> int:
+        """Rows to pass over before the next one enters (Efraimidis-Spirakis A-ExpJ, weight 1)."""
+        threshold = self._heap[0][0]
+        if threshold <= 0.0:
+            return 0
+        return int(math.log(self._random.random() or 1e-300) / math.log(threshold))
 
     def _keep(self, row: tuple, weight: float = 1.0) -> None:
         """Weighted reservoir sampling (Efraimidis-Spirakis): keep the largest u**(1/weight)."""
@@ -41,6 +58,8 @@ class RequestSamples:
 
     def _rank(self, row: tuple) -> None:
         heap = self._slowest.setdefault((row[1], row[2]), [])
+        if len(heap) == self.slowest_per_name and row[4] < heap[0][0]:
+            return  # not among the slowest: the usual case, decided without a tuple
         entry = (row[4], row[0], row)
         if len(heap) < self.slowest_per_name:
             heapq.heappush(heap, entry)
@@ -56,6 +75,7 @@ class RequestSamples:
         }
         self.seen = 0
         self._heap = []
+        self._skip = 0
         self._slowest = {}
         return delta
 
@@ -75,9 +95,10 @@ class RequestSamples:
         return [row for _, row in self._heap]
 
     def rows(self) -> list[tuple]:
-        """Reservoir plus slowest, without duplicates, in time order."""
+        """Reservoir plus slowest, without duplicates, in time order (times rounded to µs)."""
         unique = {row[0]: row for row in self.reservoir}
         for heap in self._slowest.values():
             for entry in heap:
                 unique[entry[2][0]] = entry[2]
-        return sorted(unique.values(), key=lambda row: row[3])
+        ordered = sorted(unique.values(), key=lambda row: row[3])
+        return [(*row[:3], *(round(v, 3) for v in row[3:6]), *row[6:]) for row in ordered]

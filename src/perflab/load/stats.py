@@ -44,12 +44,22 @@ class SecondSummary:
 class _Endpoint:
     __slots__ = ("errors", "failures", "latency", "requests", "service")
 
-    def __init__(self) -> None:
+    def __init__(self, separate_service: bool = True) -> None:
         self.requests = 0
         self.failures = 0
         self.latency = LatencyHistogram()
-        self.service = LatencyHistogram()
+        # In the closed model service time *is* latency: one histogram serves both.
+        self.service = LatencyHistogram() if separate_service else self.latency
         self.errors: dict[str, int] = {}
+
+    def add(self, other: _Endpoint) -> None:
+        self.requests += other.requests
+        self.failures += other.failures
+        self.latency.merge(other.latency)
+        if self.service is not self.latency:
+            self.service.merge(other.service)
+        for message, count in other.errors.items():
+            self.add_error(message, count)
 
     def add_error(self, message: str, count: int) -> None:
         errors = self.errors
@@ -84,15 +94,21 @@ class LoadStats:
     """Per-endpoint totals, per-second rows and gauges for one process or a merged run."""
 
     def __init__(
-        self, max_names: int = 500, window_s: float = 10.0, clock: Callable[[], float] = time.time
+        self,
+        max_names: int = 500,
+        window_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        separate_service: bool = True,
     ) -> None:
+        """``separate_service=False`` (closed model: service time equals latency) halves the
+        per-request histogram work; ``service_ms`` passed to record() is then ignored."""
         if max_names < 1 or window_s < 0:
             raise ValueError("max_names must be >= 1 and window_s >= 0")
         self._max_names = max_names
         self._window_s = window_s
         self._clock = clock
+        self._separate_service = separate_service
         self._endpoints: dict[tuple[str, str], _Endpoint] = {}
-        self._total = _Endpoint()
         self._seconds: dict[int, _Second] = {}
         self._gauges: dict[int, dict[str, dict[str, float]]] = {}  # second -> name -> source
         self._rows: list[SecondSummary] = []
@@ -114,15 +130,10 @@ class LoadStats:
     ) -> None:
         """Count one request: latency from its intended start, service time from the send."""
         endpoint = self._endpoints.get((method, name)) or self._endpoint(method, name)
-        total = self._total
-        if service_ms is None:
-            service_ms = latency_ms
         endpoint.requests += 1
         endpoint.latency.record_ms(latency_ms)
-        endpoint.service.record_ms(service_ms)
-        total.requests += 1
-        total.latency.record_ms(latency_ms)
-        total.service.record_ms(service_ms)
+        if endpoint.service is not endpoint.latency:
+            endpoint.service.record_ms(latency_ms if service_ms is None else service_ms)
         second = int(self._clock() if at is None else at)
         bucket = self._seconds.get(second)
         if bucket is None:
@@ -132,10 +143,7 @@ class LoadStats:
         if error is not None:
             bucket.failures += 1
             endpoint.failures += 1
-            total.failures += 1
-            message = str(error)[:MAX_ERROR_LENGTH]
-            endpoint.add_error(message, 1)
-            total.add_error(message, 1)
+            endpoint.add_error(str(error)[:MAX_ERROR_LENGTH], 1)
 
     def _endpoint(self, method: str, name: str) -> _Endpoint:
         """Find or create an endpoint, folding new names into "(other)" beyond max_names."""
@@ -147,7 +155,7 @@ class LoadStats:
                 key = (OTHER, OTHER)
         endpoint = endpoints.get(key)
         if endpoint is None:
-            endpoint = endpoints[key] = _Endpoint()
+            endpoint = endpoints[key] = _Endpoint(self._separate_service)
         return endpoint
 
     def set_gauge(
@@ -274,7 +282,6 @@ class LoadStats:
             ],
         }
         self._endpoints = {}
-        self._total = _Endpoint()
         self._seconds = {}
         self._gauges = {}
         return delta
@@ -311,16 +318,15 @@ class LoadStats:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed stats delta: {exc!r}") from exc
 
-        total = self._total
         for method, name, requests, failures, latency, service, errors in endpoints:
             endpoint = self._endpoints.get((method, name)) or self._endpoint(method, name)
-            for target in (endpoint, total):
-                target.requests += requests
-                target.failures += failures
-                target.latency.merge(latency)
-                target.service.merge(service)
-                for message, count in errors.items():
-                    target.add_error(message, count)
+            endpoint.requests += requests
+            endpoint.failures += failures
+            endpoint.latency.merge(latency)
+            if endpoint.service is not endpoint.latency:
+                endpoint.service.merge(service)
+            for message, count in errors.items():
+                endpoint.add_error(message, count)
         for second, requests, failures, latency in seconds:
             row = self._row_at.get(second)
             if row is not None:  # already closed: counts only, percentiles stay as they were
@@ -344,17 +350,24 @@ class LoadStats:
         keys = sorted(self._endpoints, key=lambda key: (key[1], key[0]))
         return [self._endpoints[key].report(*key) for key in keys]
 
+    def _total(self) -> _Endpoint:
+        """All endpoints merged on demand (cheaper than a third histogram per request)."""
+        total = _Endpoint(self._separate_service)
+        for endpoint in self._endpoints.values():
+            total.add(endpoint)
+        return total
+
     def total(self) -> dict[str, Any]:
         """All endpoints together, in the same shape as one endpoint."""
-        return self._total.report("", "Aggregated")
+        return self._total().report("", "Aggregated")
 
     @property
     def totals_requests(self) -> int:
-        return self._total.requests
+        return sum(endpoint.requests for endpoint in self._endpoints.values())
 
     @property
     def totals_failures(self) -> int:
-        return self._total.failures
+        return sum(endpoint.failures for endpoint in self._endpoints.values())
 
     def histograms(self) -> dict[str, str]:
         """Encoded latency histograms keyed "METHOD name", plus "Aggregated"."""
@@ -363,9 +376,9 @@ class LoadStats:
             f"{method} {name}": self._endpoints[method, name].latency.encode()
             for method, name in keys
         }
-        encoded["Aggregated"] = self._total.latency.encode()
+        encoded["Aggregated"] = self._total().latency.encode()
         return encoded
 
     def distribution(self) -> list[tuple[float, float]]:
         """(percentile, ms) points of the overall latency, for the percentile plot."""
-        return self._total.latency.distribution()
+        return self._total().latency.distribution()
