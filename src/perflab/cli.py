@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from perflab import __version__
-from perflab.commands import compare, demo, inspect, report, run, seed, serve
+from perflab.commands import capacity, compare, demo, inspect, report, run, seed, serve
 from perflab.errors import ExitCode, PerflabError
 
-COMMANDS = [demo, run, report, compare, seed, serve, inspect]
+COMMANDS = [demo, run, capacity, report, compare, seed, serve, inspect]
 LOAD_COMMANDS = {"run"}  # run Locust in this process: gevent must patch first
 PIPED_WIDTH = 200
 
