@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -99,13 +98,9 @@ def search_from(args: argparse.Namespace):
 
 
 def default_out() -> Path:
-    base = Path(os.environ.get("PERFLAB_DATA_DIR") or ".perflab") / "capacity"
-    stem = time.strftime("%Y%m%d-%H%M%S")
-    path, n = base / stem, 1
-    while path.exists():
-        n += 1
-        path = base / f"{stem}-{n}"
-    return path
+    from perflab.datadir import new_output_dir
+
+    return new_output_dir("capacity")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

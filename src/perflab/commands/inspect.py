@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +18,9 @@ KIND_LABELS = {"n_plus_one": "N+1", "duplicate": "duplicate"}
 
 
 def default_store() -> Path:
-    return Path(os.environ.get("PERFLAB_DATA_DIR", Path.cwd() / ".perflab")) / "probe.sqlite3"
+    from perflab.datadir import data_dir
+
+    return data_dir() / "probe.sqlite3"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

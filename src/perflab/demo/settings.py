@@ -20,7 +20,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-DATA_DIR = Path(os.environ.get("PERFLAB_DATA_DIR", Path.cwd() / ".perflab")).resolve()
+from perflab.datadir import data_dir
+
+DATA_DIR = data_dir()
 DEFAULT_SQLITE_PATH = DATA_DIR / "demo.sqlite3"
 
 # A fixed key keeps JWTs valid across gunicorn workers; the app only ever listens on loopback.

@@ -108,12 +108,6 @@ def load_results(run: Path | str) -> dict[str, Any]:
 
 def default_run_dir() -> Path:
     """``$PERFLAB_DATA_DIR/runs/YYYYmmdd-HHMMSS`` (``./.perflab`` by default)."""
-    import time
+    from perflab.datadir import new_output_dir
 
-    base = Path(os.environ.get("PERFLAB_DATA_DIR") or ".perflab") / "runs"
-    stem = time.strftime("%Y%m%d-%H%M%S")
-    path, n = base / stem, 1
-    while path.exists():
-        n += 1
-        path = base / f"{stem}-{n}"
-    return path
+    return new_output_dir("runs")

@@ -158,5 +158,7 @@ def _callable(key: str, value: Any) -> Callable | None:
 def load_settings() -> ProbeSettings:
     from django.conf import settings
 
-    base = Path(getattr(settings, "DATA_DIR", None) or Path.cwd() / ".perflab")
+    from perflab.datadir import data_dir
+
+    base = Path(getattr(settings, "DATA_DIR", None) or data_dir())
     return parse_settings(getattr(settings, "PERFLAB", None), base / "probe.sqlite3")
