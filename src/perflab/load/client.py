@@ -8,7 +8,6 @@ put client latency next to server time for the very same request.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 from functools import wraps
@@ -25,7 +24,6 @@ class ClientTracker:
         self.prefix = f"pl-{os.urandom(4).hex()}-"
         self._counter = itertools.count(1)
         self.in_flight = 0
-        self.sent = 0
 
     def next_id(self) -> str:
         return f"{self.prefix}{next(self._counter):x}"
@@ -35,33 +33,43 @@ class ClientTracker:
         from locust.clients import HttpSession
         from locust.contrib.fasthttp import FastHttpSession
 
-        for cls in (HttpSession, FastHttpSession):
+        # FastHttpSession.request builds a fresh headers dict per request: no copy needed.
+        for cls, own_headers in ((HttpSession, False), (FastHttpSession, True)):
             send = getattr(cls._send_request_safe_mode, "__perflab_original__", None)
-            cls._send_request_safe_mode = self._wrap(send or cls._send_request_safe_mode)
+            cls._send_request_safe_mode = self._wrap(send or cls._send_request_safe_mode,
+                                                     own_headers)  # fmt: skip
             request = getattr(cls.request, "__perflab_original__", None) or cls.request
             cls.request = _named_by_route(request, grouper) if grouper else request
 
-    def _wrap(self, send):
+    def _wrap(self, send, own_headers: bool):
+        """The per-request hot path of every load test: keep it to a few dict operations."""
         tracker = self
+        prefix = self.prefix
+        counter = self._counter
 
         @wraps(send)
         def send_with_id(session, method, url, **kwargs):
             headers = kwargs.get("headers")
-            headers = dict(headers) if headers else {}
-            session_headers = getattr(session, "headers", None)
+            if headers is None:
+                headers = kwargs["headers"] = {}
+            elif not own_headers:
+                headers = kwargs["headers"] = dict(headers)  # never the locustfile's dict
             request_id = None
-            if not _has_id(headers) and not (session_headers and _has_id(session_headers)):
-                request_id = headers[HEADER] = f"{tracker.prefix}{next(tracker._counter):x}"
-            kwargs["headers"] = headers
+            if not _has_id(headers):
+                session_headers = getattr(session, "headers", None)
+                if not session_headers or not _has_id(session_headers):
+                    request_id = headers[HEADER] = f"{prefix}{next(counter):x}"
             tracker.in_flight += 1
-            tracker.sent += 1
             try:
                 response = send(session, method, url, **kwargs)
             finally:
                 tracker.in_flight -= 1
             if request_id is not None:  # read back by request_id_of without a header lookup
-                with contextlib.suppress(AttributeError):
+                # (not contextlib.suppress: no context manager object per request)
+                try:  # noqa: SIM105
                     response._perflab_request_id = request_id
+                except AttributeError:
+                    pass
             return response
 
         send_with_id.__perflab_original__ = send
@@ -82,10 +90,9 @@ def _named_by_route(request, grouper: RouteGrouper):
 
 
 def _has_id(headers) -> bool:
-    """Whether the locustfile set its own id (any spelling); cheap for the usual ones."""
-    if HEADER in headers or "x-request-id" in headers or "X-Request-Id" in headers:
-        return True
-    return len(headers) > 0 and any(key.lower() == "x-request-id" for key in headers)
+    """Whether the locustfile set its own id: X-Request-ID, x-request-id or X-Request-Id
+    (requests' session headers match any spelling)."""
+    return HEADER in headers or "x-request-id" in headers or "X-Request-Id" in headers
 
 
 def request_id_of(response) -> str | None:
