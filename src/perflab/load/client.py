@@ -24,6 +24,17 @@ class ClientTracker:
         self.prefix = f"pl-{os.urandom(4).hex()}-"
         self._counter = itertools.count(1)
         self.in_flight = 0
+        # The last response sent with our id: Locust fires the request event right after the
+        # send in the same greenlet, so this is usually the one asked about. (FastResponse has
+        # __slots__: the id cannot be stored on the response itself.)
+        self.last: tuple[object, str] | None = None
+
+    def request_id_of(self, response) -> str | None:
+        """The id ``response``'s request was sent with."""
+        last = self.last
+        if last is not None and last[0] is response:
+            return last[1]
+        return request_id_of(response)
 
     def next_id(self) -> str:
         return f"{self.prefix}{next(self._counter):x}"
@@ -65,11 +76,7 @@ class ClientTracker:
             finally:
                 tracker.in_flight -= 1
             if request_id is not None:  # read back by request_id_of without a header lookup
-                # (not contextlib.suppress: no context manager object per request)
-                try:  # noqa: SIM105
-                    response._perflab_request_id = request_id
-                except AttributeError:
-                    pass
+                tracker.last = (response, request_id)
             return response
 
         send_with_id.__perflab_original__ = send
@@ -96,10 +103,7 @@ def _has_id(headers) -> bool:
 
 
 def request_id_of(response) -> str | None:
-    """The id a request was sent with (ours, or the locustfile's own from the headers)."""
-    request_id = getattr(response, "_perflab_request_id", None)
-    if request_id is not None:
-        return request_id
+    """The id a request was sent with, read from its headers (ours or the locustfile's)."""
     request = getattr(response, "request", None)
     headers = getattr(request, "headers", None)
     if headers is None:

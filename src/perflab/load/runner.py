@@ -26,7 +26,7 @@ import gevent
 from perflab import __version__
 from perflab.errors import ExitCode, PerflabError
 from perflab.load.arrival import ArrivalRate, OpenModel
-from perflab.load.client import ClientTracker, request_id_of
+from perflab.load.client import ClientTracker
 from perflab.load.grouping import RouteGrouper, fetch_app_description
 from perflab.load.live import LiveView
 from perflab.load.monitor import ResourceMonitor, find_listening_pid
@@ -257,7 +257,9 @@ class LoadRun:
         error = None if exception is None else _error_text(exception)
         at = time.time()
         self.stats.record(request_type, name, latency, service, error, at)
-        self.samples.add((request_id_of(response), request_type, name, at, latency, service, error))
+        self.samples.add(
+            (self.tracker.request_id_of(response), request_type, name, at, latency, service, error)
+        )
 
     def _on_user_error(self, user_instance, exception, tb, **_kwargs) -> None:
         key = _error_text(exception)
