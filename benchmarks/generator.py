@@ -65,6 +65,17 @@ from datetime import datetime
 from pathlib import Path
 
 import psutil
+from machine import (
+    LOADGEN_CPU,
+    SERVER_CPU,
+    apt_install,
+    busy_cpu_seconds,
+    can_pin,
+    cpu_model,
+    find_binary,
+    pin_tree,
+    tree_cpu_seconds,
+)
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -75,7 +86,6 @@ from perflab.server import free_port
 HERE = Path(__file__).resolve().parent
 LOCUSTFILE = HERE / "locustfiles" / "generator_fast.py"
 USER_CLASS = "Fast"
-SERVER_CPU, LOADGEN_CPU = 0, 1
 TAIL_S = 2  # each run lasts this much longer than warm-up + window
 LOAD_START_TIMEOUT_S = 60  # process start-up + imports + first requests
 TARGET = 0.90  # perflab run ≥ 0.9 times plain Locust
@@ -349,39 +359,6 @@ class PythonServer(Server):
         return int(text.split()[1])
 
 
-def apt_install(packages: list[str], binary: str, console: Console) -> str | None:
-    """``apt-get install -y`` the first of ``packages`` that installs (``apt-get update`` once
-    if none does), when running as root with apt-get; the path of ``binary`` or None."""
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        console.print(f"{binary} not found (not root or no apt-get: not installing it)")
-        return None
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    attempts = [["apt-get", "install", "-y", p] for p in packages]
-    attempts += [["apt-get", "update"], *attempts]
-    for attempt in attempts:
-        console.print(f"{binary} not found: running [bold]{' '.join(attempt)}[/]")
-        try:
-            result = subprocess.run(attempt, capture_output=True, text=True, env=env,
-                                    stdin=subprocess.DEVNULL, timeout=300, check=False)  # fmt: skip
-        except subprocess.TimeoutExpired:
-            console.print(f"  {' '.join(attempt)} did not finish within 300 s")
-            return None
-        if result.returncode != 0:
-            tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-            console.print(f"  failed ({result.returncode}): {tail}")
-            continue
-        found = find_binary(binary)
-        if attempt[1] == "install" and found:
-            console.print(f"  installed {found}")
-            return found
-    return None
-
-
-def find_binary(name: str) -> str | None:
-    """On PATH, or in /usr/sbin (nginx; not on a non-root user's PATH)."""
-    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
-
-
 def start_server(args, scratch: Path, pin: bool, console: Console) -> Server:
     if args.server in ("auto", "nginx"):
         binary = find_binary("nginx")
@@ -549,47 +526,6 @@ def choose_generators(keys: list[str], install: bool, console: Console) -> list[
 
 
 # -- measuring --------------------------------------------------------------------------------
-
-
-def can_pin() -> bool:
-    return hasattr(os, "sched_setaffinity") and {SERVER_CPU, LOADGEN_CPU} <= os.sched_getaffinity(0)
-
-
-def pin_tree(pid: int, cpu: int) -> int:
-    """Pin every thread of ``pid`` and its descendants to ``cpu``; the number of threads pinned."""
-    root = psutil.Process(pid)
-    pinned = 0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            for thread in process.threads():
-                os.sched_setaffinity(thread.id, {cpu})
-                pinned += 1
-        except (psutil.NoSuchProcess, ProcessLookupError):
-            pass
-    return pinned
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def busy_cpu_seconds(cpus: set[int] | None) -> float:
-    """Non-idle CPU seconds so far of ``cpus`` (all when None), whoever used them."""
-    per_cpu = psutil.cpu_times(percpu=True)
-    chosen = per_cpu if cpus is None else [per_cpu[i] for i in sorted(cpus) if i < len(per_cpu)]
-    return sum(sum(t) - t.idle - getattr(t, "iowait", 0.0) for t in chosen)
 
 
 def measure_once(server: Server, generator: Generator, args, workdir: Path, pinned: bool) -> Run:
@@ -831,16 +767,6 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown (no git)"
     return head + (" + uncommitted changes in src/" if dirty.strip() else "")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def parse_generators(value: str) -> list[str]:
