@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from perflab.commands.run import add_load_arguments
 from perflab.errors import PerflabError
 
 MAX_HOLD_S = 3600.0
@@ -26,16 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "codes: 0 a sustainable rate was found, 3 even the start rate breaches, 2 bad usage, "
         "1 a step's run failed, 130 interrupted.",
     )
-    parser.add_argument(
-        "user_classes", nargs="*", metavar="UserClass", help="user classes to run (default: all)"
-    )
-    parser.add_argument("-f", "--locustfile", type=Path, required=True)
-    parser.add_argument(
-        "--host", required=True, help="base URL on loopback, e.g. http://127.0.0.1:8000"
-    )
-    parser.add_argument(
-        "--slo", action="append", default=[], help='e.g. "p95<200ms", "error_rate<1%%"'
-    )
+    add_load_arguments(parser)
     parser.add_argument(
         "--start-rate", type=float, default=10.0, help="first rate, iterations/s (default 10)"
     )
@@ -56,14 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-in-flight", type=int, default=200, help="concurrent iterations (default 200)"
     )
     parser.add_argument("--out", type=Path, help="directory (default .perflab/capacity/TIMESTAMP)")
-    parser.add_argument(
-        "--server-pid", type=int, help="watch this server process tree (default: the listener)"
-    )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="PostgreSQL URL to count connections (default $DATABASE_URL)",
-    )
     parser.set_defaults(run=run)
 
 

@@ -23,13 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "SLOs. Exit codes: 0 pass, 3 an SLO was breached, 2 bad usage, 1 the run failed, "
         "130 interrupted.",
     )
-    parser.add_argument(
-        "user_classes", nargs="*", metavar="UserClass", help="user classes to run (default: all)"
-    )
-    parser.add_argument("-f", "--locustfile", type=Path, required=True)
-    parser.add_argument(
-        "--host", required=True, help="base URL on loopback, e.g. http://127.0.0.1:8000"
-    )
+    add_load_arguments(parser)
     parser.add_argument("-u", "--users", type=int, default=10, help="peak users (closed model)")
     parser.add_argument(
         "-r", "--spawn-rate", type=float, default=10.0, help="users started per second"
@@ -44,12 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=100,
         help="open model: concurrent iterations at most (default 100)",
-    )
-    parser.add_argument(
-        "--slo",
-        action="append",
-        default=[],
-        help='e.g. "p95<200ms", "error_rate<1%%", "/api/posts/:p99<500ms", "rps>50"',
     )
     parser.add_argument(
         "--abort-on-fail",
@@ -72,16 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=10.0,
         help="seconds users get to finish their task at the end",
     )
-    parser.add_argument(
-        "--server-pid",
-        type=int,
-        help="watch this server process tree (default: whoever listens on --host)",
-    )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="PostgreSQL URL to count connections (default $DATABASE_URL)",
-    )
     group = parser.add_argument_group("distributed")
     group.add_argument(
         "--workers", type=int, default=0, help="start N Locust worker processes on this machine"
@@ -99,6 +77,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     group.add_argument("--master-port", type=int, default=5557)
     parser.set_defaults(run=run)
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every command that drives load takes: the locustfile, the target, SLOs, and what
+    to watch on the server (shared by `run` and `capacity`)."""
+    parser.add_argument(
+        "user_classes", nargs="*", metavar="UserClass", help="user classes to run (default: all)"
+    )
+    parser.add_argument("-f", "--locustfile", type=Path, required=True)
+    parser.add_argument(
+        "--host", required=True, help="base URL on loopback, e.g. http://127.0.0.1:8000"
+    )
+    parser.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        help='e.g. "p95<200ms", "error_rate<1%%", "/api/posts/:p99<500ms", "rps>50"',
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        help="watch this server process tree (default: whoever listens on --host)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="PostgreSQL URL to count connections (default $DATABASE_URL)",
+    )
 
 
 def config_from(args: argparse.Namespace):
