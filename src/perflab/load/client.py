@@ -36,9 +36,6 @@ class ClientTracker:
             return last[1]
         return request_id_of(response)
 
-    def next_id(self) -> str:
-        return f"{self.prefix}{next(self._counter):x}"
-
     def install(self, grouper: RouteGrouper | None = None) -> None:
         """Wrap both Locust clients (once per process; installing again replaces the wrap)."""
         from locust.clients import HttpSession

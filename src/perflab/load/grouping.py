@@ -26,10 +26,6 @@ class RouteGrouper:
         self._patterns = [(re.compile(p["regex"]), "/" + p["route"]) for p in patterns]
         self.name_for_url = lru_cache(maxsize=4096)(self._name_for_url)
 
-    @property
-    def routes(self) -> list[str]:
-        return [route for _, route in self._patterns]
-
     def _name_for_url(self, url: str) -> str | None:
         """``/api/posts/12/?page=2`` → ``/api/posts/<pk>/?page=…``; None for unknown paths."""
         parts = urlsplit(url)

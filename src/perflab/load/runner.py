@@ -114,6 +114,9 @@ class LoadRun:
         self.user_errors: dict[str, int] = {}
         self.monitor: ResourceMonitor | None = None
         self._stop_reason: str | None = None
+        self.failure = "the run failed"  # why, when the status is "failed"
+        self.abort_detail = "an SLO was breached"  # which one, when "aborted"
+        self.schedule_started_epoch: float | None = None  # open model: the schedule's zero
         self._worker_processes: list = []
 
     # -- the run ------------------------------------------------------------------------
@@ -299,7 +302,7 @@ class LoadRun:
             **totals,
             "target": str(rate),
             "max_in_flight": self.config.max_in_flight,
-            "schedule_started_epoch": getattr(self, "schedule_started_epoch", None),
+            "schedule_started_epoch": self.schedule_started_epoch,
         }
 
     def snapshot(self, now: float) -> dict[str, Any]:
@@ -397,12 +400,13 @@ class LoadRun:
         figures = self._figures(duration)
         message = ""
         if status == "failed":
-            message = getattr(self, "failure", "the run failed")
+            message = self.failure
         elif figures["totals"]["requests"] == 0:
             status, message = "failed", _nothing_measured(self.user_errors)
         slo_results = evaluate(list(config.slos), figures) if config.slos else []
+        sample_rows = self.samples.rows()  # sorted once: counted here, written below
         if status == "aborted":
-            message = f"aborted early: {getattr(self, 'abort_detail', 'an SLO was breached')}"
+            message = f"aborted early: {self.abort_detail}"
         results = {
             "schema": SCHEMA,
             "status": status,
@@ -424,7 +428,7 @@ class LoadRun:
                 {"message": m, "count": c}
                 for m, c in sorted(self.user_errors.items(), key=lambda item: -item[1])
             ],
-            "samples": {"kept": len(self.samples.rows()), "seen": self.samples.seen},
+            "samples": {"kept": len(sample_rows), "seen": self.samples.seen},
             "monitor": {
                 "server_pid": self.monitor.server_pid if self.monitor else None,
                 "warnings": list(self.monitor.warnings) if self.monitor else [],
@@ -448,7 +452,7 @@ class LoadRun:
         if run_dir is not None:
             run_dir.write(
                 results, self.stats.histograms(), results["series"],
-                self.monitor.samples if self.monitor else [], self.samples.rows(), FIELDS,
+                self.monitor.samples if self.monitor else [], sample_rows, FIELDS,
             )  # fmt: skip
         return RunOutcome(status, results, slo_results, run_dir.path if run_dir else None, message)
 
