@@ -52,6 +52,17 @@ class _Endpoint:
         self.service = LatencyHistogram() if separate_service else self.latency
         self.errors: dict[str, int] = {}
 
+    @classmethod
+    def decoded(cls, data: dict[str, Any]) -> _Endpoint:
+        """An endpoint from a drained delta's entry (raises on malformed data)."""
+        endpoint = cls()
+        endpoint.requests = int(data["requests"])
+        endpoint.failures = int(data["failures"])
+        endpoint.latency = LatencyHistogram.decode(data["latency"])
+        endpoint.service = LatencyHistogram.decode(data["service"])
+        endpoint.errors = {str(message): int(count) for message, count in data["errors"].items()}
+        return endpoint
+
     def add(self, other: _Endpoint) -> None:
         self.requests += other.requests
         self.failures += other.failures
@@ -292,16 +303,7 @@ class LoadStats:
             if delta["version"] != DELTA_VERSION:
                 raise ValueError(f"unsupported stats delta version {delta['version']!r}")
             endpoints = [
-                (
-                    str(e["method"]),
-                    str(e["name"]),
-                    int(e["requests"]),
-                    int(e["failures"]),
-                    LatencyHistogram.decode(e["latency"]),
-                    LatencyHistogram.decode(e["service"]),
-                    {str(message): int(count) for message, count in e["errors"].items()},
-                )
-                for e in delta["endpoints"]
+                (str(e["method"]), str(e["name"]), _Endpoint.decoded(e)) for e in delta["endpoints"]
             ]
             seconds = [
                 (
@@ -318,15 +320,9 @@ class LoadStats:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed stats delta: {exc!r}") from exc
 
-        for method, name, requests, failures, latency, service, errors in endpoints:
+        for method, name, received in endpoints:
             endpoint = self._endpoints.get((method, name)) or self._endpoint(method, name)
-            endpoint.requests += requests
-            endpoint.failures += failures
-            endpoint.latency.merge(latency)
-            if endpoint.service is not endpoint.latency:
-                endpoint.service.merge(service)
-            for message, count in errors.items():
-                endpoint.add_error(message, count)
+            endpoint.add(received)
         for second, requests, failures, latency in seconds:
             row = self._row_at.get(second)
             if row is not None:  # already closed: counts only, percentiles stay as they were
