@@ -47,3 +47,19 @@ def test_slowest_rows_survive_a_merge():
     master.merge(worker.drain())
     slow = sorted(r[0] for r in master.rows() if r[4] == 5000.0)
     assert slow == ["id-10", "id-500", "id-900"]
+
+
+def test_ids_are_resolved_only_for_the_rows_kept():
+    resolved = []
+
+    def resolve(ref: str) -> str:
+        resolved.append(ref)
+        return ref.removeprefix("head:")
+
+    samples = RequestSamples(capacity=100, slowest_per_name=5, seed=4, resolve=resolve)
+    for i in range(20_000):
+        samples.add((f"head:id-{i}", "GET", "/a", float(i), float(i % 1000), 1.0, None))
+    rows = samples.rows()
+    assert all(r[0].startswith("id-") for r in rows)  # every kept row carries the id
+    assert len(rows) <= 105
+    assert len(resolved) < 2_000  # most of the 20,000 rows were passed over unparsed

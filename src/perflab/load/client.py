@@ -4,6 +4,16 @@ Both of Locust's clients (HttpSession and FastHttpSession) funnel every request 
 ``_send_request_safe_mode``; wrapping that one method covers HttpUser and FastHttpUser
 without touching the user's locustfile. The id is what the probe stores, so the report can
 put client latency next to server time for the very same request.
+
+HttpUser gets the id as one more entry in the request's headers. FastHttpUser is the client
+people pick for throughput, and there every extra Python step shows: geventhttpclient merges
+each header field into case-insensitive ``Headers`` three times and checks it with two
+regular expressions before it writes the request head. So for FastHttpUser the id line is
+appended, already formatted, to the head geventhttpclient built (its
+``HTTPClient._build_request``), and read back from the head the response keeps
+(``FastResponse._sent_request``) — no per-request state in between. Those names are
+private: ``install`` checks they still behave as expected and otherwise falls back to the
+header (benchmarks/generator.py measures the cost of both).
 """
 
 from __future__ import annotations
@@ -15,6 +25,8 @@ from functools import wraps
 from perflab.load.grouping import RouteGrouper
 
 HEADER = "X-Request-ID"
+ID_LINE = f"\r\n{HEADER}: "
+_HEAD_END = "\r\n\r\n"
 
 
 class ClientTracker:
@@ -24,60 +36,93 @@ class ClientTracker:
         self.prefix = f"pl-{os.urandom(4).hex()}-"
         self._counter = itertools.count(1)
         self.in_flight = 0
-        # The last response sent with our id: Locust fires the request event right after the
-        # send in the same greenlet, so this is usually the one asked about. (FastResponse has
-        # __slots__: the id cannot be stored on the response itself.)
-        self.last: tuple[object, str] | None = None
+        self.wire_mode = False  # whether FastHttpUser's id is written into the request head
 
-    def request_id_of(self, response) -> str | None:
-        """The id ``response``'s request was sent with."""
-        last = self.last
-        if last is not None and last[0] is response:
-            return last[1]
-        return request_id_of(response)
+    def next_id(self) -> str:
+        return f"{self.prefix}{next(self._counter):x}"
 
     def install(self, grouper: RouteGrouper | None = None) -> None:
         """Wrap both Locust clients (once per process; installing again replaces the wrap)."""
         from locust.clients import HttpSession
         from locust.contrib.fasthttp import FastHttpSession
 
-        # FastHttpSession.request builds a fresh headers dict per request: no copy needed.
-        for cls, own_headers in ((HttpSession, False), (FastHttpSession, True)):
+        self.wire_mode = _install_head_writer(self.next_id)
+        for cls, fast in ((HttpSession, False), (FastHttpSession, True)):
             send = getattr(cls._send_request_safe_mode, "__perflab_original__", None)
-            cls._send_request_safe_mode = self._wrap(send or cls._send_request_safe_mode,
-                                                     own_headers)  # fmt: skip
+            send = send or cls._send_request_safe_mode
+            if fast and self.wire_mode:
+                cls._send_request_safe_mode = self._counted(send)
+            else:
+                cls._send_request_safe_mode = self._with_id_header(send, own_headers=fast)
             request = getattr(cls.request, "__perflab_original__", None) or cls.request
             cls.request = _named_by_route(request, grouper) if grouper else request
 
-    def _wrap(self, send, own_headers: bool):
-        """The per-request hot path of every load test: keep it to a few dict operations."""
+    def _counted(self, send):
+        """FastHttpUser in wire mode: the id is the head writer's job, this only counts."""
         tracker = self
-        prefix = self.prefix
-        counter = self._counter
+
+        @wraps(send)
+        def send_counted(session, method, url, **kwargs):
+            tracker.in_flight += 1
+            try:
+                return send(session, method, url, **kwargs)
+            finally:
+                tracker.in_flight -= 1
+
+        send_counted.__perflab_original__ = send
+        return send_counted
+
+    def _with_id_header(self, send, own_headers: bool):
+        """The id as a request header: HttpUser (and FastHttpUser when wire mode is off)."""
+        tracker = self
 
         @wraps(send)
         def send_with_id(session, method, url, **kwargs):
             headers = kwargs.get("headers")
             if headers is None:
                 headers = kwargs["headers"] = {}
-            elif not own_headers:
+            elif not own_headers:  # FastHttpSession.request builds a fresh dict per request
                 headers = kwargs["headers"] = dict(headers)  # never the locustfile's dict
-            request_id = None
-            if not _has_id(headers):
-                session_headers = getattr(session, "headers", None)
-                if not session_headers or not _has_id(session_headers):
-                    request_id = headers[HEADER] = f"{prefix}{next(counter):x}"
+            if not _has_id(headers) and not _session_has_id(session):
+                headers[HEADER] = tracker.next_id()
             tracker.in_flight += 1
             try:
-                response = send(session, method, url, **kwargs)
+                return send(session, method, url, **kwargs)
             finally:
                 tracker.in_flight -= 1
-            if request_id is not None:  # read back by request_id_of without a header lookup
-                tracker.last = (response, request_id)
-            return response
 
         send_with_id.__perflab_original__ = send
         return send_with_id
+
+
+def _install_head_writer(next_id) -> bool:
+    """Make geventhttpclient end every request head with an id line, unless the request's
+    headers (the locustfile's, FastHttpUser.default_headers) carry one already.
+
+    Returns False — header mode — when geventhttpclient's private method no longer looks
+    the way this expects. A redirect followed by the client gets an id of its own."""
+    try:
+        from geventhttpclient.client import HTTPClient
+
+        build = HTTPClient._build_request
+        build = getattr(build, "__perflab_original__", build)
+
+        @wraps(build)
+        def build_with_id(client, *args, **kwargs):
+            head = build(client, *args, **kwargs)
+            headers = kwargs.get("headers")
+            if headers is not None and "x-request-id" in headers:  # Headers: any spelling
+                return head
+            return f"{head[:-2]}{HEADER}: {next_id()}{_HEAD_END}"
+
+        build_with_id.__perflab_original__ = build
+        head = build_with_id(HTTPClient("127.0.0.1", 9), "GET", "/", body=b"", headers={})
+        if not (head.endswith(_HEAD_END) and id_in_head(head) and head.count(HEADER) == 1):
+            return False
+        HTTPClient._build_request = build_with_id
+        return True
+    except Exception:  # a geventhttpclient this code does not know: stay with the header
+        return False
 
 
 def _named_by_route(request, grouper: RouteGrouper):
@@ -99,10 +144,39 @@ def _has_id(headers) -> bool:
     return HEADER in headers or "x-request-id" in headers or "X-Request-Id" in headers
 
 
+def _session_has_id(session) -> bool:
+    """Whether the session sends an id with every request: HttpSession.headers, or
+    FastHttpUser.default_headers (geventhttpclient's Headers match any spelling)."""
+    session_headers = getattr(session, "headers", None)
+    if session_headers is not None:
+        return _has_id(session_headers)
+    defaults = getattr(getattr(session, "client", None), "default_headers", None)
+    return defaults is not None and "x-request-id" in defaults
+
+
+def id_in_head(head: str) -> str | None:
+    """The id in a request head perflab wrote it into."""
+    start = head.find(ID_LINE)
+    if start < 0:
+        return None
+    start += len(ID_LINE)
+    return head[start : head.find("\r\n", start)]
+
+
+def resolve_request_id(ref: str) -> str | None:
+    """An id, or the request head it is written in (what the runner keeps per request)."""
+    return id_in_head(ref) if "\r\n" in ref else ref
+
+
 def request_id_of(response) -> str | None:
-    """The id a request was sent with, read from its headers (ours or the locustfile's)."""
-    request = getattr(response, "request", None)
-    headers = getattr(request, "headers", None)
+    """The id a response's request was sent with: read from the request head FastHttpUser
+    keeps, else from the request's headers (HttpUser, or an id the locustfile set)."""
+    head = getattr(response, "_sent_request", None)
+    if type(head) is str:
+        request_id = id_in_head(head)
+        if request_id is not None:
+            return request_id
+    headers = getattr(getattr(response, "request", None), "headers", None)
     if headers is None:
         return None
     try:

@@ -108,6 +108,7 @@ def serve_as_worker(run: LoadRun) -> None:
 
     def on_report(client_id: str, data: dict) -> None:
         now = time.time()
+        run.fold()
         run.stats.set_gauge("in_flight", run.tracker.in_flight, now)
         open_snapshot = run.open_model.snapshot(now) if run.open_model else None
         data["perflab"] = {

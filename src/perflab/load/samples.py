@@ -11,12 +11,21 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections.abc import Callable
 
 FIELDS = ("request_id", "method", "name", "at", "latency_ms", "service_ms", "error")
 
 
 class RequestSamples:
-    def __init__(self, capacity: int = 10_000, slowest_per_name: int = 10, seed=None) -> None:
+    def __init__(
+        self,
+        capacity: int = 10_000,
+        slowest_per_name: int = 10,
+        seed=None,
+        resolve: Callable[[object], str | None] | None = None,
+    ) -> None:
+        """``resolve`` turns a row's first field into its request id, called only for the rows
+        that are kept: the runner hands in what the id is read from, not the id."""
         self.capacity = capacity
         self.slowest_per_name = slowest_per_name
         self.seen = 0
@@ -24,6 +33,7 @@ class RequestSamples:
         self._skip = 0
         self._slowest: dict[tuple[str, str], list[tuple]] = {}
         self._random = random.Random(seed)
+        self._resolve = resolve
 
     def add(self, row: tuple) -> None:
         """``row`` follows FIELDS; rows without a request id are not joinable and skipped."""
@@ -31,15 +41,19 @@ class RequestSamples:
             return
         self.seen += 1
         if len(self._heap) < self.capacity:
-            self._keep(row)
+            self._keep(self._resolved(row))
         elif self._skip > 0:
             self._skip -= 1  # exponential jumps: no random draw for rows that are not kept
         else:
             threshold = self._heap[0][0]
             key = self._random.uniform(threshold, 1.0)
-            heapq.heapreplace(self._heap, (key, row))
+            heapq.heapreplace(self._heap, (key, self._resolved(row)))
             self._skip = self._jump()
         self._rank(row)
+
+    def _resolved(self, row: tuple) -> tuple:
+        resolve = self._resolve
+        return row if resolve is None else (resolve(row[0]), *row[1:])
 
     def _jump(self) -> int:
         """Rows to pass over before the next one enters (Efraimidis-Spirakis A-ExpJ, weight 1)."""
@@ -57,9 +71,13 @@ class RequestSamples:
             heapq.heapreplace(self._heap, (key, row))
 
     def _rank(self, row: tuple) -> None:
-        heap = self._slowest.setdefault((row[1], row[2]), [])
-        if len(heap) == self.slowest_per_name and row[4] < heap[0][0]:
+        key = (row[1], row[2])
+        heap = self._slowest.get(key)
+        if heap is None:
+            heap = self._slowest[key] = []
+        elif len(heap) == self.slowest_per_name and row[4] < heap[0][0]:
             return  # not among the slowest: the usual case, decided without a tuple
+        row = self._resolved(row)
         entry = (row[4], row[0], row)
         if len(heap) < self.slowest_per_name:
             heapq.heappush(heap, entry)
