@@ -210,3 +210,13 @@ def test_reset_forgets_everything():
     hist.record_ms(7)
     assert hist.min_ms == hist.max_ms == 7.0
     assert not math.isnan(hist.mean_ms)
+
+
+def test_record_many_equals_record_one_by_one():
+    rng = random.Random(7)
+    values = [rng.lognormvariate(2, 2) for _ in range(5000)] + [0.0, -1.0, 1e12, math.nan]
+    batched = LatencyHistogram()
+    batched.record_many_ms(values[:2500])
+    batched.record_many_ms(values[2500:])
+    assert batched.summary() == _hist(values).summary()
+    assert batched.encode() == _hist(values).encode()

@@ -63,3 +63,16 @@ def test_ids_are_resolved_only_for_the_rows_kept():
     assert all(r[0].startswith("id-") for r in rows)  # every kept row carries the id
     assert len(rows) <= 105
     assert len(resolved) < 2_000  # most of the 20,000 rows were passed over unparsed
+
+
+def test_add_many_keeps_what_add_keeps():
+    rows = [row(i, name=f"/{i % 3}", latency=(i * 7919) % 1000) for i in range(30_000)]
+    rows[100] = (None, *rows[100][1:])  # no id: skipped by both
+    one_by_one = RequestSamples(capacity=500, slowest_per_name=5, seed=9)
+    for r in rows:
+        one_by_one.add(r)
+    batched = RequestSamples(capacity=500, slowest_per_name=5, seed=9)
+    for start in range(0, len(rows), 512):
+        batched.add_many(rows[start : start + 512])
+    assert batched.seen == one_by_one.seen == 29_999
+    assert batched.rows() == one_by_one.rows()

@@ -304,3 +304,21 @@ def test_closed_model_stats_share_one_histogram_and_merge_into_an_open_master():
     (merged,) = master.endpoints()
     assert merged["service"] == merged["latency"] == endpoint["latency"]
     assert master.total()["requests"] == 1000
+
+
+@pytest.mark.parametrize("separate_service", [True, False])
+def test_record_many_in_batches_equals_record_one_by_one(separate_service):
+    events = _stream()
+    one_by_one = LoadStats(window_s=3.0, separate_service=separate_service)
+    _feed(one_by_one, events)
+    batched = LoadStats(window_s=3.0, separate_service=separate_service)
+    rows = [(f"id-{i}", m, n, at, lat, svc, err) for i, (m, n, lat, svc, err, at) in
+            enumerate(events)]  # fmt: skip
+    for start in range(0, len(rows), 512):
+        batched.record_many(rows[start : start + 512])
+    assert batched.endpoints() == one_by_one.endpoints()
+    assert batched.total() == one_by_one.total()
+    assert batched.histograms() == one_by_one.histograms()
+    one_by_one.close_all()
+    batched.close_all()
+    assert batched.series == one_by_one.series

@@ -270,8 +270,8 @@ class LoadRun:
             ref = request_id_of(response)
         unfolded = self._unfolded
         unfolded.append((
-            request_type, name, latency, service,
-            None if exception is None else _error_text(exception), time.time(), ref,
+            ref, request_type, name, time.time(), latency, service,
+            None if exception is None else _error_text(exception),
         ))  # fmt: skip
         if len(unfolded) >= FOLD_EVERY:
             self.fold()
@@ -279,13 +279,10 @@ class LoadRun:
     def fold(self) -> None:
         """Bring stats and samples up to date with every request seen so far."""
         unfolded = self._unfolded
-        if not unfolded:
-            return
-        self._unfolded = []
-        record, add = self.stats.record, self.samples.add
-        for method, name, latency, service, error, at, ref in unfolded:
-            record(method, name, latency, service, error, at)
-            add((ref, method, name, at, latency, service, error))
+        if unfolded:
+            self._unfolded = []
+            self.stats.record_many(unfolded)
+            self.samples.add_many(unfolded)
 
     def _on_user_error(self, user_instance, exception, tb, **_kwargs) -> None:
         key = _error_text(exception)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 FIELDS = ("request_id", "method", "name", "at", "latency_ms", "service_ms", "error")
 
@@ -50,6 +50,20 @@ class RequestSamples:
             heapq.heapreplace(self._heap, (key, self._resolved(row)))
             self._skip = self._jump()
         self._rank(row)
+
+    def add_many(self, rows: Iterable[tuple]) -> None:
+        """add() for a batch: a row the reservoir passes over and that is not among its
+        endpoint's slowest costs a counter step and one dict lookup."""
+        slowest, per_name, capacity = self._slowest, self.slowest_per_name, self.capacity
+        for row in rows:
+            if self._skip > 0 and row[0] is not None and len(self._heap) >= capacity:
+                self._skip -= 1
+                self.seen += 1
+                ranked = slowest.get((row[1], row[2]))
+                if ranked is None or len(ranked) < per_name or row[4] >= ranked[0][0]:
+                    self._rank(row)
+            else:
+                self.add(row)
 
     def _resolved(self, row: tuple) -> tuple:
         resolve = self._resolve

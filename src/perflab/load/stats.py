@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +155,40 @@ class LoadStats:
             bucket.failures += 1
             endpoint.failures += 1
             endpoint.add_error(str(error)[:MAX_ERROR_LENGTH], 1)
+
+    def record_many(self, rows: Iterable[tuple]) -> None:
+        """record() for a batch of request rows — ``(request_id, method, name, at, latency_ms,
+        service_ms, error)``, the runner's row (perflab.load.samples.FIELDS) — grouped by
+        endpoint and second first: each request is bucketed once, and each group reaches the
+        endpoint's and the second's histograms as one merge."""
+        groups: dict[tuple[str, str, int], tuple[list, list, list]] = {}
+        for _, method, name, at, latency_ms, service_ms, error in rows:
+            key = (method, name, int(at))
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = ([], [], [])
+            group[0].append(latency_ms)
+            group[1].append(service_ms)
+            if error is not None:
+                group[2].append(error)
+        for (method, name, second), (latencies, services, errors) in groups.items():
+            endpoint = self._endpoints.get((method, name)) or self._endpoint(method, name)
+            batch = LatencyHistogram()
+            batch.record_many_ms(latencies)
+            endpoint.requests += len(latencies)
+            endpoint.latency.merge(batch)
+            if endpoint.service is not endpoint.latency:
+                endpoint.service.record_many_ms(services)
+            bucket = self._seconds.get(second)
+            if bucket is None:
+                bucket = self._seconds[second] = _Second()
+            bucket.requests += len(latencies)
+            bucket.latency.merge(batch)
+            if errors:
+                bucket.failures += len(errors)
+                endpoint.failures += len(errors)
+                for error in errors:
+                    endpoint.add_error(str(error)[:MAX_ERROR_LENGTH], 1)
 
     def _endpoint(self, method: str, name: str) -> _Endpoint:
         """Find or create an endpoint, folding new names into "(other)" beyond max_names."""
