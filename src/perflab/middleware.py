@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
+from perflab.probe.callsite import mark_boundary
 from perflab.probe.context import ActiveRequest, current_request
 from perflab.probe.masking import mask_body, mask_headers, mask_query_string
 from perflab.probe.probe import get_probe
@@ -99,7 +100,13 @@ class ProbeMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs) -> None:
         """Once the route is known: profile it if an earlier slow request armed it."""
         active = current_request.get()
-        if active is None or active.profiler is not None:
+        if active is None:
+            return
+        try:
+            mark_boundary(view_func)  # call-site walks stop here (perflab.probe.callsite)
+        except Exception:
+            self._internal_error("marking the view")
+        if active.profiler is not None:
             return
         try:
             route, _ = route_of(request)
@@ -206,6 +213,10 @@ class ProbeMiddleware:
         self.probe.internal_errors += 1
         if self.probe.internal_errors <= 5:
             logger.exception("perflab: probe error while %s (request unaffected)", step)
+
+
+mark_boundary(ProbeMiddleware.__call__)
+mark_boundary(ProbeMiddleware.__acall__)
 
 
 def _response_size(response) -> int:

@@ -243,3 +243,17 @@ class TestSampler:
         session = json.loads(store.profile(store.request(request_id="pyi")["id"]))
         assert session["target_description"] != "perflab sampler"
         assert session["duration"] >= 0.02 and session["sample_count"] >= 1
+
+
+def test_call_sites_stop_at_the_view(probe, blog, settings):
+    """A DRF generic view runs every statement from library code: no call site, and not
+    the app's middleware (or the test) that happens to be app code above the view."""
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.probe.app_middleware.PassThroughMiddleware"]
+    post_id = blog.posts.first().id
+    Client().get(f"/api/posts/{post_id}/", HTTP_X_REQUEST_ID="generic")
+    Client().get("/api/authors/naive/", HTTP_X_REQUEST_ID="naive-sites")
+    store = flushed(probe)
+    generic = store.request(request_id="generic")["queries"]
+    assert generic and [q["callsite"] for q in generic] == [None] * len(generic)
+    naive_sites = {q["callsite"] for q in store.request(request_id="naive-sites")["queries"]}
+    assert {site.split(":")[0] for site in naive_sites if site} == {"src/perflab/demo/naive.py"}
