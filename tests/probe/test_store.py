@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from perflab.probe.fingerprint import fingerprint_sql
 from perflab.probe.records import Finding, QueryEvent, RequestRecord
 from perflab.probe.settings import parse_settings
 from perflab.probe.store import RecordingStore
@@ -158,3 +159,23 @@ def test_the_writer_applies_retention_as_it_writes(tmp_path):
     assert kept == {f"r{n}" for n in range(250, 300)}
     assert writer.store.routes()[0]["count"] == 300  # rollups keep the totals
     writer.close()
+
+
+def test_statements_are_stored_once_and_read_back_with_their_fingerprint(tmp_path):
+    store = RecordingStore.at_path(tmp_path / "probe.sqlite3")
+    sql = 'SELECT "blog_post"."id" FROM "blog_post" WHERE "blog_post"."id" IN (%s, %s, %s)'
+    rec = record(1)
+    rec.queries = [QueryEvent(sql=sql, fingerprint=fingerprint_sql(sql),
+                              fingerprint_hash="h2", duration_ms=1.0, alias="default",
+                              start_ms=0.0)]  # fmt: skip
+    store.write([rec])
+    with sqlite3.connect(tmp_path / "probe.sqlite3") as db:
+        raw = db.execute("SELECT detail FROM perflab_request").fetchone()[0]
+    assert b'"fingerprint"' not in bytes(raw)  # the statement's text is not stored twice
+    (query,) = store.request(request_id="r1")["queries"]
+    assert query["sql"] == sql
+    assert (
+        query["fingerprint"]
+        == fingerprint_sql(sql)
+        == ('SELECT "blog_post"."id" FROM "blog_post" WHERE "blog_post"."id" IN (...)')
+    )

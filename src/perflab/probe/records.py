@@ -117,7 +117,9 @@ class RequestRecord:
             "headers": self.headers,
             "query_string": self.query_string,
             "body": self.body,
-            "queries": _rows(self.queries),
+            # without each statement's fingerprint: it doubles the document (the store's
+            # biggest per-request cost) and is derived from the SQL when read back
+            "queries": _rows(self.queries, leave_out=("fingerprint",)),
             "cache": _rows(self.cache),
             "templates": _rows(self.templates),
             "spans": _rows(self.spans),
@@ -125,10 +127,10 @@ class RequestRecord:
         }
 
 
-def _rows(events: list) -> list[dict[str, Any]]:
+def _rows(events: list, leave_out: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Events as dicts: their fields hold only JSON values, so ``dataclasses.asdict``'s
     recursive deep copy (the writer's biggest cost on a 60-query request) is not needed."""
     if not events:
         return []
-    names = type(events[0]).__slots__
+    names = [name for name in type(events[0]).__slots__ if name not in leave_out]
     return [{name: getattr(event, name) for name in names} for event in events]

@@ -19,6 +19,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from perflab.probe.database import DjangoAliasDatabase, SQLiteDatabase, StoreUnavailable
+from perflab.probe.fingerprint import fingerprint_sql
 from perflab.probe.records import RequestRecord
 
 HIST_MAX_US = 3_600_000_000  # an hour, in microseconds
@@ -379,6 +380,9 @@ class RecordingStore:
             return None
         row = rows[0]
         row.update(_unpack(row.pop("detail")))
+        for query in row.get("queries", ()):
+            if "fingerprint" not in query:  # not stored: derived from the statement
+                query["fingerprint"] = fingerprint_sql(query["sql"])
         return row
 
     def profile(self, row_id: int) -> str | None:
