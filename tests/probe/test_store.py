@@ -179,3 +179,43 @@ def test_statements_are_stored_once_and_read_back_with_their_fingerprint(tmp_pat
         == fingerprint_sql(sql)
         == ('SELECT "blog_post"."id" FROM "blog_post" WHERE "blog_post"."id" IN (...)')
     )
+
+
+def test_the_writer_completes_raw_statements_once_before_storing(tmp_path):
+    from perflab.probe.recorders.sql import SqlRecorder
+
+    settings = settings_for(tmp_path, NPLUSONE_THRESHOLD=3)
+    sql = 'SELECT "auth_user"."id" FROM "auth_user" WHERE "auth_user"."id" = %s'
+    raw = record(1, queries=0)
+    raw.raw_queries = [(sql, (n,), False, "default", float(n), 0.5, "app.py:7:loop", None)
+                       for n in range(4)]  # fmt: skip
+    assert (raw.query_count, raw.db_ms) == (4, 2.0)  # Server-Timing needs them before
+    recorder = SqlRecorder()
+    writer = BackgroundWriter(
+        RecordingStore.at_path(tmp_path / "s.sqlite3"), settings,
+        complete=lambda r: recorder.complete(r, settings),
+    )  # fmt: skip
+    writer.submit(raw)
+    assert writer.flush()
+    recorder.complete(raw, settings)  # a retried batch is completed again: no change
+    assert (raw.query_count, raw.db_ms, len(raw.findings)) == (4, 2.0, 1)
+    stored = writer.store.request(request_id="r1")
+    assert [q["params"] for q in stored["queries"]] == [[0], [1], [2], [3]]
+    assert stored["queries"][0]["fingerprint"].endswith('"auth_user"."id" = ?')
+    assert stored["findings"][0]["kind"] == "n_plus_one"
+    assert stored["findings"][0]["count"] == 4
+    writer.close()
+
+
+def test_a_record_that_cannot_be_completed_is_still_stored(tmp_path):
+    def broken(record):
+        raise RuntimeError("probe bug")
+
+    writer = BackgroundWriter(
+        RecordingStore.at_path(tmp_path / "s.sqlite3"), settings_for(tmp_path), complete=broken
+    )
+    writer.submit(record(1))
+    assert writer.flush()
+    assert writer.stats.complete_errors == 1
+    assert writer.store.request(request_id="r1")["status"] == 200
+    writer.close()

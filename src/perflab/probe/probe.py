@@ -21,8 +21,13 @@ class Probe:
         self.recorders = RECORDERS
         self.rules = ProfileRules(settings)
         self.store = RecordingStore.from_settings(settings.STORE)
-        self.writer = BackgroundWriter(self.store, settings)
+        self.writer = BackgroundWriter(self.store, settings, complete=self.complete)
         self.internal_errors = 0  # probe bugs caught so the request still succeeded
+
+    def complete(self, record) -> None:
+        """Derive what the request path left raw (runs in the writer thread)."""
+        for recorder in self.recorders:
+            recorder.complete(record, self.settings)
 
     def install(self) -> Probe:
         for recorder in self.recorders:

@@ -81,6 +81,9 @@ class RequestRecord:
     headers: dict[str, str] = field(default_factory=dict)  # secrets masked
     body: str | None = None  # only with CAPTURE_BODY, secrets masked
     queries: list[QueryEvent] = field(default_factory=list)
+    # statements as the request saw them, turned into ``queries`` by the writer thread:
+    # (sql, params, many, alias, start_ms, duration_ms, callsite, stack)
+    raw_queries: list[tuple] = field(default_factory=list)
     cache: list[CacheEvent] = field(default_factory=list)
     templates: list[TemplateEvent] = field(default_factory=list)
     spans: list[SpanEvent] = field(default_factory=list)
@@ -89,11 +92,11 @@ class RequestRecord:
 
     @property
     def query_count(self) -> int:
-        return len(self.queries)
+        return len(self.queries) + len(self.raw_queries)
 
     @property
     def db_ms(self) -> float:
-        return sum(q.duration_ms for q in self.queries)
+        return sum(q.duration_ms for q in self.queries) + sum(r[5] for r in self.raw_queries)
 
     @property
     def cache_hits(self) -> int:

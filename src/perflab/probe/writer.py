@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from perflab.probe.database import StoreUnavailable
@@ -36,6 +37,7 @@ class WriterStats:
     dropped_queue_full: int = 0  # the queue was full: the request was served, not recorded
     dropped_store_error: int = 0  # the store stayed unusable until the backlog overflowed
     write_errors: int = 0
+    complete_errors: int = 0  # records stored without their derived parts (a probe bug)
     last_error: str = ""
 
     def as_dict(self) -> dict:
@@ -43,9 +45,17 @@ class WriterStats:
 
 
 class BackgroundWriter:
-    def __init__(self, store: RecordingStore, settings: ProbeSettings) -> None:
+    def __init__(
+        self,
+        store: RecordingStore,
+        settings: ProbeSettings,
+        complete: Callable[[RequestRecord], None] | None = None,
+    ) -> None:
+        """``complete`` finishes each record in this thread before it is stored (the
+        recorders' ``complete``: what the request path left raw)."""
         self.store = store
         self.settings = settings
+        self._complete = complete
         self.stats = WriterStats()
         self._queue: queue.Queue[RequestRecord] = queue.Queue(maxsize=settings.QUEUE_SIZE)
         self._thread: threading.Thread | None = None
@@ -129,6 +139,15 @@ class BackgroundWriter:
 
     def _write(self, batch: list[RequestRecord]) -> bool:
         drops = self._unsaved_drops
+        if self._complete is not None:
+            for record in batch:
+                try:
+                    self._complete(record)
+                except Exception:  # store what was recorded; the derived parts are lost
+                    self.stats.complete_errors += 1
+                    if self.stats.complete_errors == 1:
+                        logger.exception("perflab: could not complete a request record")
+                    record.raw_queries = []
         try:
             self.store.write(batch, {"dropped": drops})
         except StoreUnavailable as exc:

@@ -2,14 +2,17 @@
 
 A recorder hooks Django once per process in ``install`` and, while a request is
 recorded, adds events to ``current_request``'s record. ``finish`` runs after the
-response, off nothing but the request's own thread, to derive what needs the whole
-request (N+1 findings from the statements, say). Add a recorder by writing one
-subclass and listing it in ``perflab.probe.recorders.RECORDERS``.
+response, in the request's own thread. ``complete`` runs later, in the writer thread,
+on batches of records: whatever can be derived there (fingerprints, masking, N+1
+findings) stays off the request path, where the same work costs several times more
+(benchmarks/RESULTS.md). Add a recorder by writing one subclass and listing it in
+``perflab.probe.recorders.RECORDERS``.
 """
 
 from __future__ import annotations
 
 from perflab.probe.context import ActiveRequest
+from perflab.probe.records import RequestRecord
 from perflab.probe.settings import ProbeSettings
 
 
@@ -20,4 +23,8 @@ class Recorder:
         """Hook into Django; called once per process, at app startup."""
 
     def finish(self, active: ActiveRequest) -> None:
-        """Complete the record after the response has been produced."""
+        """Add to the record after the response has been produced (request thread)."""
+
+    def complete(self, record: RequestRecord, settings: ProbeSettings) -> None:
+        """Derive the rest of the record before it is stored (writer thread); must be
+        idempotent: a batch the store refused is completed again before the retry."""

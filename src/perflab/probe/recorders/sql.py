@@ -1,8 +1,9 @@
 """Every SQL statement on every database alias, raw cursors included.
 
 A permanent ``execute_wrapper`` on each connection (added when Django creates it)
-times the statement and notes its call site; everything else (fingerprint,
-masking) is done once per statement after the fact, still cheaply.
+times the statement and notes its call site as one tuple; everything else
+(fingerprint, parameter masking, ``QueryEvent``s, N+1 findings) is derived by
+``complete`` in the writer thread, a batch at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from perflab.probe.findings import detect_findings
 from perflab.probe.fingerprint import fingerprint_hash, fingerprint_sql, is_select
 from perflab.probe.masking import mask_params
 from perflab.probe.recorders.base import Recorder
-from perflab.probe.records import QueryEvent
+from perflab.probe.records import QueryEvent, RequestRecord
 from perflab.probe.settings import ProbeSettings
 
 _ATTACHING: list[SqlRecorder] = []  # the installed recorder, for connections made later
@@ -73,31 +74,45 @@ class SqlRecorder(Recorder):
 
     def _record(self, active: ActiveRequest, sql, params, many, context, start, end) -> None:
         settings = active.settings
-        queries = active.record.queries
-        if len(queries) >= settings.MAX_QUERIES_PER_REQUEST:
+        raw = active.record.raw_queries
+        if len(raw) >= settings.MAX_QUERIES_PER_REQUEST:
             active.skipped_queries += 1
             return
         sql = sql if isinstance(sql, str) else str(sql)
-        fingerprint = fingerprint_sql(sql)
-        digest = fingerprint_hash(fingerprint)
-        kept_params = None
+        kept = None  # a SELECT's parameters, for EXPLAIN; copied: the caller may reuse them
         if not many and params is not None and is_select(sql):
-            kept_params = mask_params(fingerprint, params, settings.SENSITIVE_NAMES)
-        event = QueryEvent(
-            sql=sql,
-            fingerprint=fingerprint,
-            fingerprint_hash=digest,
-            duration_ms=(end - start) * 1000.0,
-            alias=context["connection"].alias,
-            start_ms=active.offset_ms(start),
-            callsite=self.callsites.find(),
-            params=kept_params,
-            many=bool(many),
-        )
-        if digest in settings.STACK_FOR_FINGERPRINTS:
-            event.stack = self.callsites.stack()
-        queries.append(event)
+            kept = params if isinstance(params, tuple) else _copy_params(params)
+        stack = None
+        wanted = settings.STACK_FOR_FINGERPRINTS
+        if wanted and fingerprint_hash(fingerprint_sql(sql)) in wanted:
+            stack = self.callsites.stack()
+        raw.append((
+            sql, kept, bool(many), context["connection"].alias, active.offset_ms(start),
+            (end - start) * 1000.0, self.callsites.find(), stack,
+        ))  # fmt: skip
 
-    def finish(self, active: ActiveRequest) -> None:
-        record = active.record
-        record.findings = detect_findings(record.queries, active.settings.NPLUSONE_THRESHOLD)
+    def complete(self, record: RequestRecord, settings: ProbeSettings) -> None:
+        raw = record.raw_queries
+        if not raw:
+            return
+        names = settings.SENSITIVE_NAMES
+        queries = record.queries
+        for sql, params, many, alias, start_ms, duration_ms, callsite, stack in raw:
+            fingerprint = fingerprint_sql(sql)
+            queries.append(QueryEvent(
+                sql=sql, fingerprint=fingerprint, fingerprint_hash=fingerprint_hash(fingerprint),
+                duration_ms=duration_ms, alias=alias, start_ms=start_ms, callsite=callsite,
+                params=None if params is None else mask_params(fingerprint, params, names),
+                many=many, stack=stack,
+            ))  # fmt: skip
+        record.raw_queries = []
+        record.findings = detect_findings(queries, settings.NPLUSONE_THRESHOLD)
+
+
+def _copy_params(params):
+    if isinstance(params, dict):
+        return dict(params)
+    try:
+        return tuple(params)
+    except TypeError:
+        return params
