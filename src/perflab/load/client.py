@@ -75,6 +75,7 @@ class ClientTracker:
     def _with_id_header(self, send, own_headers: bool):
         """The id as a request header: HttpUser (and FastHttpUser when wire mode is off)."""
         tracker = self
+        counted = self._counted(send)
 
         @wraps(send)
         def send_with_id(session, method, url, **kwargs):
@@ -85,11 +86,7 @@ class ClientTracker:
                 headers = kwargs["headers"] = dict(headers)  # never the locustfile's dict
             if not _has_id(headers) and not _session_has_id(session):
                 headers[HEADER] = tracker.next_id()
-            tracker.in_flight += 1
-            try:
-                return send(session, method, url, **kwargs)
-            finally:
-                tracker.in_flight -= 1
+            return counted(session, method, url, **kwargs)
 
         send_with_id.__perflab_original__ = send
         return send_with_id
