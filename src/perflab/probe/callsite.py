@@ -78,12 +78,34 @@ class CallsiteFinder:
             return False
         return not any(fragment in path for fragment in self.extra_excludes)
 
-    def find(self, skip: int = 1) -> str | None:
+    def find(self, skip: int = 1, memo: list | None = None) -> str | None:
         """file:line:function of the innermost app frame above the caller, up to the view
-        (or the probe's middleware); None when there is none."""
+        (or the probe's middleware); None when there is none.
+
+        ``memo`` (one list per request) remembers the last app frame found, how deep it
+        was and the code just below it. A loop issuing a statement per row (an N+1) asks
+        from the same live frame, at the same instruction, through the same library
+        call: ``sys._getframe(n)`` checks that by creating two frame objects instead of
+        one for every frame of the ORM in between (~15 per statement). The assumption:
+        from one instruction of one live frame, the same depth and the same first library
+        call mean the same path, with no app callback in it that was not there before."""
+        if memo:
+            depth, app_frame, lasti, below, callsite = memo
+            try:
+                frame = sys._getframe(skip + 1 + depth)
+            except ValueError:
+                frame = None
+            if (
+                frame is app_frame
+                and frame.f_lasti == lasti
+                and sys._getframe(skip + depth).f_code is below
+            ):
+                return callsite
         frame = sys._getframe(skip + 1)
         is_app = self._is_app
         boundaries = _BOUNDARIES
+        depth = 0
+        below = None
         while frame is not None:
             code = frame.f_code
             known = is_app.get(id(code))
@@ -91,9 +113,14 @@ class CallsiteFinder:
                 self.is_app_code(code)
                 known = is_app[id(code)]
             if known[1]:
-                return f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"
+                callsite = f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"
+                if memo is not None and below is not None:
+                    memo[:] = (depth, frame, frame.f_lasti, below, callsite)
+                return callsite
             if id(code) in boundaries:
                 return None
+            below = code
+            depth += 1
             frame = frame.f_back
         return None
 

@@ -18,8 +18,8 @@ from perflab.probe.settings import ProbeSettings
 class ActiveRequest:
     """A record being filled, with the clocks and counters recorders need while it runs."""
 
-    __slots__ = ("cache_depth", "profile_staff_only", "profiler", "record", "settings",
-                 "skipped_queries", "span_depth", "t0")  # fmt: skip
+    __slots__ = ("cache_depth", "callsite_memo", "profile_staff_only", "profiler", "record",
+                 "settings", "skipped_queries", "span_depth", "t0")  # fmt: skip
 
     def __init__(self, record: RequestRecord, settings: ProbeSettings) -> None:
         self.record = record
@@ -30,6 +30,7 @@ class ActiveRequest:
         self.skipped_queries = 0  # beyond MAX_QUERIES_PER_REQUEST: counted, not kept
         self.span_depth = 0
         self.cache_depth = 0  # cache methods calling each other count once
+        self.callsite_memo: list = []  # the last call site found (CallsiteFinder.find)
 
     def offset_ms(self, moment: float) -> float:
         return (moment - self.t0) * 1000.0

@@ -88,7 +88,7 @@ class SqlRecorder(Recorder):
             stack = self.callsites.stack()
         raw.append((
             sql, kept, bool(many), context["connection"].alias, active.offset_ms(start),
-            (end - start) * 1000.0, self.callsites.find(), stack,
+            (end - start) * 1000.0, self.callsites.find(memo=active.callsite_memo), stack,
         ))  # fmt: skip
 
     def complete(self, record: RequestRecord, settings: ProbeSettings) -> None:

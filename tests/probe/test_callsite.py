@@ -1,0 +1,43 @@
+"""The call site of a statement: the first app frame, also when the walk is remembered."""
+
+from perflab.probe.callsite import CallsiteFinder
+from tests.probe import fake_library
+
+EXCLUDE = ("fake_library",)
+
+
+def statements(finder, memo):
+    """An N+1-like loop: each row asks from the same frame, through different paths."""
+    sites = []
+    for _ in range(3):
+        for _ in range(2):  # the second ask comes from the same instruction: memo
+            sites.append(fake_library.query(finder, memo))  # site A
+        sites.append(fake_library.query(finder, memo, depth=1))  # site B: shallower
+        sites.append(fake_library.calling_back(lambda: fake_library.query(finder, memo)))
+    return sites
+
+
+def test_a_remembered_walk_finds_what_a_full_walk_finds():
+    remembered = statements(CallsiteFinder(EXCLUDE), memo=[])
+    walked = statements(CallsiteFinder(EXCLUDE), memo=None)
+    assert remembered == walked
+    a, a_again, b, callback = walked[:4]
+    assert a == a_again
+    assert a.endswith(":statements") and b.endswith(":statements") and a != b
+    assert callback.endswith(":<lambda>")  # the app's callback, not the loop around it
+    assert len(set(walked)) == 3
+
+
+def test_the_memo_is_used_for_a_repeated_statement():
+    finder = CallsiteFinder(EXCLUDE)
+    memo = []
+    sites = []
+    for _ in range(2):
+        sites.append(fake_library.query(finder, memo))
+        memo[-1] = "from the memo"  # what the next identical statement gets back
+    assert sites[0].endswith(":test_the_memo_is_used_for_a_repeated_statement")
+    assert sites[1] == "from the memo"
+    depth = memo[0]
+    assert depth == 4  # four library frames between the statement and this test
+    sites.append(fake_library.query(finder, memo, depth=2))  # another path: walked again
+    assert sites[2] != "from the memo" and sites[2].split(":")[0] == sites[0].split(":")[0]
