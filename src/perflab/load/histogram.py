@@ -90,10 +90,7 @@ class LatencyHistogram:
         if count < 1:
             return
         us = _ms_to_us(ms)
-        bucket = (us | _SUB_BUCKET_MASK).bit_length() - _SUB_BUCKET_BITS
-        index = (
-            ((bucket + 1) << _SUB_BUCKET_HALF_COUNT_MAG) + (us >> bucket) - _SUB_BUCKET_HALF_COUNT
-        )
+        index = counts_index(us)
         counts = self._counts
         counts[index] = counts.get(index, 0) + count
         self._count += count

@@ -1,11 +1,12 @@
 """Load statistics kept beside Locust's: exact percentiles that merge exactly across workers.
 
-``record()`` runs once per request inside the load generator, so it only bumps counters and
-sparse histograms. Everything else (summaries, per-second rows, wire deltas) happens off that
-path. Memory stays bounded however long or wide the run: endpoint keys are capped, distinct
-error messages are capped, and per-second histograms are discarded once their second closes.
+``record_many()`` takes the load generator's requests a batch at a time and only bumps
+counters and sparse histograms. Everything else (summaries, per-second rows, wire deltas)
+happens off that path. Memory stays bounded however long or wide the run: endpoint keys
+are capped, distinct error messages are capped, and per-second histograms are discarded
+once their second closes.
 
-Not thread-safe: Locust runs requests as greenlets, and ``record()`` never yields.
+Not thread-safe: Locust runs requests as greenlets, and ``record_many()`` never yields.
 """
 
 from __future__ import annotations
@@ -139,22 +140,11 @@ class LoadStats:
         error: str | None = None,
         at: float | None = None,
     ) -> None:
-        """Count one request: latency from its intended start, service time from the send."""
-        endpoint = self._endpoints.get((method, name)) or self._endpoint(method, name)
-        endpoint.requests += 1
-        endpoint.latency.record_ms(latency_ms)
-        if endpoint.service is not endpoint.latency:
-            endpoint.service.record_ms(latency_ms if service_ms is None else service_ms)
-        second = int(self._clock() if at is None else at)
-        bucket = self._seconds.get(second)
-        if bucket is None:
-            bucket = self._seconds[second] = _Second()
-        bucket.requests += 1
-        bucket.latency.record_ms(latency_ms)
-        if error is not None:
-            bucket.failures += 1
-            endpoint.failures += 1
-            endpoint.add_error(str(error)[:MAX_ERROR_LENGTH], 1)
+        """Count one request: latency from its intended start, service time from the send
+        (``None``: the same as the latency)."""
+        service = latency_ms if service_ms is None else service_ms
+        at = self._clock() if at is None else at
+        self.record_many(((None, method, name, at, latency_ms, service, error),))
 
     def record_many(self, rows: Iterable[tuple]) -> None:
         """record() for a batch of request rows — ``(request_id, method, name, at, latency_ms,
