@@ -108,11 +108,8 @@ class CallsiteFinder:
         below = None
         while frame is not None:
             code = frame.f_code
-            known = is_app.get(id(code))
-            if known is None:
-                self.is_app_code(code)
-                known = is_app[id(code)]
-            if known[1]:
+            known = is_app.get(id(code))  # the cache inline: this loop runs per statement
+            if known[1] if known is not None else self.is_app_code(code):
                 callsite = f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"
                 if memo is not None and below is not None:
                     memo[:] = (depth, frame, frame.f_lasti, below, callsite)
