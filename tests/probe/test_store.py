@@ -9,7 +9,7 @@ import pytest
 from perflab.probe.fingerprint import fingerprint_sql
 from perflab.probe.records import Finding, QueryEvent, RequestRecord
 from perflab.probe.settings import parse_settings
-from perflab.probe.store import RecordingStore
+from perflab.probe.store import STATEMENT_GRACE_S, RecordingStore
 from perflab.probe.writer import BackgroundWriter
 
 
@@ -161,24 +161,79 @@ def test_the_writer_applies_retention_as_it_writes(tmp_path):
     writer.close()
 
 
+def query(sql: str, duration_ms: float = 1.0) -> QueryEvent:
+    fingerprint = fingerprint_sql(sql)
+    return QueryEvent(sql=sql, fingerprint=fingerprint, fingerprint_hash="h2",
+                      duration_ms=duration_ms, alias="default", start_ms=0.0)  # fmt: skip
+
+
 def test_statements_are_stored_once_and_read_back_with_their_fingerprint(tmp_path):
     store = RecordingStore.at_path(tmp_path / "probe.sqlite3")
     sql = 'SELECT "blog_post"."id" FROM "blog_post" WHERE "blog_post"."id" IN (%s, %s, %s)'
-    rec = record(1)
-    rec.queries = [QueryEvent(sql=sql, fingerprint=fingerprint_sql(sql),
-                              fingerprint_hash="h2", duration_ms=1.0, alias="default",
-                              start_ms=0.0)]  # fmt: skip
-    store.write([rec])
+    other = 'SELECT "blog_tag"."name" FROM "blog_tag"'
+    first, second = record(1), record(2)
+    first.queries = [query(sql), query(sql, 2.0), query(other)]
+    second.queries = [query(other)]
+    store.write([first])
+    store.write([second])
     with sqlite3.connect(tmp_path / "probe.sqlite3") as db:
-        raw = db.execute("SELECT detail FROM perflab_request").fetchone()[0]
-    assert b'"fingerprint"' not in bytes(raw)  # the statement's text is not stored twice
-    (query,) = store.request(request_id="r1")["queries"]
-    assert query["sql"] == sql
+        documents = [bytes(d) for (d,) in db.execute("SELECT detail FROM perflab_request")]
+        texts = sorted(t for (t,) in db.execute("SELECT sql FROM perflab_statement"))
+    assert texts == sorted([sql, other])  # each text once, for every request using it
+    for document in documents:
+        assert b"blog_" not in document and b'"fingerprint"' not in document
+    queries = store.request(request_id="r1")["queries"]
+    assert [(q["sql"], q["duration_ms"]) for q in queries] == [(sql, 1.0), (sql, 2.0), (other, 1.0)]
+    assert "sql_hash" not in queries[0]
     assert (
-        query["fingerprint"]
+        queries[0]["fingerprint"]
         == fingerprint_sql(sql)
         == ('SELECT "blog_post"."id" FROM "blog_post" WHERE "blog_post"."id" IN (...)')
     )
+    assert store.request(request_id="r2")["queries"][0]["sql"] == other
+
+
+def test_retention_drops_statement_texts_no_kept_request_uses(store, monkeypatch):
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])  # when each batch is written
+    old, recent = record(1, started=clock[0]), record(2, started=clock[0] + 1000)
+    old.queries = [query("SELECT old"), query("SELECT shared")]
+    recent.queries = [query("SELECT recent"), query("SELECT shared")]
+    store.write([old])
+    clock[0] += 1000
+    store.write([recent])
+
+    def texts():
+        return sorted(r["sql"] for r in store._read("SELECT sql FROM perflab_statement"))
+
+    store.trim(max_requests=10, max_age_s=3600)
+    assert texts() == ["SELECT old", "SELECT recent", "SELECT shared"]  # both kept
+    store.trim(max_requests=1, max_age_s=3600)  # r1 goes
+    assert texts() == ["SELECT recent", "SELECT shared"]
+    assert [q["sql"] for q in store.request(request_id="r2")["queries"]] == [
+        "SELECT recent", "SELECT shared",
+    ]  # fmt: skip
+    clock[0] += STATEMENT_GRACE_S - 1  # r2 is gone, but a batch written now may use them
+    store.trim(max_requests=10, max_age_s=STATEMENT_GRACE_S / 2)
+    assert store.request_count() == 0
+    assert texts() == ["SELECT recent", "SELECT shared"]
+    clock[0] += 2
+    store.trim(max_requests=10, max_age_s=STATEMENT_GRACE_S / 2)
+    assert texts() == []
+
+
+def test_documents_written_before_statements_were_split_out_still_read(store):
+    store.write([record(1)])
+    legacy = (
+        b'{"headers":{},"query_string":"","body":null,"queries":[{"sql":"SELECT 2",'
+        b'"fingerprint_hash":"h","duration_ms":1.5,"alias":"default","start_ms":0.0,'
+        b'"callsite":null,"params":null,"many":false,"stack":null}],"cache":[],'
+        b'"templates":[],"spans":[],"findings":[]}'
+    )
+    with sqlite3.connect(store.database.path) as db:
+        db.execute("UPDATE perflab_request SET detail = ?", [legacy])
+    (q,) = store.request(request_id="r1")["queries"]
+    assert (q["sql"], q["fingerprint"], q["duration_ms"]) == ("SELECT 2", "SELECT ?", 1.5)
 
 
 def test_the_writer_completes_raw_statements_once_before_storing(tmp_path):

@@ -8,12 +8,12 @@ user turns out to be staff (with token auth the user is known only after the vie
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 
 from pyinstrument import Profiler
 
+from perflab.probe.jsonbytes import to_json_bytes
 from perflab.probe.sampler import SignalSampler
 from perflab.probe.settings import ProbeSettings
 
@@ -79,7 +79,7 @@ class RequestProfiler:
     def stop(self) -> str:
         """The session as JSON text (``pyinstrument.session.Session.from_json`` reads it)."""
         session = self.sampler.stop() if self.sampler else self.profiler.stop()
-        return json.dumps(session.to_json())
+        return to_json_bytes(session.to_json()).decode()
 
     def discard(self) -> None:
         if self.sampler:

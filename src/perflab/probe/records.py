@@ -114,15 +114,14 @@ class RequestRecord:
     def template_ms(self) -> float:
         return sum(t.duration_ms for t in self.templates)
 
-    def detail(self) -> dict[str, Any]:
-        """The per-request lists, as stored in the request's detail document."""
+    def detail(self, queries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The per-request lists as plain data; ``queries`` replaces the statements' rows
+        (the store writes a statement's text once, elsewhere, and refers to it)."""
         return {
             "headers": self.headers,
             "query_string": self.query_string,
             "body": self.body,
-            # without each statement's fingerprint: it doubles the document (the store's
-            # biggest per-request cost) and is derived from the SQL when read back
-            "queries": _rows(self.queries, leave_out=("fingerprint",)),
+            "queries": _rows(self.queries) if queries is None else queries,
             "cache": _rows(self.cache),
             "templates": _rows(self.templates),
             "spans": _rows(self.spans),
@@ -130,10 +129,10 @@ class RequestRecord:
         }
 
 
-def _rows(events: list, leave_out: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def _rows(events: list) -> list[dict[str, Any]]:
     """Events as dicts: their fields hold only JSON values, so ``dataclasses.asdict``'s
     recursive deep copy (the writer's biggest cost on a 60-query request) is not needed."""
     if not events:
         return []
-    names = [name for name in type(events[0]).__slots__ if name not in leave_out]
+    names = type(events[0]).__slots__
     return [{name: getattr(event, name) for name in names} for event in events]

@@ -2,17 +2,22 @@
 
 Never the app's database: a SQLite file (WAL) by default, or a configured database
 alias. Per-request rows keep the scalar figures as columns (filterable) and the
-lists (statements, cache calls, spans, findings) as one compressed JSON document.
+lists (statements, cache calls, spans, findings) as one JSON document, compressed
+when large. A statement's text is stored once, in ``perflab_statement``, and the
+documents refer to it by hash: an app repeats the same few statements on every
+request, and their text was most of each document (and of the writer's time).
 The writer also maintains per-minute per-route rollups, with an HDR latency
 histogram each, and per-fingerprint SQL totals, so summaries never scan requests.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import zlib
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,7 @@ from hdrh.histogram import HdrHistogram
 
 from perflab.probe.database import DjangoAliasDatabase, SQLiteDatabase, StoreUnavailable
 from perflab.probe.fingerprint import fingerprint_sql
+from perflab.probe.jsonbytes import to_json_bytes
 from perflab.probe.records import RequestRecord
 
 HIST_MAX_US = 3_600_000_000  # an hour, in microseconds
@@ -37,11 +43,14 @@ def new_histogram() -> HdrHistogram:
 
 
 COMPRESS_ABOVE = 2048  # bytes; zlib's setup costs more than it saves on small documents
+# Statement texts outlive the oldest kept request by this much: writers in other
+# processes (or hosts, with their own clocks) may be storing requests that use them.
+STATEMENT_GRACE_S = 600.0
 
 
 def _pack(document: Any) -> bytes:
     """JSON, zlib-compressed when large (a raw document starts with ``{``, zlib never does)."""
-    raw = json.dumps(document, separators=(",", ":")).encode()
+    raw = to_json_bytes(document)
     return zlib.compress(raw, 1) if len(raw) > COMPRESS_ABOVE else raw
 
 
@@ -50,6 +59,31 @@ def _unpack(blob) -> Any:
         return None
     data = bytes(blob)
     return json.loads(data if data[:1] == b"{" else zlib.decompress(data))
+
+
+@lru_cache(maxsize=4096)
+def statement_hash(sql: str) -> str:
+    """The key of a statement's text in ``perflab_statement`` (stable across processes)."""
+    return hashlib.blake2b(sql.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+# A query as stored in a request's document: its text by hash, its fingerprint derived
+# again when read (``RecordingStore.request``).
+_QUERY_FIELDS = ("fingerprint_hash", "duration_ms", "alias", "start_ms", "callsite", "params",
+                 "many", "stack")  # fmt: skip
+
+
+def _document(record: RequestRecord, statements: dict[str, str]) -> dict[str, Any]:
+    """The request's detail document; adds the statements it uses to ``statements``
+    (hash -> text) for the batch's ``perflab_statement`` upsert."""
+    queries = []
+    for q in record.queries:
+        key = statement_hash(q.sql)
+        statements[key] = q.sql
+        row = {name: getattr(q, name) for name in _QUERY_FIELDS}
+        row["sql_hash"] = key
+        queries.append(row)
+    return record.detail(queries)
 
 
 def _percentile(hist: HdrHistogram, percent: float, max_ms: float) -> float:
@@ -100,6 +134,10 @@ class RecordingStore:
                 count BIGINT, errors BIGINT, sum_ms DOUBLE PRECISION, max_ms DOUBLE PRECISION,
                 sum_queries BIGINT, max_queries INTEGER, sum_db_ms DOUBLE PRECISION,
                 findings BIGINT, hist TEXT, PRIMARY KEY (minute, method, route))""",
+            # Statement texts the documents refer to; last_seen: when a batch last used
+            # it (retention drops texts that no kept request can refer to).
+            """CREATE TABLE IF NOT EXISTS perflab_statement (
+                sql_hash TEXT PRIMARY KEY, sql TEXT NOT NULL, last_seen DOUBLE PRECISION)""",
             """CREATE TABLE IF NOT EXISTS perflab_sql (
                 fingerprint_hash TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL,
                 fingerprint TEXT, count BIGINT, total_ms DOUBLE PRECISION,
@@ -124,12 +162,14 @@ class RecordingStore:
     def write(self, records: list[RequestRecord], counters: dict[str, int] | None = None) -> None:
         """Store a batch in one transaction: requests, findings, rollups, SQL totals."""
         self.ensure_schema()
+        statements: dict[str, str] = {}
         with self.database.cursor(write=True) as cursor:
             plain = [r for r in records if not r.findings]
-            cursor.executemany(self._insert_sql, [self._request_row(r) for r in plain])
+            cursor.executemany(self._insert_sql, [self._request_row(r, statements) for r in plain])
             for record in records:
                 if record.findings:
-                    self._insert_with_findings(cursor, record)
+                    self._insert_with_findings(cursor, record, statements)
+            self._merge_statements(cursor, statements)
             self._merge_rollups(cursor, records)
             self._merge_sql_totals(cursor, records)
             for name, delta in (counters or {}).items():
@@ -142,19 +182,20 @@ class RecordingStore:
     )
 
     @staticmethod
-    def _request_row(record: RequestRecord) -> list:
+    def _request_row(record: RequestRecord, statements: dict[str, str]) -> list:
         profile = zlib.compress(record.profile.encode(), 1) if record.profile else None
         return [
             record.request_id, record.started, record.method, record.path, record.route,
             record.view, record.status, record.duration_ms, record.cpu_ms, record.db_ms,
             record.query_count, record.response_bytes, record.user_id, record.cache_hits,
             record.cache_misses, record.cache_ms, record.template_ms, len(record.findings),
-            int(record.profile is not None), record.pid, _pack(record.detail()), profile,
+            int(record.profile is not None), record.pid, _pack(_document(record, statements)),
+            profile,
         ]  # fmt: skip
 
-    def _insert_with_findings(self, cursor, record: RequestRecord) -> None:
+    def _insert_with_findings(self, cursor, record: RequestRecord, statements: dict) -> None:
         row = cursor.execute(
-            self._insert_sql + " RETURNING id", self._request_row(record)
+            self._insert_sql + " RETURNING id", self._request_row(record, statements)
         ).fetchone()[0]
         cursor.executemany(
             """INSERT INTO perflab_finding (request_row, request_id, started, method, route,
@@ -178,6 +219,20 @@ class RecordingStore:
                 )
                 for f in record.findings
             ],
+        )
+
+    @staticmethod
+    def _merge_statements(cursor, statements: dict[str, str]) -> None:
+        """Store new texts; mark known ones as still used (``last_seen``, for ``trim``)."""
+        if not statements:
+            return
+        now = time.time()
+        cursor.executemany(
+            """INSERT INTO perflab_statement (sql_hash, sql, last_seen) VALUES (%s, %s, %s)
+               ON CONFLICT (sql_hash) DO UPDATE SET last_seen =
+               CASE WHEN excluded.last_seen > perflab_statement.last_seen
+               THEN excluded.last_seen ELSE perflab_statement.last_seen END""",
+            [(key, sql, now) for key, sql in sorted(statements.items())],
         )
 
     def _merge_rollups(self, cursor, records: list[RequestRecord]) -> None:
@@ -285,6 +340,13 @@ class RecordingStore:
             deleted = cursor.raw.rowcount
             cursor.execute("DELETE FROM perflab_route_minute WHERE minute < %s", [cutoff])
             cursor.execute("DELETE FROM perflab_sql WHERE last_seen < %s", [cutoff])
+            # A kept request was written after it started, and its texts marked then.
+            oldest = cursor.execute("SELECT MIN(started) FROM perflab_request").fetchone()[0]
+            horizon = (now or time.time()) if oldest is None else oldest
+            cursor.execute(
+                "DELETE FROM perflab_statement WHERE last_seen < %s",
+                [horizon - STATEMENT_GRACE_S],
+            )
         return max(deleted, 0)
 
     # -- reading --------------------------------------------------------------------------
@@ -380,10 +442,25 @@ class RecordingStore:
             return None
         row = rows[0]
         row.update(_unpack(row.pop("detail")))
-        for query in row.get("queries", ()):
+        queries = row.get("queries", ())
+        texts = self._statement_texts({q["sql_hash"] for q in queries if "sql_hash" in q})
+        for query in queries:
+            if "sql_hash" in query:  # stored once, in perflab_statement
+                query["sql"] = texts.get(query.pop("sql_hash"), "")
             if "fingerprint" not in query:  # not stored: derived from the statement
                 query["fingerprint"] = fingerprint_sql(query["sql"])
         return row
+
+    def _statement_texts(self, keys: set[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        ordered = sorted(keys)
+        rows = self._read(
+            f"SELECT sql_hash, sql FROM perflab_statement "
+            f"WHERE sql_hash IN ({', '.join(['%s'] * len(ordered))})",
+            ordered,
+        )
+        return {r["sql_hash"]: r["sql"] for r in rows}
 
     def profile(self, row_id: int) -> str | None:
         rows = self._read("SELECT profile FROM perflab_request WHERE id = %s", [row_id])
