@@ -63,7 +63,7 @@ class Finding:
     hint: str | None = None  # e.g. "select_related('profile')"
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestRecord:
     request_id: str
     method: str
