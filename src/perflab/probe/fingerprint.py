@@ -162,10 +162,14 @@ def _collapse_values(match: re.Match) -> str:
     return "(...)" if _after_keyword(match.string, match.start(), "VALUES") else match.group()
 
 
-@lru_cache(maxsize=4096)
-def fingerprint_hash(fingerprint: str) -> str:
-    """16 hex characters identifying a fingerprint (BLAKE2b, 8-byte digest)."""
-    return hashlib.blake2b(fingerprint.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+@lru_cache(maxsize=8192)
+def text_hash(text: str) -> str:
+    """16 hex characters identifying a text (BLAKE2b, 8-byte digest), the same in every
+    process: a fingerprint's key, and a statement's key in the probe's store."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+fingerprint_hash = text_hash  # the key of a fingerprint (findings, SQL totals, stack rules)
 
 
 @lru_cache(maxsize=1024)

@@ -114,14 +114,14 @@ class RequestRecord:
     def template_ms(self) -> float:
         return sum(t.duration_ms for t in self.templates)
 
-    def detail(self, queries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The per-request lists as plain data; ``queries`` replaces the statements' rows
-        (the store writes a statement's text once, elsewhere, and refers to it)."""
+    def detail(self, queries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The per-request lists as plain data, with the statements' rows as given: the
+        store writes a statement's text once, elsewhere, and refers to it."""
         return {
             "headers": self.headers,
             "query_string": self.query_string,
             "body": self.body,
-            "queries": _rows(self.queries) if queries is None else queries,
+            "queries": queries,
             "cache": _rows(self.cache),
             "templates": _rows(self.templates),
             "spans": _rows(self.spans),

@@ -12,21 +12,19 @@ histogram each, and per-fingerprint SQL totals, so summaries never scan requests
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import zlib
 from collections import defaultdict
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from perflab.probe.database import DjangoAliasDatabase, SQLiteDatabase, StoreUnavailable
-from perflab.probe.fingerprint import fingerprint_sql
+from perflab.probe.fingerprint import fingerprint_sql, text_hash
 from perflab.probe.jsonbytes import to_json_bytes
-from perflab.probe.records import RequestRecord
+from perflab.probe.records import QueryEvent, RequestRecord
 
 HIST_MAX_US = 3_600_000_000  # an hour, in microseconds
 HIST_DIGITS = 3
@@ -61,16 +59,9 @@ def _unpack(blob) -> Any:
     return json.loads(data if data[:1] == b"{" else zlib.decompress(data))
 
 
-@lru_cache(maxsize=4096)
-def statement_hash(sql: str) -> str:
-    """The key of a statement's text in ``perflab_statement`` (stable across processes)."""
-    return hashlib.blake2b(sql.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-
-
-# A query as stored in a request's document: its text by hash, its fingerprint derived
-# again when read (``RecordingStore.request``).
-_QUERY_FIELDS = ("fingerprint_hash", "duration_ms", "alias", "start_ms", "callsite", "params",
-                 "many", "stack")  # fmt: skip
+# A query as stored in a request's document: its text by hash (``text_hash``, the key in
+# ``perflab_statement``), its fingerprint derived again when read (``RecordingStore.request``).
+_QUERY_FIELDS = tuple(name for name in QueryEvent.__slots__ if name not in ("sql", "fingerprint"))
 
 
 def _document(record: RequestRecord, statements: dict[str, str]) -> dict[str, Any]:
@@ -78,7 +69,7 @@ def _document(record: RequestRecord, statements: dict[str, str]) -> dict[str, An
     (hash -> text) for the batch's ``perflab_statement`` upsert."""
     queries = []
     for q in record.queries:
-        key = statement_hash(q.sql)
+        key = text_hash(q.sql)
         statements[key] = q.sql
         row = {name: getattr(q, name) for name in _QUERY_FIELDS}
         row["sql_hash"] = key
@@ -193,7 +184,9 @@ class RecordingStore:
             profile,
         ]  # fmt: skip
 
-    def _insert_with_findings(self, cursor, record: RequestRecord, statements: dict) -> None:
+    def _insert_with_findings(
+        self, cursor, record: RequestRecord, statements: dict[str, str]
+    ) -> None:
         row = cursor.execute(
             self._insert_sql + " RETURNING id", self._request_row(record, statements)
         ).fetchone()[0]
@@ -323,7 +316,8 @@ class RecordingStore:
     def trim(self, max_requests: int, max_age_s: float, now: float | None = None) -> int:
         """Apply retention: at most ``max_requests`` requests, none older than ``max_age_s``."""
         self.ensure_schema()
-        cutoff = (now or time.time()) - max_age_s
+        now = now or time.time()
+        cutoff = now - max_age_s
         with self.database.cursor(write=True) as cursor:
             row = cursor.execute(
                 "SELECT id FROM perflab_request ORDER BY id DESC LIMIT 1 OFFSET %s",
@@ -342,7 +336,7 @@ class RecordingStore:
             cursor.execute("DELETE FROM perflab_sql WHERE last_seen < %s", [cutoff])
             # A kept request was written after it started, and its texts marked then.
             oldest = cursor.execute("SELECT MIN(started) FROM perflab_request").fetchone()[0]
-            horizon = (now or time.time()) if oldest is None else oldest
+            horizon = now if oldest is None else oldest
             cursor.execute(
                 "DELETE FROM perflab_statement WHERE last_seen < %s",
                 [horizon - STATEMENT_GRACE_S],
