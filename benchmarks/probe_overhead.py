@@ -1,71 +1,75 @@
 """Throughput cost of server-side recorders on the reference app, side by side in one run.
 
-    .venv/bin/python benchmarks/probe_overhead.py [--seconds 10] [--repeat 1]
-        [--configs off,on,profile-all,silk,silk-profile] [--endpoints list,detail,naive]
-        [--markdown]
+    .venv/bin/python benchmarks/probe_overhead.py [--seconds 10] [--slice 1] [--repeat 1]
+        [--configs off,control,on,profile-all,silk,silk-profile]
+        [--endpoints list,detail,naive] [--markdown]
 
 Method. One SQLite database is seeded once through the real CLI
 (`python -m perflab seed --posts 10000 --reset`, run with PERFLAB_SILK=on so that
-silk's tables exist too). Every configuration then serves a fresh copy of that file
-(silk writes its recordings into the app's database, so a shared file would make
-whoever runs later pay for the earlier runs' rows) at the same DATABASE_URL, with
-its own PERFLAB_DATA_DIR (where the probe's store goes), DEBUG=False
-(`perflab.demo.settings`), under `GunicornServer(workers=1)`: one sync worker, so
-req/s is the inverse of the per-request cost. The configurations differ only in the
-environment switches the settings read:
+silk's tables exist too). Every configuration serves its own copy of that file (silk
+writes its recordings into the app's database) with its own PERFLAB_DATA_DIR (where
+the probe's store goes), DEBUG=False (`perflab.demo.settings`), under
+`GunicornServer(workers=1)`: one sync worker, so req/s is the inverse of the
+per-request cost. The configurations differ only in the environment switches the
+settings read:
 
     off           no probe                       PERFLAB_PROBE=off
+    control       no probe, a second server      PERFLAB_PROBE=off (the A/A check)
     on            probe (default)                PERFLAB_PROBE=on
     profile-all   probe, profile every request   PERFLAB_PROBE=profile-all
     silk          django-silk                    PERFLAB_PROBE=off PERFLAB_SILK=on
     silk-profile  silk + profiler                PERFLAB_PROBE=off PERFLAB_SILK=profile
 
-Each endpoint (anonymous GETs: the post list, one post's detail, the deliberate N+1
-author list) gets a 2 s warm-up, then a measured run of --seconds with 8 concurrent
-connections from wrk (`wrk -t1 -c8 -d{s}s --latency --timeout 30s`; installed with apt-get when
-missing and running as root, unless --no-install), or else from a generated Locust
-FastHttpUser file run headless (`-u 8 -r 8`). Where the machine has CPUs 0 and 1,
-gunicorn (master, worker and all their threads, so the probe's writer thread too) is
-pinned to CPU 0 and this script with its load generator to CPU 1, so the two never
-compete for a core. With --repeat N the configurations are measured in N interleaved
-rounds (each round restarts every server on a fresh database copy and starts one
-configuration further along, so none is always first) and each cell is the median.
-Ratios are to `no probe` on the same endpoint. Every load run has a time limit;
-gunicorn is always stopped.
+Interleaved slices. All configurations' servers run at once, all pinned to CPU 0
+(master, worker and their threads, the probe's writer too) and this script with its
+load generator to CPU 1; only one server is loaded at a time. For each endpoint
+(anonymous GETs: the post list, one post's detail, the deliberate N+1 author list)
+every server gets a --warmup run, then --seconds of load per configuration are cut
+into slices of --slice seconds (8 connections from `wrk -t1 -c8 --latency --timeout
+30s`, installed with apt-get when missing and running as root, unless --no-install;
+or a generated Locust FastHttpUser file, slices of at least 5 s) taken in turns: one
+slice per configuration, the order rotating every turn. Each ratio is the median of
+the slice-by-slice ratios to the no-probe slice of the same turn, with a 95 %
+bootstrap interval. The machine's speed drifts by 5-20 % over tens of seconds (a
+shared VM); slices a second apart see the same machine, so the drift cancels instead
+of deciding the result, and the `control` server measures what is left: its ratio
+should be 1.00 within its interval.
+
+After each slice the script waits until that server has used no CPU for --settle
+seconds (longer than the probe writer's 0.5 s flush interval), so work a slice leaves
+behind (requests wrk abandoned when it stopped, records still queued for the writer)
+never runs inside another server's slice; the CPU the server used after its slice is
+added to the slice's duration, so that work counts against the configuration that
+caused it. With --repeat N every server is restarted N times on a fresh database copy
+and the slices of all rounds are pooled. Every load run has a time limit; gunicorn is
+always stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import os
-import platform
-import re
-import resource
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
+from loadgen import LoadGenerator, Run, choose_load_generator
 from machine import (
     LOADGEN_CPU,
     SERVER_CPU,
-    apt_install,
     busy_cpu_seconds,
     can_pin,
-    cpu_model,
     pin_tree,
     tree_cpu_seconds,
 )
+from overhead_table import CONFIGS, ENDPOINTS, Cell, report
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -76,203 +80,15 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from perflab.demo.project import project_environment
 from perflab.errors import PerflabError
 from perflab.server import GunicornServer, free_port
 
-CONFIGS = {
-    "off": ("no probe", {"PERFLAB_PROBE": "off", "PERFLAB_SILK": "off"}),
-    "on": ("probe (default)", {"PERFLAB_PROBE": "on", "PERFLAB_SILK": "off"}),
-    "profile-all": (
-        "probe, profile every request",
-        {"PERFLAB_PROBE": "profile-all", "PERFLAB_SILK": "off"},
-    ),
-    "silk": ("django-silk", {"PERFLAB_PROBE": "off", "PERFLAB_SILK": "on"}),
-    "silk-profile": ("silk + profiler", {"PERFLAB_PROBE": "off", "PERFLAB_SILK": "profile"}),
-}
-BASELINE = "off"
-ENDPOINTS = {  # key: (column label, path; {id} is an existing post)
-    "list": ("list", "/api/posts/"),
-    "detail": ("detail", "/api/posts/{id}/"),
-    "naive": ("N+1", "/api/authors/naive/"),
-}
 ENDPOINT_ALIASES = {"n+1": "naive", "n1": "naive"}
-# Minimum ratio to `no probe` per configuration and endpoint.
-TARGETS = {
-    "on": {"list": 0.95, "detail": 0.95, "naive": 0.90},
-    "profile-all": {"list": 0.75, "detail": 0.75, "naive": 0.75},
-}
-TIMES = "\N{MULTIPLICATION SIGN}"
-TARGETS_LINE = (
-    f"targets: probe (default) ≥ 0.95{TIMES} no probe on list and detail, ≥ 0.90{TIMES} on "
-    f"N+1; probe, profile every request ≥ 0.75{TIMES}"
-)
-CONNECTIONS = 8
-LOCUSTFILE = '''\
-"""Generated by benchmarks/probe_overhead.py: GET one path as fast as possible."""
-import os
-
-from locust import constant, task
-from locust.contrib.fasthttp import FastHttpUser
-
-PATH = os.environ["PERFLAB_BENCH_PATH"]
-
-
-class Bench(FastHttpUser):
-    wait_time = constant(0)
-
-    @task
-    def get(self):
-        self.client.get(PATH)
-'''
-
-
-@dataclass
-class Run:
-    """One measured load run against one endpoint."""
-
-    rps: float
-    requests: int = 0
-    errors: int = 0  # non-2xx/3xx answers and socket errors (wrk) or failures (Locust)
-    server_cpu: float = 0.0  # share of one core the gunicorn tree used during the run
-    loadgen_cpu: float = 0.0  # share of one core the load generator used
-    foreign_cpu: float = 0.0  # share of the server's core other processes took meanwhile
-    round: int = 1
-
-
-@dataclass
-class Cell:
-    runs: list[Run] = field(default_factory=list)
-    error: str = ""
-
-    @property
-    def rps(self) -> float | None:
-        return statistics.median(r.rps for r in self.runs) if self.runs else None
-
-    @property
-    def spread(self) -> float:
-        """(max - min) / median of the repeats, 0 with one run."""
-        if len(self.runs) < 2 or not self.rps:
-            return 0.0
-        values = [r.rps for r in self.runs]
-        return (max(values) - min(values)) / self.rps
-
-
-# -- load generators --------------------------------------------------------------------------
-
-
-class LoadGenerator:
-    name = ""
-
-    def describe(self) -> str:
-        raise NotImplementedError
-
-    def run(self, url: str, path: str, seconds: float, workdir: Path) -> Run:
-        raise NotImplementedError
-
-
-class Wrk(LoadGenerator):
-    name = "wrk"
-
-    def __init__(self, binary: str) -> None:
-        self.binary = binary
-
-    def describe(self) -> str:
-        out = subprocess.run([self.binary, "-v"], capture_output=True, text=True, check=False)
-        lines = (out.stdout + out.stderr).strip().splitlines()
-        version = lines[0].split(" Copyright")[0].strip() if lines else "wrk"
-        return f"{version} (-t1 -c{CONNECTIONS} --latency --timeout 30s)"
-
-    def run(self, url: str, path: str, seconds: float, workdir: Path) -> Run:
-        # --timeout: wrk's 2 s default drops the slowest answers (silk + profiler on N+1
-        # queues 8 x ~150 ms) and would count them as errors instead of requests.
-        command = [self.binary, "-t1", f"-c{CONNECTIONS}", f"-d{round(seconds)}s", "--latency",
-                   "--timeout", "30s", url + path]  # fmt: skip
-        out, cpu = run_child(command, timeout=seconds + 30, cwd=workdir)
-        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-        if not match:
-            raise PerflabError(f"wrk printed no Requests/sec: {out.strip()[-300:]}")
-        total = re.search(r"(\d+) requests in", out)
-        errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
-        socket = re.search(
-            r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-        )
-        if socket:
-            # A sync worker closes every connection; wrk may count the odd close as a read error.
-            errors += sum(int(n) for n in socket.groups())
-        return Run(float(match.group(1)), int(total.group(1)) if total else 0, errors,
-                   loadgen_cpu=cpu / seconds)  # fmt: skip
-
-
-class Locust(LoadGenerator):
-    name = "locust"
-
-    def describe(self) -> str:
-        import locust
-
-        return (
-            f"Locust {locust.__version__} FastHttpUser, headless, -u {CONNECTIONS} -r {CONNECTIONS}"
-        )
-
-    def run(self, url: str, path: str, seconds: float, workdir: Path) -> Run:
-        locustfile = workdir / "bench_locustfile.py"
-        if not locustfile.exists():
-            locustfile.write_text(LOCUSTFILE)
-        prefix = workdir / f"locust-{time.monotonic_ns()}"
-        command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-                   "-u", str(CONNECTIONS), "-r", str(CONNECTIONS), "-t", f"{round(seconds)}s",
-                   "--stop-timeout", "5", "--host", url, "--csv", str(prefix), "--only-summary",
-                   "--loglevel", "WARNING"]  # fmt: skip
-        # cwd: a scratch folder, so no locust.conf or pyproject [tool.locust] is picked up.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
-        out, cpu = run_child(command, timeout=seconds + 60, cwd=workdir,
-                             env={**env, "PERFLAB_BENCH_PATH": path})  # fmt: skip
-        stats = Path(f"{prefix}_stats.csv")
-        if not stats.exists():
-            raise PerflabError(f"Locust wrote no statistics: {out.strip()[-300:]}")
-        with stats.open(newline="") as f:
-            rows = {row["Name"]: row for row in csv.DictReader(f)}
-        total = rows.get("Aggregated")
-        if not total or not int(total["Request Count"]):
-            raise PerflabError(f"Locust made no requests: {out.strip()[-300:]}")
-        # Locust's own Requests/s divides by whole seconds; the run lasts -t seconds.
-        count = int(total["Request Count"])
-        return Run(count / round(seconds), count, int(total["Failure Count"]),
-                   loadgen_cpu=cpu / seconds)  # fmt: skip
-
-
-def run_child(command: list[str], timeout: float, **kwargs) -> tuple[str, float]:
-    """(stdout+stderr, CPU seconds the child used); killed when it outlives ``timeout``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                stdin=subprocess.DEVNULL, check=False, **kwargs)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise PerflabError(
-            f"{Path(command[0]).name} did not finish within {timeout:.0f}s"
-        ) from None
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return result.stdout + result.stderr, cpu
-
-
-def choose_load_generator(choice: str, install: bool, console: Console) -> LoadGenerator:
-    if choice == "locust":
-        return Locust()
-    binary = shutil.which("wrk")
-    if binary is None and install and choice in ("auto", "wrk"):
-        binary = apt_install(["wrk"], "wrk", console)
-    if binary:
-        return Wrk(binary)
-    if choice == "wrk":
-        raise SystemExit("wrk is not installed (and could not be installed)")
-    console.print("[yellow]wrk not available: falling back to Locust (FastHttpUser)[/]")
-    return Locust()
-
-
-# -- database, server, pinning ----------------------------------------------------------------
+SETTLE_LIMIT_S = 10.0  # a server still busy this long after its slice is measured anyway
+SETTLE_POLL_S = 0.05
+QUIET_CPU_S = 0.001  # less CPU than this between two polls counts as idle
 
 
 def seed(db_path: Path, posts: int, data_dir: Path) -> None:
@@ -321,9 +137,15 @@ def parse_list(value: str, known: dict, aliases: dict | None = None) -> list[str
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per cell (10)")
-    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per cell (2)")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds; cells are medians (1)")
+    parser.add_argument("--seconds", type=float, default=10,
+                        help="measured seconds per configuration and endpoint (10)")  # fmt: skip
+    parser.add_argument("--slice", type=float, default=1,
+                        help="seconds per slice; configurations take turns (1)")  # fmt: skip
+    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per server (2)")
+    parser.add_argument("--settle", type=float, default=0.6,
+                        help="idle seconds a server must show after its slice (0.6)")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="rounds on freshly started servers, slices pooled (2)")  # fmt: skip
     parser.add_argument("--configs", type=lambda v: parse_list(v, CONFIGS), default=list(CONFIGS),
                         help=f"comma-separated subset of {','.join(CONFIGS)}")  # fmt: skip
     parser.add_argument(
@@ -337,24 +159,32 @@ def main() -> int:
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
-    if args.seconds < 1 or args.warmup < 0 or args.repeat < 1:
-        parser.error("--seconds must be ≥ 1, --warmup ≥ 0 and --repeat ≥ 1")
+    if args.seconds < 1 or args.slice < 1 or args.warmup < 0 or args.settle < 0:
+        parser.error("--seconds and --slice must be ≥ 1, --warmup and --settle ≥ 0")
+    if args.repeat < 1:
+        parser.error("--repeat must be ≥ 1")
     console = Console()
     for inherited in ("REDIS_URL", "PERFLAB_DEV_TOOLBAR", "DJANGO_SETTINGS_MODULE"):
         os.environ.pop(inherited, None)  # the same app for every configuration: locmem cache
 
     loadgen = choose_load_generator(args.loadgen, not args.no_install, console)
+    args.slice = max(round(args.slice), loadgen.min_seconds)  # both tools take whole seconds
+    args.slices = max(1, round(args.seconds / args.slice))
     pinned = can_pin() and not args.no_pin
     if pinned:
         os.sched_setaffinity(0, {LOADGEN_CPU})  # this script and its load generator children
     console.print(f"load generator: {escape(loadgen.describe())}")
     console.print(
-        f"pinning: gunicorn → CPU {SERVER_CPU}, load generator → CPU {LOADGEN_CPU}"
+        f"pinning: every gunicorn → CPU {SERVER_CPU}, load generator → CPU {LOADGEN_CPU}"
         if pinned
         else "pinning: [yellow]not pinned[/] "
         + ("(--no-pin)" if args.no_pin else "(needs CPUs 0 and 1 and sched_setaffinity)")
     )
-    console.print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    console.print(
+        f"{args.slices} slices of {args.slice} s per configuration and endpoint"
+        + (f", {args.repeat} rounds" if args.repeat > 1 else "")
+        + f"; load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
 
     scratch = Path(tempfile.mkdtemp(prefix="perflab-probe-bench-"))
     try:
@@ -373,112 +203,156 @@ def main() -> int:
 
 
 def measure(args, console: Console, loadgen: LoadGenerator, pinned: bool, scratch: Path):
-    pristine, db_path = scratch / "seed.sqlite3", scratch / "bench.sqlite3"
+    pristine = scratch / "seed.sqlite3"
     with console.status(f"seeding {args.posts:,} posts (perflab seed, silk's tables included) …"):
         started = time.monotonic()
         seed(pristine, args.posts, scratch / "seed-data")
     console.print(f"seeded {args.posts:,} posts in {time.monotonic() - started:.1f}s")
-    db_url = f"sqlite:///{db_path}"
 
     results = {c: {e: Cell() for e in args.endpoints} for c in args.configs}
-    notes: dict[str, list] = {
-        "server_cpu": [],
-        "loadgen_cpu": [],
-        "foreign_cpu": [],
-        "pinned_threads": [],
-    }
+    notes: dict[str, list] = {"server_cpu": [], "loadgen_cpu": [], "foreign_cpu": [],
+                              "pinned_threads": [], "unsettled": []}  # fmt: skip
     detail_id: int | None = None
-    per_cell = args.warmup + args.seconds
-    total = len(args.configs) * len(args.endpoints) * args.repeat * per_cell
+    per_endpoint = len(args.configs) * (args.warmup + args.slices * args.slice)
+    total = args.repeat * len(args.endpoints) * per_endpoint
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), TextColumn("left"),
                TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=total)
         for round_no in range(1, args.repeat + 1):
-            shift = (round_no - 1) % len(args.configs)  # each round starts elsewhere
-            for config in args.configs[shift:] + args.configs[:shift]:
-                label, switches = CONFIGS[config]
-                where = f"[bold]{label}[/]" + (f" (round {round_no})" if args.repeat > 1 else "")
-                progress.update(task, description=f"{where}: starting gunicorn")
-                restore(pristine, db_path)
-                data_dir = scratch / f"{config}-r{round_no}"
-                env = {**project_environment(db_url), **switches, "PERFLAB_DATA_DIR": str(data_dir)}
-                server = GunicornServer(workers=1, port=free_port(), env=env,
-                                        log_path=data_dir / "gunicorn.log")  # fmt: skip
-                try:
-                    server.start()
-                except PerflabError as exc:
-                    for cell in results[config].values():
-                        cell.error = str(exc)
-                    console.print(f"[red]{label}: {escape(str(exc))}[/]")
-                    progress.advance(task, per_cell * len(args.endpoints))
-                    continue
-                try:
-                    if pinned:
-                        notes["pinned_threads"].append(pin_tree(server.pid, SERVER_CPU))
-                    if detail_id is None and "detail" in args.endpoints:
-                        try:
-                            detail_id = first_post_id(server.url)
-                        except (PerflabError, OSError, ValueError) as exc:
-                            raise SystemExit(f"no post for the detail endpoint: {exc}") from None
-                    for endpoint in args.endpoints:
-                        path = ENDPOINTS[endpoint][1].format(id=detail_id)
-                        cell = results[config][endpoint]
-                        name = f"{where} · {ENDPOINTS[endpoint][0]} {path}"
-                        done = progress.tasks[0].completed + per_cell
-                        try:
-                            check(server.url + path)
-                            if args.warmup:
-                                progress.update(task, description=f"{name}: warm-up")
-                                warm_up(loadgen, server.url, path, args.warmup, scratch)
-                            progress.advance(task, args.warmup)
-                            progress.update(task, description=f"{name}: measuring")
-                            run = measure_once(server, loadgen, path, args, scratch, pinned)
-                        except PerflabError as exc:
-                            cell.error = str(exc)
-                            console.print(f"[red]{label} · {endpoint}: {escape(str(exc))}[/]")
-                            continue
-                        finally:
-                            progress.update(task, completed=done)
-                        run.round = round_no
-                        cell.runs.append(run)
-                        for key in ("server_cpu", "loadgen_cpu", "foreign_cpu"):
-                            notes[key].append(getattr(run, key))
-                        progress.console.print(
-                            f"  {label} · {ENDPOINTS[endpoint][0]}: {run.rps:,.1f} req/s "
-                            f"({run.requests:,} requests, {run.errors} errors; CPU: server "
-                            f"{run.server_cpu:.0%}, load generator {run.loadgen_cpu:.0%}, "
-                            f"other processes {run.foreign_cpu:.0%})"
-                        )
-                finally:
-                    progress.update(task, description=f"{where}: stopping gunicorn")
-                    server.stop()
+            where = f" (round {round_no})" if args.repeat > 1 else ""
+            progress.update(task, description=f"starting {len(args.configs)} servers{where}")
+            with running_servers(args.configs, round_no, pristine, scratch, results,
+                                 console) as servers:  # fmt: skip
+                if pinned:
+                    notes["pinned_threads"].extend(
+                        pin_tree(s.pid, SERVER_CPU) for s in servers.values()
+                    )
+                if detail_id is None and servers and "detail" in args.endpoints:
+                    try:
+                        detail_id = first_post_id(next(iter(servers.values())).url)
+                    except (PerflabError, OSError, ValueError) as exc:
+                        raise SystemExit(f"no post for the detail endpoint: {exc}") from None
+                for endpoint in args.endpoints:
+                    done = progress.tasks[0].completed + per_endpoint
+                    path = ENDPOINTS[endpoint][1].format(id=detail_id)
+                    cells = {c: results[c][endpoint] for c in servers}
+                    name = f"{ENDPOINTS[endpoint][0]} {path}{where}"
+                    measure_endpoint(servers, cells, path, name, args, loadgen, pinned, scratch,
+                                     progress, task, console, notes)  # fmt: skip
+                    progress.update(task, completed=done)
+                    for config, cell in cells.items():
+                        progress.console.print(f"  {CONFIGS[config][0]} · {name}: {cell.summary()}")
     return results, detail_id, notes
+
+
+@contextlib.contextmanager
+def running_servers(configs, round_no: int, pristine: Path, scratch: Path, results, console):
+    """{config: started server}, each on a fresh copy of the seeded database; all stopped after."""
+    servers: dict[str, GunicornServer] = {}
+    try:
+        for config in configs:
+            label, switches = CONFIGS[config]
+            db_path = scratch / f"{config}.sqlite3"
+            restore(pristine, db_path)
+            data_dir = scratch / f"{config}-r{round_no}"
+            env = {**project_environment(f"sqlite:///{db_path}"), **switches,
+                   "PERFLAB_DATA_DIR": str(data_dir)}  # fmt: skip
+            server = GunicornServer(workers=1, port=free_port(), env=env,
+                                    log_path=data_dir / "gunicorn.log")  # fmt: skip
+            try:
+                server.start()
+            except PerflabError as exc:
+                for cell in results[config].values():
+                    cell.error = str(exc)
+                console.print(f"[red]{label}: {escape(str(exc))}[/]")
+                continue
+            servers[config] = server
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def measure_endpoint(servers, cells, path, name, args, loadgen, pinned, scratch, progress, task,
+                     console, notes) -> None:  # fmt: skip
+    """Warm every server up, then slices in turns; a server that fails leaves the turns."""
+    live = []
+    for config, server in servers.items():
+        progress.update(task, description=f"{name}: warming up {CONFIGS[config][0]}")
+        try:
+            check(server.url + path)
+            warm_up(loadgen, server.url, path, args.warmup, scratch)
+        except PerflabError as exc:
+            cells[config].error = str(exc)
+            console.print(f"[red]{CONFIGS[config][0]} · {name}: {escape(str(exc))}[/]")
+        else:
+            live.append(config)
+            settle(servers[config], args.settle, notes)
+        progress.advance(task, args.warmup)
+    cpu_before = {config: tree_cpu_seconds(servers[config].pid) for config in live}
+    for turn in range(args.slices):
+        progress.update(task, description=f"{name}: slice {turn + 1} of {args.slices}")
+        shift = turn % max(len(live), 1)  # each configuration follows each other one in turn
+        for config in live[shift:] + live[:shift]:
+            server, cell = servers[config], cells[config]
+            try:
+                run = measure_slice(server, loadgen, path, args, scratch, pinned, notes)
+            except PerflabError as exc:
+                cell.error = str(exc)
+                console.print(f"[red]{CONFIGS[config][0]} · {name}: {escape(str(exc))}[/]")
+                live.remove(config)
+                continue
+            run.pair = (name, turn)  # name includes the round
+            cell.runs.append(run)
+            for key in ("server_cpu", "loadgen_cpu", "foreign_cpu"):
+                notes[key].append(getattr(run, key))
+            progress.advance(task, args.slice)
+    for config in live:  # each slice ended with its server idle: nothing it caused is missed
+        cells[config].cpu_seconds += tree_cpu_seconds(servers[config].pid) - cpu_before[config]
 
 
 def warm_up(loadgen: LoadGenerator, url: str, path: str, seconds: float, scratch: Path) -> None:
     """Load without measuring; a short Locust run may end before its first request, which is
     fine (the measured run reports real failures)."""
-    with contextlib.suppress(PerflabError):
-        loadgen.run(url, path, seconds, scratch)
+    if seconds:
+        with contextlib.suppress(PerflabError):
+            loadgen.run(url, path, seconds, scratch)
 
 
-def measure_once(server, loadgen, path: str, args, scratch: Path, pinned: bool) -> Run:
-    """One measured run, with the CPU the server, the load generator and others used."""
-    # Pinned: the server's core only; else every core, less the load generator's share.
-    cpus = {SERVER_CPU} if pinned else None
+def measure_slice(server, loadgen, path: str, args, scratch: Path, pinned: bool, notes) -> Run:
+    """One slice, with the CPU the server, the load generator and others used, and the CPU the
+    server needed after it (``Run.after_cpu``) until it was idle again."""
+    cpus = {SERVER_CPU} if pinned else None  # pinned: the servers' core only
     busy_before = busy_cpu_seconds(cpus)
     server_before, wall_before = tree_cpu_seconds(server.pid), time.monotonic()
-    run = loadgen.run(server.url, path, args.seconds, scratch)
+    run = loadgen.run(server.url, path, args.slice, scratch)
     wall = time.monotonic() - wall_before
-    server_cpu = tree_cpu_seconds(server.pid) - server_before
-    foreign = busy_cpu_seconds(cpus) - busy_before - server_cpu
+    server_after = tree_cpu_seconds(server.pid)
+    foreign = busy_cpu_seconds(cpus) - busy_before - (server_after - server_before)
     if not pinned:
-        foreign -= run.loadgen_cpu * args.seconds
-    run.server_cpu = server_cpu / wall
+        foreign -= run.loadgen_cpu * args.slice
+    run.server_cpu = (server_after - server_before) / wall
     run.foreign_cpu = max(foreign, 0.0) / wall
+    run.after_cpu = settle(server, args.settle, notes) - server_after
     return run
+
+
+def settle(server, quiet_s: float, notes: dict) -> float:
+    """Wait until ``server`` has used no CPU for ``quiet_s`` (bounded); its CPU seconds then."""
+    deadline = time.monotonic() + SETTLE_LIMIT_S
+    last = tree_cpu_seconds(server.pid)
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < quiet_s and time.monotonic() < deadline:
+        time.sleep(SETTLE_POLL_S)
+        now = tree_cpu_seconds(server.pid)
+        if now - last >= QUIET_CPU_S:
+            quiet_since = time.monotonic()
+        last = now
+    if time.monotonic() >= deadline:
+        notes["unsettled"].append(server.url)
+    return last
 
 
 def first_post_id(url: str) -> int:
@@ -496,176 +370,6 @@ def check(url: str) -> None:
                 raise PerflabError(f"{url} answered {response.status}")
     except OSError as exc:
         raise PerflabError(f"{url} failed: {exc}") from None
-
-
-# -- output -----------------------------------------------------------------------------------
-
-
-def paired(results, config: str, endpoint: str, compare) -> float | None:
-    """Median over rounds of ``compare(rps, baseline rps of the same round)``: the machine's
-    speed drifts between rounds, a round's own baseline cancels most of that drift."""
-    cell, base = results[config][endpoint], results.get(BASELINE, {}).get(endpoint)
-    if base is None or not cell.runs or not base.runs:
-        return None
-    baseline = {r.round: r.rps for r in base.runs if r.rps}
-    values = [compare(r.rps, baseline[r.round]) for r in cell.runs if r.round in baseline and r.rps]
-    return statistics.median(values) if values else compare(cell.rps, base.rps)
-
-
-def ratio_to_baseline(results, config: str, endpoint: str) -> float | None:
-    return paired(results, config, endpoint, lambda rps, base: rps / base)
-
-
-def added_ms(results, config: str, endpoint: str) -> float | None:
-    """Time each request costs more than without a recorder, in ms (one worker: 1000 / rps)."""
-    return paired(results, config, endpoint, lambda rps, base: 1000 / rps - 1000 / base)
-
-
-def cell_text(results, config: str, endpoint: str) -> tuple[str, float | None]:
-    cell = results[config][endpoint]
-    if cell.rps is None:
-        return ("failed" if cell.error else "—"), None
-    ratio = ratio_to_baseline(results, config, endpoint)
-    text = f"{cell.rps:,.1f}" + (f" ({ratio:.2f}{TIMES})" if ratio is not None else "")
-    if any(r.errors for r in cell.runs):
-        text += " !"
-    return text, ratio
-
-
-def cost_rows(results, args) -> list[list[str]]:
-    rows = []
-    for config in args.configs:
-        if config == BASELINE:
-            continue
-        values = [added_ms(results, config, e) for e in args.endpoints]
-        if any(v is not None for v in values):
-            cells = [f"{v:+.2f}" if v is not None else "—" for v in values]
-            rows.append([CONFIGS[config][0], *cells])
-    return rows
-
-
-def verdicts(results) -> list[str]:
-    lines = []
-    for config, targets in TARGETS.items():
-        if config not in results:
-            continue
-        parts = []
-        for endpoint, minimum in targets.items():
-            if endpoint in results[config]:
-                _, ratio = cell_text(results, config, endpoint)
-                if ratio is not None:
-                    mark = "met" if ratio >= minimum else "MISSED"
-                    parts.append(
-                        f"{ENDPOINTS[endpoint][0]} {ratio:.2f}{TIMES} ≥ {minimum:.2f} {mark}"
-                    )
-        if parts:
-            lines.append(f"{CONFIGS[config][0]}: " + ", ".join(parts))
-    return lines
-
-
-def report(console, args, results, detail_id, loadgen, pinned, notes) -> None:
-    title = (
-        f"req/s, one sync gunicorn worker, {CONNECTIONS} connections, {args.seconds:g} s per cell"
-        + (f", median of {args.repeat}" if args.repeat > 1 else "")
-    )
-    headers = [
-        f"{ENDPOINTS[e][0]} {ENDPOINTS[e][1].format(id=detail_id if detail_id else '<id>')}"
-        for e in args.endpoints
-    ]
-    table = Table(title=title)
-    table.add_column("configuration")
-    for header in headers:
-        table.add_column(header.replace(" ", "\n", 1), justify="right")
-    for config in args.configs:
-        row = []
-        for endpoint in args.endpoints:
-            text, ratio = cell_text(results, config, endpoint)
-            minimum = TARGETS.get(config, {}).get(endpoint)
-            if ratio is not None and minimum is not None:
-                text = f"[{'green' if ratio >= minimum else 'red'}]{text}[/]"
-            row.append(text)
-        table.add_row(CONFIGS[config][0], *row)
-    console.print(table)
-    if args.repeat > 1:
-        console.print(
-            "req/s: median over rounds; ratio: median of each round's ratio to that round's "
-            "no probe"
-        )
-    cost = cost_rows(results, args)
-    if cost:
-        added = Table(title="time added per request, ms (1000/req/s minus no probe's)")
-        added.add_column("configuration")
-        for endpoint in args.endpoints:
-            added.add_column(ENDPOINTS[endpoint][0], justify="right")
-        for row in cost:
-            added.add_row(*row)
-        console.print(added)
-    console.print(TARGETS_LINE)
-    for line in verdicts(results):
-        console.print(f"  {line}")
-    if BASELINE not in results:
-        console.print("[yellow]no ratios: `off` (no probe) was not measured[/]")
-    if any(r.errors for row in results.values() for c in row.values() for r in c.runs):
-        console.print("[yellow]! = the load generator counted errors (non-2xx answers or socket "
-                      "errors) in that cell[/]")  # fmt: skip
-    for config, row in results.items():
-        for endpoint, cell in row.items():
-            if cell.error:
-                console.print(f"[red]{CONFIGS[config][0]} · {endpoint}: {escape(cell.error)}[/]")
-    if notes["server_cpu"]:
-        server, gen = notes["server_cpu"], notes["loadgen_cpu"]
-        console.print(
-            f"gunicorn CPU during measurement {min(server):.0%}-{max(server):.0%} of one core; "
-            f"load generator {min(gen):.0%}-{max(gen):.0%}"
-        )
-        foreign = max(notes["foreign_cpu"])
-        where = f"CPU {SERVER_CPU}" if pinned else "the machine"
-        console.print(
-            f"other processes on {where} during measurement: up to {foreign:.0%} of a core"
-            + (" [yellow](a noisy machine: re-run when it is idle)[/]" if foreign > 0.1 else "")
-        )
-    spreads = [c.spread for row in results.values() for c in row.values() if len(c.runs) > 1]
-    if spreads:
-        console.print(f"spread (max - min) / median across rounds: up to {max(spreads):.1%}")
-    machine = (
-        f"{os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}"
-    )
-    how = f"{loadgen.describe()}; " + (
-        f"gunicorn pinned to CPU {SERVER_CPU}, load generator to CPU {LOADGEN_CPU}"
-        if pinned
-        else "not pinned"
-    )
-    console.print(f"machine: {machine}\nload: {escape(how)}")
-
-    if args.markdown:
-        print()
-        print(f"{datetime.now():%Y-%m-%d}, {machine}; {how}.")
-        print()
-        print(f"             {title}")
-        print("| " + " | ".join(["configuration", *headers]) + " |")
-        print("|" + "|".join(["---", *["---:"] * len(headers)]) + "|")
-        for config in args.configs:
-            cells = [cell_text(results, config, e)[0] for e in args.endpoints]
-            print("| " + " | ".join([CONFIGS[config][0], *cells]) + " |")
-        if args.repeat > 1:
-            print()
-            print("req/s: median of the rounds; ratio: median of each round's ratio to that "
-                  "round's no probe.")  # fmt: skip
-        cost = cost_rows(results, args)
-        if cost:
-            print()
-            print("Time added per request (ms, 1000/req/s minus no probe's):")
-            print()
-            print("| " + " | ".join(["configuration", *(ENDPOINTS[e][0] for e in args.endpoints)])
-                  + " |")  # fmt: skip
-            print("|" + "|".join(["---", *["---:"] * len(args.endpoints)]) + "|")
-            for row in cost:
-                print("| " + " | ".join(row) + " |")
-        print()
-        print(TARGETS_LINE)
-        for line in verdicts(results):
-            print(f"- {line}")
 
 
 if __name__ == "__main__":
