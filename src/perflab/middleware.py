@@ -21,6 +21,7 @@ from perflab.probe.callsite import mark_boundary
 from perflab.probe.context import ActiveRequest, current_request
 from perflab.probe.masking import mask_body, mask_headers, mask_query_string
 from perflab.probe.probe import get_probe
+from perflab.probe.process import current_pid
 from perflab.probe.profiling import RequestProfiler
 from perflab.probe.records import RequestRecord
 
@@ -34,12 +35,11 @@ _REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 _ID_PREFIX = f"{uuid.uuid4().hex[:20]}"  # per process (re-drawn after a fork, below)
 _id_counter = itertools.count(1)
-_PID = os.getpid()  # os.getpid() is a system call; a record needs it on every request
 
 
 def _new_ids_after_fork() -> None:
-    global _ID_PREFIX, _id_counter, _PID
-    _ID_PREFIX, _id_counter, _PID = uuid.uuid4().hex[:20], itertools.count(1), os.getpid()
+    global _ID_PREFIX, _id_counter
+    _ID_PREFIX, _id_counter = uuid.uuid4().hex[:20], itertools.count(1)
 
 
 os.register_at_fork(after_in_child=_new_ids_after_fork)
@@ -145,7 +145,7 @@ class ProbeMiddleware:
                 method=request.method,
                 path=request.path,
                 started=time.time(),
-                pid=_PID,
+                pid=current_pid(),
                 query_string=mask_query_string(
                     request.META.get("QUERY_STRING", ""), settings.SENSITIVE_NAMES
                 ),

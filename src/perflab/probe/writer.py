@@ -1,7 +1,9 @@
 """The per-process background writer: requests hand over records, never wait for the store.
 
-``submit`` puts a record on a bounded queue and returns; when the queue is full the
-record is dropped and counted. A daemon thread drains the queue in batches into the
+``submit`` appends a record to a bounded queue (a ``deque``: appending and popping are
+atomic under the GIL, ~20 ns against ~900 for ``queue.Queue``'s lock and condition, and
+the writer wakes on a timer, so nothing needs notifying) and returns; when the queue is
+full the record is dropped and counted. A daemon thread drains the queue in batches into the
 ``RecordingStore``, applies retention now and then, and keeps a batch that failed
 (store locked, full, unwritable) to retry, up to the queue's size, so a store that
 comes back loses nothing. It flushes at interpreter exit. Started lazily and again
@@ -12,14 +14,14 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from perflab.probe.database import StoreUnavailable
+from perflab.probe.process import current_pid
 from perflab.probe.records import RequestRecord
 from perflab.probe.settings import ProbeSettings
 from perflab.probe.store import RecordingStore
@@ -57,7 +59,7 @@ class BackgroundWriter:
         self.settings = settings
         self._complete = complete
         self.stats = WriterStats()
-        self._queue: queue.Queue[RequestRecord] = queue.Queue(maxsize=settings.QUEUE_SIZE)
+        self._queue: deque[RequestRecord] = deque()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._start_lock = threading.Lock()
@@ -72,24 +74,24 @@ class BackgroundWriter:
 
     def submit(self, record: RequestRecord) -> bool:
         """Queue a record; False (and counted) when the queue is full. Never blocks."""
-        if self._pid != os.getpid():
+        if self._pid != current_pid():
             self._start()
         self.stats.submitted += 1
-        try:
-            self._queue.put_nowait(record)
-            return True
-        except queue.Full:
+        # Threaded workers may pass the check together and overshoot by a record or two.
+        if len(self._queue) >= self.settings.QUEUE_SIZE:
             self.stats.dropped_queue_full += 1
             self._unsaved_drops += 1
             return False
+        self._queue.append(record)
+        return True
 
     def _start(self) -> None:
         with self._start_lock:
-            if self._pid == os.getpid():
+            if self._pid == current_pid():
                 return
             # After a fork the parent's thread and queue contents are not ours.
-            self._pid = os.getpid()
-            self._queue = queue.Queue(maxsize=self.settings.QUEUE_SIZE)
+            self._pid = current_pid()
+            self._queue = deque()
             self._backlog = []
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="perflab-writer", daemon=True)
@@ -97,7 +99,7 @@ class BackgroundWriter:
 
     def pending(self) -> int:
         """Records accepted but not written yet: queued, or kept for a retry."""
-        return self._queue.qsize() + len(self._backlog)
+        return len(self._queue) + len(self._backlog)
 
     # -- writer thread --------------------------------------------------------------------
 
@@ -130,11 +132,9 @@ class BackgroundWriter:
     def _next_batch(self) -> list[RequestRecord]:
         batch, self._backlog = self._backlog, []
         limit = self.settings.BATCH_SIZE
-        while len(batch) < limit:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
+        queued = self._queue
+        while len(batch) < limit and queued:
+            batch.append(queued.popleft())
         return batch
 
     def _write(self, batch: list[RequestRecord]) -> bool:
@@ -166,7 +166,7 @@ class BackgroundWriter:
         if self.stats.last_error != str(exc):
             logger.warning("perflab: cannot write to the store, will retry: %s", exc)
         self.stats.last_error = str(exc)
-        room = self.settings.QUEUE_SIZE - self._queue.qsize()
+        room = self.settings.QUEUE_SIZE - len(self._queue)
         kept = batch[: max(room, 0)] if len(batch) > room else batch
         overflow = len(batch) - len(kept)
         if overflow:
@@ -197,7 +197,7 @@ class BackgroundWriter:
 
     def close(self, flush_timeout: float = 5.0) -> None:
         """Stop the thread and write what is left (at exit; idempotent)."""
-        if self._pid != os.getpid() or self._thread is None:
+        if self._pid != current_pid() or self._thread is None:
             return
         self._stop.set()
         self._thread.join(timeout=2.0)
