@@ -65,6 +65,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psutil
+from loadgen import parse_wrk_output, wrk_version
 from machine import (
     LOADGEN_CPU,
     SERVER_CPU,
@@ -485,27 +486,13 @@ class Wrk(Generator):
         self.binary = binary
 
     def describe(self) -> str:
-        out = subprocess.run([self.binary, "-v"], capture_output=True, text=True, check=False)
-        lines = (out.stdout + out.stderr).strip().splitlines()
-        return lines[0].split(" Copyright")[0].strip() if lines else "wrk"
+        return wrk_version(self.binary)
 
     def command(self, url: str, run_time: int, users: int, workdir: Path) -> list[str]:
         return [self.binary, "-t1", f"-c{users}", f"-d{run_time}s", url + "/"]
 
     def own(self, output: str, workdir: Path) -> tuple[float, int, int]:
-        import re
-
-        match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-        if not match:
-            raise PerflabError(f"wrk printed no Requests/sec: {output.strip()[-300:]}")
-        total = re.search(r"(\d+) requests in", output)
-        errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", output))
-        socket_errors = re.search(
-            r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-        )
-        if socket_errors:
-            errors += sum(int(n) for n in socket_errors.groups())
-        return float(match.group(1)), int(total.group(1)) if total else 0, errors
+        return parse_wrk_output(output)
 
 
 def choose_generators(keys: list[str], install: bool, console: Console) -> list[Generator]:

@@ -85,10 +85,7 @@ class Wrk(LoadGenerator):
         self.binary = binary
 
     def describe(self) -> str:
-        out = subprocess.run([self.binary, "-v"], capture_output=True, text=True, check=False)
-        lines = (out.stdout + out.stderr).strip().splitlines()
-        version = lines[0].split(" Copyright")[0].strip() if lines else "wrk"
-        return f"{version} (-t1 -c{CONNECTIONS} --latency --timeout 30s)"
+        return f"{wrk_version(self.binary)} (-t1 -c{CONNECTIONS} --latency --timeout 30s)"
 
     def run(self, url: str, path: str, seconds: float, workdir: Path) -> Run:
         # --timeout: wrk's 2 s default drops the slowest answers (silk + profiler on N+1
@@ -96,19 +93,29 @@ class Wrk(LoadGenerator):
         command = [self.binary, "-t1", f"-c{CONNECTIONS}", f"-d{round(seconds)}s", "--latency",
                    "--timeout", "30s", url + path]  # fmt: skip
         out, cpu = run_child(command, timeout=seconds + 30, cwd=workdir)
-        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-        if not match:
-            raise PerflabError(f"wrk printed no Requests/sec: {out.strip()[-300:]}")
-        total = re.search(r"(\d+) requests in", out)
-        errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
-        socket = re.search(
-            r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-        )
-        if socket:
-            # A sync worker closes every connection; wrk may count the odd close as a read error.
-            errors += sum(int(n) for n in socket.groups())
-        return Run(float(match.group(1)), int(total.group(1)) if total else 0, errors,
-                   loadgen_cpu=cpu / seconds)  # fmt: skip
+        rps, requests, errors = parse_wrk_output(out)
+        return Run(rps, requests, errors, loadgen_cpu=cpu / seconds)
+
+
+def wrk_version(binary: str) -> str:
+    out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+    lines = (out.stdout + out.stderr).strip().splitlines()
+    return lines[0].split(" Copyright")[0].strip() if lines else "wrk"
+
+
+def parse_wrk_output(out: str) -> tuple[float, int, int]:
+    """(req/s, requests, errors) from wrk's summary; errors are non-2xx/3xx answers and
+    socket errors (a sync worker closes every connection; wrk may count the odd close as a
+    read error)."""
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not match:
+        raise PerflabError(f"wrk printed no Requests/sec: {out.strip()[-300:]}")
+    total = re.search(r"(\d+) requests in", out)
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket:
+        errors += sum(int(n) for n in socket.groups())
+    return float(match.group(1)), int(total.group(1)) if total else 0, errors
 
 
 class Locust(LoadGenerator):
