@@ -24,6 +24,7 @@ from perflab.probe.probe import get_probe
 from perflab.probe.process import current_pid
 from perflab.probe.profiling import RequestProfiler
 from perflab.probe.records import RequestRecord
+from perflab.probe.settings import ProbeSettings, any_pattern
 
 logger = logging.getLogger("perflab.probe")
 slow_logger = logging.getLogger("perflab.slow")
@@ -133,8 +134,9 @@ class ProbeMiddleware:
         """(active record, cpu start) or None when this request is not recorded."""
         try:
             request.perflab_request_id = request_id_for(request.META)
-            settings = self.probe.settings
-            if not settings.ENABLED or any(p.search(request.path) for p in settings.IGNORE_PATHS):
+            probe = self.probe
+            settings = probe.settings
+            if not settings.ENABLED or any_pattern(settings.IGNORE_PATHS)(request.path):
                 return None
             if settings.SAMPLE_PERCENT < 100 and random.random() * 100 >= settings.SAMPLE_PERCENT:
                 return None
@@ -157,7 +159,7 @@ class ProbeMiddleware:
                     settings.MAX_BODY_BYTES,
                 )  # fmt: skip
             active = ActiveRequest(record, settings)
-            wanted, active.profile_staff_only = self.probe.rules.wants(request.path, request.META)
+            wanted, active.profile_staff_only = probe.rules.wants(request.path, request.META)
             if wanted:
                 active.profiler = RequestProfiler(settings, self.is_async)
             return active, time.thread_time()
@@ -167,6 +169,7 @@ class ProbeMiddleware:
 
     def _end(self, request, response, active: ActiveRequest, cpu_start: float):
         try:
+            probe = self.probe
             record = active.record
             record.duration_ms = active.offset_ms(time.perf_counter())
             record.cpu_ms = (time.thread_time() - cpu_start) * 1000.0
@@ -179,17 +182,16 @@ class ProbeMiddleware:
                     active.profiler.discard()
                 else:
                     record.profile = active.profiler.stop()
-            for recorder in self.probe.recorders:
+            for recorder in probe.recorders:
                 recorder.finish(active)
-            self.probe.rules.observe(record.route, record.duration_ms)
-            self._annotate(response, record)
-            self.probe.writer.submit(record)
+            probe.rules.observe(record.route, record.duration_ms)
+            self._annotate(response, record, probe.settings)
+            probe.writer.submit(record)
         except Exception:
             self._internal_error("finishing a record")
         return self._tag(response, request)
 
-    def _annotate(self, response, record: RequestRecord) -> None:
-        settings = self.probe.settings
+    def _annotate(self, response, record: RequestRecord, settings: ProbeSettings) -> None:
         if settings.SERVER_TIMING:
             db = record.db_ms
             response["Server-Timing"] = (

@@ -1,6 +1,6 @@
 """The call site of a statement: the first app frame, also when the walk is remembered."""
 
-from perflab.probe.callsite import CallsiteFinder
+from perflab.probe.callsite import CallsiteFinder, mark_boundary
 from tests.probe import fake_library
 
 EXCLUDE = ("fake_library",)
@@ -41,3 +41,14 @@ def test_the_memo_is_used_for_a_repeated_statement():
     assert depth == 4  # four library frames between the statement and this test
     sites.append(fake_library.query(finder, memo, depth=2))  # another path: walked again
     assert sites[2] != "from the memo" and sites[2].split(":")[0] == sites[0].split(":")[0]
+
+
+def test_a_walk_stops_at_a_boundary_marked_after_its_code_was_walked_past():
+    finder = CallsiteFinder(EXCLUDE)
+    # Walked past as library code first: the walk climbs to this test, app code.
+    before = fake_library.view(fake_library.query, finder, None)
+    assert before.endswith(":test_a_walk_stops_at_a_boundary_marked_after_its_code_was_walked_past")
+    mark_boundary(fake_library.view)  # as process_view does when Django calls a view
+    assert fake_library.view(fake_library.query, finder, None) is None  # no app frame below
+    callback = fake_library.view(lambda: fake_library.query(finder, None))
+    assert callback.endswith(":<lambda>")  # app code below the boundary is still found

@@ -1,9 +1,11 @@
 """PERFLAB settings are validated at startup with one clear line."""
 
+import re
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from perflab.probe.settings import parse_settings
+from perflab.probe.settings import any_pattern, parse_settings
 
 
 @pytest.mark.parametrize(
@@ -35,3 +37,20 @@ def test_defaults(tmp_path):
     assert [p.pattern for p in s.IGNORE_PATHS][:3] == [r"^/static/", r"^/media/", r"^/perf/"]
     s = parse_settings({"INTERCEPT": "os.path.exists"}, tmp_path / "s.sqlite3")
     assert s.INTERCEPT.__name__ == "exists"
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        (r"^/static/", r"^/perf/", r"\.ico$"),  # joined into one regex
+        (r"(?i)^/STATIC/", r"^/perf/"),  # a flag: searched one by one
+        (r"^/(static|media)/", r"^/perf/"),  # a group: searched one by one
+    ],
+)
+def test_any_pattern_matches_what_any_of_the_patterns_matches(patterns):
+    compiled = tuple(re.compile(p) for p in patterns)
+    search = any_pattern(compiled)
+    for path in ["/static/a.css", "/STATIC/a.css", "/media/x", "/perf/api/", "/favicon.ico",
+                 "/api/posts/", "/api/static/", ""]:  # fmt: skip
+        assert bool(search(path)) == any(p.search(path) for p in compiled), path
+    assert any_pattern(())("/static/") is None

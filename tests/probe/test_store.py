@@ -1,5 +1,6 @@
 """The store and its writer: batches, rollups, retention, and a store that fails."""
 
+import gc
 import sqlite3
 import threading
 import time
@@ -274,3 +275,23 @@ def test_a_record_that_cannot_be_completed_is_still_stored(tmp_path):
     assert writer.stats.complete_errors == 1
     assert writer.store.request(request_id="r1")["status"] == 200
     writer.close()
+
+
+@pytest.mark.parametrize("app_disabled_gc", [False, True])
+def test_no_garbage_collection_while_a_batch_is_written(tmp_path, app_disabled_gc):
+    """A batch's objects die together; a collection among them would age them (writer.py)."""
+    store = RecordingStore.at_path(tmp_path / "s.sqlite3")
+    writer = BackgroundWriter(store, settings_for(tmp_path, FLUSH_INTERVAL_S=60))
+    seen = []
+    original = store.write
+    store.write = lambda batch, counters: seen.append(gc.isenabled()) or original(batch, counters)
+    if app_disabled_gc:
+        gc.disable()
+    try:
+        writer.submit(record(1))
+        assert writer.flush()
+        assert seen == [False]
+        assert gc.isenabled() is not app_disabled_gc  # the app's choice, as it was
+    finally:
+        gc.enable()
+        writer.close()

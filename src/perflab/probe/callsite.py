@@ -17,6 +17,8 @@ import os
 import sys
 import sysconfig
 import traceback
+import weakref
+from itertools import count
 from pathlib import Path
 from types import CodeType
 
@@ -25,6 +27,11 @@ _DEMO_DIR = _PERFLAB_DIR + "demo" + os.sep  # the reference app is "the app", no
 # id(code) -> code of the callables a walk stops at (kept alive: ids stay unique)
 _BOUNDARIES: dict[int, CodeType] = {}
 _MARKED: dict[int, object] = {}  # id(callable) -> callable already marked
+_FINDERS: weakref.WeakSet[CallsiteFinder] = weakref.WeakSet()  # told of boundaries marked later
+
+# A code object's verdict, decided once: library code is walked past, app code is the call
+# site, a boundary ends the walk. Only LIBRARY is false: the walk tests one value per frame.
+LIBRARY, APP, BOUNDARY, UNKNOWN = 0, 1, 2, -1
 
 
 def mark_boundary(func) -> None:
@@ -38,6 +45,8 @@ def mark_boundary(func) -> None:
         code = getattr(func, "__code__", None)
         if code is not None:
             _BOUNDARIES[id(code)] = code
+            for finder in _FINDERS:
+                finder.remember(code, BOUNDARY)
         func = getattr(func, "__wrapped__", None)
         seen += 1
 
@@ -59,16 +68,25 @@ class CallsiteFinder:
     def __init__(self, extra_excludes: tuple[str, ...] = ()) -> None:
         self.library_prefixes = _library_prefixes()
         self.extra_excludes = extra_excludes
-        self._is_app: dict[int, tuple[CodeType, bool]] = {}
+        self._verdicts: dict[int, int] = {}  # id(code) -> LIBRARY, APP or BOUNDARY
+        self._codes: dict[int, CodeType] = {}  # keeps the codes alive: ids stay unique
         self._cwd = os.getcwd() + os.sep
+        _FINDERS.add(self)
 
-    def is_app_code(self, code: CodeType) -> bool:
-        known = self._is_app.get(id(code))
-        if known is None:
-            known = self._is_app[id(code)] = (code, self._classify(code.co_filename))
-        return known[1]
+    def remember(self, code: CodeType, verdict: int) -> int:
+        self._codes[id(code)] = code
+        self._verdicts[id(code)] = verdict
+        return verdict
 
-    def _classify(self, filename: str) -> bool:
+    def verdict(self, code: CodeType) -> int:
+        known = self._verdicts.get(id(code), UNKNOWN)
+        if known != UNKNOWN:
+            return known
+        if id(code) in _BOUNDARIES:
+            return self.remember(code, BOUNDARY)
+        return self.remember(code, APP if self._is_app_file(code.co_filename) else LIBRARY)
+
+    def _is_app_file(self, filename: str) -> bool:
         if filename.startswith("<"):
             return False
         path = os.path.realpath(filename)
@@ -102,24 +120,25 @@ class CallsiteFinder:
             ):
                 return callsite
         frame = sys._getframe(skip + 1)
-        is_app = self._is_app
-        boundaries = _BOUNDARIES
-        depth = 0
-        below = None
-        while frame is not None:
-            code = frame.f_code
-            known = is_app.get(id(code))  # the cache inline: this loop runs per statement
-            if known[1] if known is not None else self.is_app_code(code):
-                callsite = f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"
-                if memo is not None and below is not None:
-                    memo[:] = (depth, frame, frame.f_lasti, below, callsite)
-                return callsite
-            if id(code) in boundaries:
-                return None
-            below = code
-            depth += 1
-            frame = frame.f_back
-        return None
+        verdict_of = self._verdicts.get
+        # The loop runs for every frame of every statement (a DRF view: 13-18 frames), so
+        # it tests one value per frame and leaves the rest to the rare frames that stop it:
+        # ``frame.f_code`` on None (past the outermost frame) ends it, not a test per turn.
+        try:
+            for depth in count():  # noqa: B007 (used after the loop)
+                if verdict_of(id(frame.f_code), UNKNOWN) and self.verdict(frame.f_code):
+                    break
+                frame = frame.f_back
+        except AttributeError:
+            return None
+        code = frame.f_code
+        if self._verdicts[id(code)] == BOUNDARY:
+            return None
+        callsite = f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"
+        if memo is not None and depth:
+            below = sys._getframe(skip + depth).f_code
+            memo[:] = (depth, frame, frame.f_lasti, below, callsite)
+        return callsite
 
     def display_path(self, filename: str) -> str:
         return filename[len(self._cwd) :] if filename.startswith(self._cwd) else filename

@@ -27,17 +27,29 @@ def is_sensitive(name: str, sensitive_names: tuple[str, ...]) -> bool:
 
 def mask_headers(meta: dict[str, Any], sensitive_names: tuple[str, ...]) -> dict[str, str]:
     headers = {}
-    for key in KEPT_HEADERS:
-        if key in meta:
-            name = key.removeprefix("HTTP_").replace("_", "-").lower()
-            secret = name in ALWAYS_SECRET_HEADERS or is_sensitive(name, sensitive_names)
-            value = str(meta[key])
-            if secret and name == "authorization" and " " in value:
-                value = value.split(" ", 1)[0] + " " + MASK  # keep the scheme: "Bearer ****"
-            elif secret:
-                value = MASK
-            headers[name] = value
+    plan = _header_plan(sensitive_names)
+    for key in sorted(_KEPT_KEYS.intersection(meta)):  # a request sends a few of them
+        name, secret = plan[key]
+        value = str(meta[key])
+        if secret and name == "authorization" and " " in value:
+            value = value.split(" ", 1)[0] + " " + MASK  # keep the scheme: "Bearer ****"
+        elif secret:
+            value = MASK
+        headers[name] = value
     return headers
+
+
+_KEPT_KEYS = frozenset(KEPT_HEADERS)
+
+
+@lru_cache(maxsize=8)
+def _header_plan(sensitive_names: tuple[str, ...]) -> dict[str, tuple[str, bool]]:
+    """META key -> (header name, secret), decided once per setting."""
+    plan = {}
+    for key in KEPT_HEADERS:
+        name = key.removeprefix("HTTP_").replace("_", "-").lower()
+        plan[key] = name, name in ALWAYS_SECRET_HEADERS or is_sensitive(name, sensitive_names)
+    return plan
 
 
 def mask_query_string(query_string: str, sensitive_names: tuple[str, ...]) -> str:

@@ -6,8 +6,10 @@ the report read it back from the store. Nothing here imports Django.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from itertools import chain
+from operator import attrgetter
+from typing import Any, Literal, NamedTuple
 
 
 @dataclass(slots=True)
@@ -24,8 +26,11 @@ class QueryEvent:
     stack: list[str] | None = None  # full stack, only when a rule asks for it
 
 
-@dataclass(slots=True)
-class CacheEvent:
+# The events a request adds while it runs are named tuples, not objects: a record waits
+# in the writer's queue as a tuple of plain values (``RequestRecord.frozen``).
+
+
+class CacheEvent(NamedTuple):
     operation: str  # get, set, delete, get_many, ...
     cache: str  # cache alias
     duration_ms: float
@@ -34,14 +39,12 @@ class CacheEvent:
     keys: int = 1
 
 
-@dataclass(slots=True)
-class TemplateEvent:
+class TemplateEvent(NamedTuple):
     name: str
     duration_ms: float
 
 
-@dataclass(slots=True)
-class SpanEvent:
+class SpanEvent(NamedTuple):
     name: str
     start_ms: float
     duration_ms: float
@@ -114,6 +117,30 @@ class RequestRecord:
     def template_ms(self) -> float:
         return sum(t.duration_ms for t in self.templates)
 
+    def frozen(self) -> tuple:
+        """The record as one tuple of plain values, for its wait in the writer's queue.
+
+        A queued record outlives the garbage collector's young generations. As objects (the
+        record, its lists, its events) it would reach the oldest generation and bring the
+        app's full collections forward (detail endpoint: 10 instead of 8 per 8,000
+        requests, ~15 µs per request). A tuple holding only strings, numbers and such
+        tuples is untracked by the collector after a collection or two and costs it
+        nothing afterwards; a dict or a tuple subclass (a named tuple) inside keeps it
+        tracked, so headers travel as name, value, name, value, ... and events as plain
+        tuples."""
+        values = list(_all_fields(self))
+        for index, plain, _ in _FROZEN_FORMS:
+            values[index] = plain(values[index])
+        return tuple(values)
+
+    @classmethod
+    def thawed(cls, values: tuple) -> RequestRecord:
+        """The record ``frozen`` made, mutable again (in the writer thread)."""
+        values = list(values)
+        for index, _, restore in _FROZEN_FORMS:
+            values[index] = restore(values[index])
+        return cls(*values)
+
     def detail(self, queries: list[dict[str, Any]]) -> dict[str, Any]:
         """The per-request lists as plain data, with the statements' rows as given: the
         store writes a statement's text once, elsewhere, and refers to it."""
@@ -129,10 +156,46 @@ class RequestRecord:
         }
 
 
+_all_fields = attrgetter(*(f.name for f in fields(RequestRecord)))
+
+
+def _as_events(kind: type[NamedTuple]):
+    return lambda plain: [kind._make(event) for event in plain]
+
+
+def _flat_items(mapping: dict) -> tuple:
+    return tuple(chain.from_iterable(mapping.items()))
+
+
+def _from_flat_items(flat: tuple) -> dict:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _plain_events(events: list) -> tuple:
+    return tuple(map(tuple, events))
+
+
+# (field, to a plain value, back); fields not listed hold plain values already. ``queries``
+# and ``findings`` are filled in the writer thread: empty while a record is queued.
+_FROZEN_FORMS = tuple(
+    ([f.name for f in fields(RequestRecord)].index(name), plain, restore)
+    for name, plain, restore in (
+        ("headers", _flat_items, _from_flat_items),
+        ("queries", tuple, list),
+        ("raw_queries", tuple, list),
+        ("cache", _plain_events, _as_events(CacheEvent)),
+        ("templates", _plain_events, _as_events(TemplateEvent)),
+        ("spans", _plain_events, _as_events(SpanEvent)),
+        ("findings", tuple, list),
+    )
+)
+
+
 def _rows(events: list) -> list[dict[str, Any]]:
     """Events as dicts: their fields hold only JSON values, so ``dataclasses.asdict``'s
     recursive deep copy (the writer's biggest cost on a 60-query request) is not needed."""
     if not events:
         return []
-    names = type(events[0]).__slots__
+    kind = type(events[0])
+    names = getattr(kind, "_fields", None) or kind.__slots__
     return [{name: getattr(event, name) for name in names} for event in events]

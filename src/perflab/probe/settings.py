@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,21 @@ def parse_settings(raw: dict[str, Any] | None, default_store: Path) -> ProbeSett
         )
     values["STORE"] = store
     return ProbeSettings(**values)
+
+
+@lru_cache(maxsize=16)
+def any_pattern(patterns: tuple[re.Pattern, ...]) -> Callable[[str], object]:
+    """``search`` of one regex joining ``patterns`` (IGNORE_PATHS, PROFILE_PATHS): a request
+    pays one search instead of a generator and a search per pattern."""
+    if not patterns:
+        return _no_match
+    if any(p.flags != re.UNICODE or p.groups for p in patterns):  # cannot be joined as is
+        return lambda text: any(p.search(text) for p in patterns)
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns)).search
+
+
+def _no_match(text: str) -> None:
+    return None
 
 
 def _patterns(key: str, patterns) -> tuple[re.Pattern, ...]:

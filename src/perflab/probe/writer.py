@@ -13,11 +13,13 @@ after a fork, so it works under gunicorn with or without ``--preload``.
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from perflab.probe.database import StoreUnavailable
@@ -59,7 +61,7 @@ class BackgroundWriter:
         self.settings = settings
         self._complete = complete
         self.stats = WriterStats()
-        self._queue: deque[RequestRecord] = deque()
+        self._queue: deque[tuple] = deque()  # RequestRecord.frozen()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._start_lock = threading.Lock()
@@ -82,7 +84,7 @@ class BackgroundWriter:
             self.stats.dropped_queue_full += 1
             self._unsaved_drops += 1
             return False
-        self._queue.append(record)
+        self._queue.append(record.frozen())  # untracked by the GC while it waits
         return True
 
     def _start(self) -> None:
@@ -120,7 +122,7 @@ class BackgroundWriter:
     def _drain(self) -> bool:
         """Write what is queued, a batch at a time; False when the store refused one."""
         while True:
-            with self._io_lock:
+            with self._io_lock, _collector_paused():
                 batch = self._next_batch()
                 if not batch and not self._unsaved_drops:
                     return True
@@ -134,7 +136,7 @@ class BackgroundWriter:
         limit = self.settings.BATCH_SIZE
         queued = self._queue
         while len(batch) < limit and queued:
-            batch.append(queued.popleft())
+            batch.append(RequestRecord.thawed(queued.popleft()))
         return batch
 
     def _write(self, batch: list[RequestRecord]) -> bool:
@@ -207,3 +209,22 @@ class BackgroundWriter:
                 "perflab: %d records could not be written to %s before exit: %s",
                 self.pending(), self.store, self.stats.last_error,
             )  # fmt: skip
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while a batch is written.
+
+    A batch's objects (records made mutable again, their statements, rows, documents)
+    are alive together for a few milliseconds; a collection in that window would move
+    thousands of them to the oldest generation, where they die at once but bring the
+    app's full collections forward (detail endpoint: 10 instead of 8 per 8,000
+    requests). Left alone when the app runs with the collector disabled."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
