@@ -1,0 +1,135 @@
+"""What the probe does to the app's garbage collections: collections counted, not timed.
+
+Throughput ratios on a shared 2-core VM cannot resolve 10-20 µs per request (the A/A
+check moves by ±1 %), but how often the collector runs is deterministic for a given
+request sequence: a record kept alive for the writer that reaches the oldest generation
+brings the app's full collections forward, whatever the machine's speed that minute.
+
+Each configuration runs in a fresh interpreter (Django's WSGI handler called in-process,
+the probe's real writer thread and store), serves the same endpoint N times after a
+warm-up, and reports collections per generation (``gc.callbacks``) and their time.
+
+    .venv/bin/python benchmarks/probe_gc.py [--requests 8000] [--endpoints detail,list]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from overhead_table import ENDPOINTS
+from probe_overhead import restore, seed
+from rich.console import Console
+from rich.table import Table
+
+from perflab.demo.project import project_environment
+
+CONFIGS = {"off": "no probe", "on": "probe (default)"}
+WARMUP_REQUESTS = 300
+
+
+def child(path: str, requests: int) -> dict:
+    """In the child: serve ``path`` ``requests`` times, counting collections."""
+    import gc
+
+    import django
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory
+
+    django.setup()
+    handler = WSGIHandler()
+    environ = RequestFactory().get(path, HTTP_HOST="127.0.0.1").environ
+
+    def serve(n: int) -> None:
+        for _ in range(n):
+            b"".join(handler(dict(environ), lambda status, headers: None))
+
+    serve(WARMUP_REQUESTS)
+    counts, seconds, started = [0, 0, 0], [0.0, 0.0, 0.0], [0.0, 0]
+
+    def on_collection(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[:] = time.perf_counter(), info["generation"]
+        else:
+            counts[started[1]] += 1
+            seconds[started[1]] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(on_collection)
+    begin = time.perf_counter()
+    serve(requests)
+    elapsed = time.perf_counter() - begin
+    gc.callbacks.remove(on_collection)
+    return {"counts": counts, "seconds": seconds, "elapsed": elapsed}
+
+
+def run_child(config: str, path: str, requests: int, db: Path, scratch: Path) -> dict:
+    env = {**os.environ, **project_environment(f"sqlite:///{db}"),
+           "PERFLAB_PROBE": config, "PERFLAB_SILK": "off",
+           "PERFLAB_DATA_DIR": str(scratch / f"data-{config}")}  # fmt: skip
+    command = [sys.executable, __file__, "--child", path, "--requests", str(requests)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
+                            timeout=3600, stdin=subprocess.DEVNULL)  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"{config} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _first_post_id(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%_post'"
+        tables = [row[0] for row in connection.execute(query)]
+        return connection.execute(f'SELECT MIN(id) FROM "{tables[0]}"').fetchone()[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=8000, help="requests per run (8000)")
+    parser.add_argument("--endpoints", default="detail,list", help="of list,detail,naive")
+    parser.add_argument("--posts", type=int, default=10000)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.requests)))
+        return 0
+    console = Console()
+    table = Table(title=f"Garbage collections while serving {args.requests:,} requests "
+                        "(in-process, one interpreter per run)")  # fmt: skip
+    for column in ("endpoint", "configuration", "young", "middle", "full",
+                   "ms per middle", "ms per full", "GC µs per request"):  # fmt: skip
+        left = column in ("endpoint", "configuration")
+        table.add_column(column, justify="left" if left else "right")
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        pristine = scratch / "seed.sqlite3"
+        with console.status(f"seeding {args.posts:,} posts"):
+            seed(pristine, args.posts, scratch / "seed-data")
+        for name in args.endpoints.split(","):
+            label, template = ENDPOINTS[name]
+            for config, config_label in CONFIGS.items():
+                db = scratch / f"{name}-{config}.sqlite3"
+                restore(pristine, db)
+                path = template.format(id=_first_post_id(db))
+                with console.status(f"{label}: {config_label}, {args.requests:,} requests"):
+                    result = run_child(config, path, args.requests, db, scratch)
+                counts, seconds = result["counts"], result["seconds"]
+                table.add_row(
+                    label, config_label, *(f"{c:,}" for c in counts),
+                    f"{seconds[1] / max(counts[1], 1) * 1000:.2f}",
+                    f"{seconds[2] / max(counts[2], 1) * 1000:.1f}",
+                    f"{sum(seconds) / args.requests * 1e6:.0f}",
+                )  # fmt: skip
+    console.print(table)
+    console.print("Counts are deterministic for one code version; times vary with the machine.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
