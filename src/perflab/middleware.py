@@ -24,7 +24,7 @@ from perflab.probe.probe import get_probe
 from perflab.probe.process import current_pid
 from perflab.probe.profiling import RequestProfiler
 from perflab.probe.records import RequestRecord
-from perflab.probe.settings import ProbeSettings, any_pattern
+from perflab.probe.settings import ProbeSettings
 
 logger = logging.getLogger("perflab.probe")
 slow_logger = logging.getLogger("perflab.slow")
@@ -136,7 +136,7 @@ class ProbeMiddleware:
             request.perflab_request_id = request_id_for(request.META)
             probe = self.probe
             settings = probe.settings
-            if not settings.ENABLED or any_pattern(settings.IGNORE_PATHS)(request.path):
+            if not settings.ENABLED or settings.ignored_path(request.path):
                 return None
             if settings.SAMPLE_PERCENT < 100 and random.random() * 100 >= settings.SAMPLE_PERCENT:
                 return None

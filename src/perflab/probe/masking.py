@@ -28,7 +28,7 @@ def is_sensitive(name: str, sensitive_names: tuple[str, ...]) -> bool:
 def mask_headers(meta: dict[str, Any], sensitive_names: tuple[str, ...]) -> dict[str, str]:
     headers = {}
     plan = _header_plan(sensitive_names)
-    for key in sorted(_KEPT_KEYS.intersection(meta)):  # a request sends a few of them
+    for key in sorted(plan.keys() & meta.keys()):  # a request sends a few of them
         name, secret = plan[key]
         value = str(meta[key])
         if secret and name == "authorization" and " " in value:
@@ -37,9 +37,6 @@ def mask_headers(meta: dict[str, Any], sensitive_names: tuple[str, ...]) -> dict
             value = MASK
         headers[name] = value
     return headers
-
-
-_KEPT_KEYS = frozenset(KEPT_HEADERS)
 
 
 @lru_cache(maxsize=8)

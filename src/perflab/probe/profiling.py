@@ -15,7 +15,7 @@ from pyinstrument import Profiler
 
 from perflab.probe.jsonbytes import to_json_bytes
 from perflab.probe.sampler import SignalSampler
-from perflab.probe.settings import ProbeSettings, any_pattern
+from perflab.probe.settings import ProbeSettings
 
 PROFILE_HEADER = "HTTP_X_PERFLAB_PROFILE"
 
@@ -31,7 +31,7 @@ class ProfileRules:
         s = self.settings
         if s.PROFILE_PERCENT and random.random() * 100.0 < s.PROFILE_PERCENT:
             return True, False
-        if s.PROFILE_PATHS and any_pattern(s.PROFILE_PATHS)(path):
+        if s.profiled_path(path):
             return True, False
         if s.PROFILE_HEADER and meta.get(PROFILE_HEADER) == "1":
             return True, True

@@ -156,7 +156,8 @@ class RequestRecord:
         }
 
 
-_all_fields = attrgetter(*(f.name for f in fields(RequestRecord)))
+_FIELD_NAMES = [f.name for f in fields(RequestRecord)]
+_all_fields = attrgetter(*_FIELD_NAMES)
 
 
 def _as_events(kind: type[NamedTuple]):
@@ -178,7 +179,7 @@ def _plain_events(events: list) -> tuple:
 # (field, to a plain value, back); fields not listed hold plain values already. ``queries``
 # and ``findings`` are filled in the writer thread: empty while a record is queued.
 _FROZEN_FORMS = tuple(
-    ([f.name for f in fields(RequestRecord)].index(name), plain, restore)
+    (_FIELD_NAMES.index(name), plain, restore)
     for name, plain, restore in (
         ("headers", _flat_items, _from_flat_items),
         ("queries", tuple, list),

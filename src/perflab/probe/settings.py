@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,16 @@ class ProbeSettings:
     # API
     PERMISSION: Callable | None = None  # request -> bool; default: active staff user
     EXPOSE_ROUTES: bool = True  # /perf/api/urlpatterns/ open to all (patterns only, no data)
+
+    @cached_property
+    def ignored_path(self) -> Callable[[str], object]:
+        """IGNORE_PATHS as one ``search``, built once (it runs on every request)."""
+        return any_pattern(self.IGNORE_PATHS)
+
+    @cached_property
+    def profiled_path(self) -> Callable[[str], object]:
+        """PROFILE_PATHS as one ``search``, built once."""
+        return any_pattern(self.PROFILE_PATHS)
 
     @property
     def store_path(self) -> Path | None:
@@ -133,10 +143,9 @@ def parse_settings(raw: dict[str, Any] | None, default_store: Path) -> ProbeSett
     return ProbeSettings(**values)
 
 
-@lru_cache(maxsize=16)
 def any_pattern(patterns: tuple[re.Pattern, ...]) -> Callable[[str], object]:
-    """``search`` of one regex joining ``patterns`` (IGNORE_PATHS, PROFILE_PATHS): a request
-    pays one search instead of a generator and a search per pattern."""
+    """``search`` of one regex joining ``patterns`` (``ProbeSettings.ignored_path``,
+    ``profiled_path``): a request pays one search, not a generator and one per pattern."""
     if not patterns:
         return _no_match
     if any(p.flags != re.UNICODE or p.groups for p in patterns):  # cannot be joined as is
