@@ -257,3 +257,15 @@ def test_call_sites_stop_at_the_view(probe, blog, settings):
     assert generic and [q["callsite"] for q in generic] == [None] * len(generic)
     naive_sites = {q["callsite"] for q in store.request(request_id="naive-sites")["queries"]}
     assert {site.split(":")[0] for site in naive_sites if site} == {"src/perflab/demo/naive.py"}
+
+
+def test_server_timing_value_in_tenths_of_a_millisecond():
+    from perflab.middleware import _server_timing
+
+    assert _server_timing(1.26, 5.0, 3) == 'db;dur=1.3;desc="3 queries", app;dur=3.7, total;dur=5.0'
+    assert (
+        _server_timing(0.04, 0.02, 1) == 'db;dur=0.0;desc="1 queries", app;dur=0.0, total;dur=0.0'
+    )
+    assert _server_timing(0.0, 1234.56, 0) == (
+        'db;dur=0.0;desc="0 queries", app;dur=1234.6, total;dur=1234.6'
+    )

@@ -78,7 +78,7 @@ def test_writer_writes_in_the_background(tmp_path):
         RecordingStore.at_path(tmp_path / "s.sqlite3"), settings_for(tmp_path)
     )
     for n in range(250):
-        assert writer.submit(record(n))
+        assert writer.submit(record(n).frozen())
     deadline = time.monotonic() + 10
     while writer.stats.written < 250 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -95,7 +95,7 @@ def test_a_locked_store_delays_writes_but_loses_nothing(tmp_path):
     locker = sqlite3.connect(path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
     for n in range(100):
-        assert writer.submit(record(n))  # submit never blocks, even now
+        assert writer.submit(record(n).frozen())  # submit never blocks, even now
     time.sleep(0.5)
     assert writer.stats.written == 0
     locker.execute("COMMIT")
@@ -112,7 +112,7 @@ def test_an_unwritable_store_drops_and_counts_without_blocking(tmp_path):
     store = RecordingStore.at_path(blocker / "probe.sqlite3")
     writer = BackgroundWriter(store, settings_for(tmp_path, QUEUE_SIZE=10))
     started = time.perf_counter()
-    accepted = sum(writer.submit(record(n)) for n in range(200))
+    accepted = sum(writer.submit(record(n).frozen()) for n in range(200))
     assert time.perf_counter() - started < 0.5  # 200 submits, no waiting on the store
     time.sleep(0.3)
     stats = writer.stats
@@ -131,7 +131,7 @@ def test_writers_in_several_threads_share_one_store(tmp_path):
 
     def feed(writer, base):
         for n in range(100):
-            writer.submit(record(base + n))
+            writer.submit(record(base + n).frozen())
 
     threads = [threading.Thread(target=feed, args=(w, i * 1000)) for i, w in enumerate(writers)]
     for t in threads:
@@ -150,7 +150,7 @@ def test_the_writer_applies_retention_as_it_writes(tmp_path):
     settings = settings_for(tmp_path, MAX_REQUESTS=50, RETENTION_INTERVAL_S=0)
     writer = BackgroundWriter(RecordingStore.at_path(tmp_path / "s.sqlite3"), settings)
     for n in range(300):
-        writer.submit(record(n))
+        writer.submit(record(n).frozen())
     deadline = time.monotonic() + 10
     while writer.stats.written < 300 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -251,7 +251,7 @@ def test_the_writer_completes_raw_statements_once_before_storing(tmp_path):
         RecordingStore.at_path(tmp_path / "s.sqlite3"), settings,
         complete=lambda r: recorder.complete(r, settings),
     )  # fmt: skip
-    writer.submit(raw)
+    writer.submit(raw.frozen())
     assert writer.flush()
     recorder.complete(raw, settings)  # a retried batch is completed again: no change
     assert (raw.query_count, raw.db_ms, len(raw.findings)) == (4, 2.0, 1)
@@ -270,7 +270,7 @@ def test_a_record_that_cannot_be_completed_is_still_stored(tmp_path):
     writer = BackgroundWriter(
         RecordingStore.at_path(tmp_path / "s.sqlite3"), settings_for(tmp_path), complete=broken
     )
-    writer.submit(record(1))
+    writer.submit(record(1).frozen())
     assert writer.flush()
     assert writer.stats.complete_errors == 1
     assert writer.store.request(request_id="r1")["status"] == 200
@@ -288,7 +288,7 @@ def test_no_garbage_collection_while_a_batch_is_written(tmp_path, app_disabled_g
     if app_disabled_gc:
         gc.disable()
     try:
-        writer.submit(record(1))
+        writer.submit(record(1).frozen())
         assert writer.flush()
         assert seen == [False]
         assert gc.isenabled() is not app_disabled_gc  # the app's choice, as it was

@@ -11,29 +11,75 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 
-from perflab.probe.records import RequestRecord
+from perflab.probe.records import frozen_record
 from perflab.probe.settings import ProbeSettings
 
 
 class ActiveRequest:
-    """A record being filled, with the clocks and counters recorders need while it runs."""
+    """What is known of a request while it runs, and the lists recorders append to.
 
-    __slots__ = ("cache_depth", "callsite_memo", "profile_staff_only", "profiler", "record",
-                 "settings", "skipped_queries", "span_depth", "t0")  # fmt: skip
+    Not a ``RequestRecord``: the request path builds no record object, only the bytes
+    ``frozen`` hands to the writer (``records.frozen_record``); the writer thread makes
+    the record. Events are tuples: statements as the request saw them
+    (``RequestRecord.raw_queries``), ``CacheEvent``, ``TemplateEvent``, ``SpanEvent``."""
 
-    def __init__(self, record: RequestRecord, settings: ProbeSettings) -> None:
-        self.record = record
+    __slots__ = ("body", "cache", "cache_depth", "callsite_memo", "cpu0", "headers", "method",
+                 "path", "pid", "profile_staff_only", "profiler", "query_string", "raw_queries",
+                 "request_id", "settings", "skipped_queries", "span_depth", "spans", "started",
+                 "t0", "templates")  # fmt: skip
+
+    def __init__(
+        self,
+        settings: ProbeSettings,
+        request_id: str,
+        method: str,
+        path: str,
+        pid: int,
+        query_string: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.pid = pid
+        self.query_string = query_string  # secrets masked
+        self.headers = headers if headers is not None else {}  # secrets masked
+        self.body: str | None = None  # only with CAPTURE_BODY, secrets masked
+        self.raw_queries: list[tuple] = []
+        self.cache: list = []
+        self.templates: list = []
+        self.spans: list = []
         self.profiler = None  # a RequestProfiler when a rule selected this request
         self.profile_staff_only = False
-        self.t0 = time.perf_counter()
         self.skipped_queries = 0  # beyond MAX_QUERIES_PER_REQUEST: counted, not kept
         self.span_depth = 0
         self.cache_depth = 0  # cache methods calling each other count once
         self.callsite_memo: list = []  # the last call site found (CallsiteFinder.find)
+        self.started = time.time()
+        self.t0 = time.perf_counter()
+        self.cpu0 = time.thread_time()
 
     def offset_ms(self, moment: float) -> float:
         return (moment - self.t0) * 1000.0
+
+    def frozen(
+        self,
+        route: str,
+        view: str,
+        status: int,
+        duration_ms: float,
+        cpu_ms: float,
+        response_bytes: int,
+        user_id: str | None,
+        profile: str | None,
+    ) -> bytes:
+        """The finished request's record, as the writer's queue holds it."""
+        return frozen_record(
+            self.request_id, self.method, self.path, self.started, self.pid, route, view, status,
+            duration_ms, cpu_ms, response_bytes, user_id, self.query_string, self.headers,
+            self.body, self.raw_queries, self.cache, self.templates, self.spans, profile,
+        )  # fmt: skip
 
 
 current_request: ContextVar[ActiveRequest | None] = ContextVar("perflab_request", default=None)

@@ -42,6 +42,9 @@ def detect_findings(queries: list[QueryEvent], threshold: int = 5) -> list[Findi
     duplicate finding. Findings are sorted by ``total_ms``, descending (ties keep
     N+1 findings first, then first appearance).
     """
+    threshold = max(threshold, 2)
+    if len(queries) < threshold and len({q.sql for q in queries}) == len(queries):
+        return []  # too few for a loop, and no text twice: most requests, decided at once
     loops: dict[tuple, list[Any]] = {}  # (hash, callsite) -> [count, ms, first]
     repeats: dict[tuple, list[Any]] = {}  # (sql, params) -> [count, ms, first]
     for query in queries:
@@ -51,7 +54,6 @@ def detect_findings(queries: list[QueryEvent], threshold: int = 5) -> list[Findi
         if params is not None and MASK not in params:
             _tally(repeats, (query.sql, _hashable(params)), query)
 
-    threshold = max(threshold, 2)
     findings = [
         _finding("n_plus_one", count, total_ms, first, relation_hint(first.fingerprint))
         for count, total_ms, first in loops.values()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from perflab.probe.profiling import ProfileRules
-from perflab.probe.recorders import RECORDERS
+from perflab.probe.recorders import RECORDERS, Recorder
 from perflab.probe.sampler import SignalSampler
 from perflab.probe.settings import ProbeSettings, load_settings
 from perflab.probe.store import RecordingStore
@@ -19,6 +19,10 @@ class Probe:
     def __init__(self, settings: ProbeSettings) -> None:
         self.settings = settings
         self.recorders = RECORDERS
+        # The recorders with something to do after each response (none of the built-in
+        # ones) and with something to derive in the writer thread (SQL).
+        self.finishing = [r for r in RECORDERS if type(r).finish is not Recorder.finish]
+        self.completing = [r for r in RECORDERS if type(r).complete is not Recorder.complete]
         self.rules = ProfileRules(settings)
         self.store = RecordingStore.from_settings(settings.STORE)
         self.writer = BackgroundWriter(self.store, settings, complete=self.complete)
@@ -26,7 +30,7 @@ class Probe:
 
     def complete(self, record) -> None:
         """Derive what the request path left raw (runs in the writer thread)."""
-        for recorder in self.recorders:
+        for recorder in self.completing:
             recorder.complete(record, self.settings)
 
     def install(self) -> Probe:

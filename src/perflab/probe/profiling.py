@@ -37,6 +37,12 @@ class ProfileRules:
             return True, True
         return False, False
 
+    @property
+    def armed(self) -> bool:
+        """Some route is armed (``wants_route`` can say yes): checked before the route is
+        worked out, on every request."""
+        return bool(self._armed)
+
     def wants_route(self, route: str) -> bool:
         """Armed by an earlier slow request of this route: take one of its N profiles."""
         if not self._armed:

@@ -33,7 +33,7 @@ class span:
             return
         active.span_depth -= 1
         end = time.perf_counter()
-        active.record.spans.append(
+        active.spans.append(
             SpanEvent(self.name, active.offset_ms(start), (end - start) * 1000.0, active.span_depth)
         )
 

@@ -16,6 +16,7 @@ import json
 import time
 import zlib
 from collections import defaultdict
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,14 @@ REQUEST_COLUMNS = (
     "request_id", "started", "method", "path", "route", "view", "status", "duration_ms",
     "cpu_ms", "db_ms", "query_count", "response_bytes", "user_id", "cache_hits",
     "cache_misses", "cache_ms", "template_ms", "finding_count", "profiled", "pid",
+)  # fmt: skip
+
+
+# Positions in a ``_request_row`` that the rollups read.
+_STARTED, _METHOD, _ROUTE, _STATUS, _DURATION, _DB_MS, _QUERIES, _FINDINGS = (
+    REQUEST_COLUMNS.index(name)
+    for name in ("started", "method", "route", "status", "duration_ms", "db_ms", "query_count",
+                 "finding_count")
 )  # fmt: skip
 
 
@@ -62,6 +71,7 @@ def _unpack(blob) -> Any:
 # A query as stored in a request's document: its text by hash (``text_hash``, the key in
 # ``perflab_statement``), its fingerprint derived again when read (``RecordingStore.request``).
 _QUERY_FIELDS = tuple(name for name in QueryEvent.__slots__ if name not in ("sql", "fingerprint"))
+_query_values = attrgetter(*_QUERY_FIELDS)
 
 
 def _document(record: RequestRecord, statements: dict[str, str]) -> dict[str, Any]:
@@ -71,7 +81,7 @@ def _document(record: RequestRecord, statements: dict[str, str]) -> dict[str, An
     for q in record.queries:
         key = text_hash(q.sql)
         statements[key] = q.sql
-        row = {name: getattr(q, name) for name in _QUERY_FIELDS}
+        row = dict(zip(_QUERY_FIELDS, _query_values(q), strict=True))
         row["sql_hash"] = key
         queries.append(row)
     return record.detail(queries)
@@ -154,14 +164,14 @@ class RecordingStore:
         """Store a batch in one transaction: requests, findings, rollups, SQL totals."""
         self.ensure_schema()
         statements: dict[str, str] = {}
+        rows = [self._request_row(r, statements) for r in records]  # before the lock is taken
         with self.database.cursor(write=True) as cursor:
-            plain = [r for r in records if not r.findings]
-            cursor.executemany(self._insert_sql, [self._request_row(r, statements) for r in plain])
-            for record in records:
-                if record.findings:
-                    self._insert_with_findings(cursor, record, statements)
+            cursor.executemany(self._insert_sql, [row for row in rows if not row[_FINDINGS]])
+            for record, row in zip(records, rows, strict=True):
+                if row[_FINDINGS]:
+                    self._insert_with_findings(cursor, record, row)
             self._merge_statements(cursor, statements)
-            self._merge_rollups(cursor, records)
+            self._merge_rollups(cursor, rows)
             self._merge_sql_totals(cursor, records)
             for name, delta in (counters or {}).items():
                 if delta:
@@ -174,22 +184,27 @@ class RecordingStore:
 
     @staticmethod
     def _request_row(record: RequestRecord, statements: dict[str, str]) -> list:
+        """The ``perflab_request`` row: ``REQUEST_COLUMNS``, then the detail and profile."""
         profile = zlib.compress(record.profile.encode(), 1) if record.profile else None
+        cache_hits = cache_misses = 0
+        cache_ms = 0.0
+        if record.cache:  # most requests make no cache call: no sums over nothing
+            cache_hits, cache_misses, cache_ms = (
+                record.cache_hits,
+                record.cache_misses,
+                record.cache_ms,
+            )
         return [
             record.request_id, record.started, record.method, record.path, record.route,
             record.view, record.status, record.duration_ms, record.cpu_ms, record.db_ms,
-            record.query_count, record.response_bytes, record.user_id, record.cache_hits,
-            record.cache_misses, record.cache_ms, record.template_ms, len(record.findings),
+            record.query_count, record.response_bytes, record.user_id, cache_hits, cache_misses,
+            cache_ms, record.template_ms if record.templates else 0.0, len(record.findings),
             int(record.profile is not None), record.pid, _pack(_document(record, statements)),
             profile,
         ]  # fmt: skip
 
-    def _insert_with_findings(
-        self, cursor, record: RequestRecord, statements: dict[str, str]
-    ) -> None:
-        row = cursor.execute(
-            self._insert_sql + " RETURNING id", self._request_row(record, statements)
-        ).fetchone()[0]
+    def _insert_with_findings(self, cursor, record: RequestRecord, request_row: list) -> None:
+        row = cursor.execute(self._insert_sql + " RETURNING id", request_row).fetchone()[0]
         cursor.executemany(
             """INSERT INTO perflab_finding (request_row, request_id, started, method, route,
                kind, fingerprint_hash, fingerprint, callsite, count, total_ms, example_sql, hint)
@@ -228,10 +243,11 @@ class RecordingStore:
             [(key, sql, now) for key, sql in sorted(statements.items())],
         )
 
-    def _merge_rollups(self, cursor, records: list[RequestRecord]) -> None:
-        groups: dict[tuple[int, str, str], list[RequestRecord]] = defaultdict(list)
-        for record in records:
-            groups[(int(record.started // 60) * 60, record.method, record.route)].append(record)
+    def _merge_rollups(self, cursor, rows: list[list]) -> None:
+        """Add a batch's requests (their ``_request_row``s) to their per-minute rollups."""
+        groups: dict[tuple[int, str, str], list[list]] = defaultdict(list)
+        for row in rows:
+            groups[(int(row[_STARTED] // 60) * 60, row[_METHOD], row[_ROUTE])].append(row)
         empty = new_histogram().encode().decode()
         # Sorted: writers in several processes lock rows in one order (no deadlocks).
         for (minute, method, route), group in sorted(groups.items()):
@@ -252,8 +268,10 @@ class RecordingStore:
                 key,
             ).fetchone()
             hist = HdrHistogram.decode(old[8].encode())
-            for record in group:
-                hist.record_value(max(1, min(HIST_MAX_US, round(record.duration_ms * 1000))))
+            durations = [row[_DURATION] for row in group]
+            queries = [row[_QUERIES] for row in group]
+            for duration_ms in durations:
+                hist.record_value(max(1, min(HIST_MAX_US, round(duration_ms * 1000))))
             cursor.execute(
                 """UPDATE perflab_route_minute SET count = %s, errors = %s, sum_ms = %s,
                    max_ms = %s, sum_queries = %s, max_queries = %s, sum_db_ms = %s,
@@ -261,13 +279,13 @@ class RecordingStore:
                    WHERE minute = %s AND method = %s AND route = %s""",
                 [
                     old[0] + len(group),
-                    old[1] + sum(r.status >= 500 for r in group),
-                    old[2] + sum(r.duration_ms for r in group),
-                    max(old[3], *(r.duration_ms for r in group)),
-                    old[4] + sum(r.query_count for r in group),
-                    max(old[5], *(r.query_count for r in group)),
-                    old[6] + sum(r.db_ms for r in group),
-                    old[7] + sum(len(r.findings) for r in group),
+                    old[1] + sum(row[_STATUS] >= 500 for row in group),
+                    old[2] + sum(durations),
+                    max(old[3], *durations),
+                    old[4] + sum(queries),
+                    max(old[5], *queries),
+                    old[6] + sum(row[_DB_MS] for row in group),
+                    old[7] + sum(row[_FINDINGS] for row in group),
                     hist.encode().decode(),
                     *key,
                 ],
@@ -276,16 +294,19 @@ class RecordingStore:
     def _merge_sql_totals(self, cursor, records: list[RequestRecord]) -> None:
         totals: dict[tuple[str, str, str], list] = {}
         for record in records:
+            method, route, started = record.method, record.route, record.started
             for q in record.queries:
-                key = (q.fingerprint_hash, record.method, record.route)
+                key = (q.fingerprint_hash, method, route)
                 entry = totals.get(key)
+                ms = q.duration_ms
                 if entry is None:
-                    totals[key] = [q.fingerprint, 1, q.duration_ms, q.duration_ms, record.started]
+                    totals[key] = [q.fingerprint, 1, ms, ms, started]
                 else:
                     entry[1] += 1
-                    entry[2] += q.duration_ms
-                    entry[3] = max(entry[3], q.duration_ms)
-                    entry[4] = record.started
+                    entry[2] += ms
+                    if ms > entry[3]:
+                        entry[3] = ms
+                    entry[4] = started
         cursor.executemany(
             """INSERT INTO perflab_sql (fingerprint_hash, method, route, fingerprint, count,
                total_ms, max_ms, last_seen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)

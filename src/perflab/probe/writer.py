@@ -61,7 +61,7 @@ class BackgroundWriter:
         self.settings = settings
         self._complete = complete
         self.stats = WriterStats()
-        self._queue: deque[tuple] = deque()  # RequestRecord.frozen()
+        self._queue: deque[bytes] = deque()  # frozen records (records.frozen_record)
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._start_lock = threading.Lock()
@@ -74,8 +74,9 @@ class BackgroundWriter:
 
     # -- request side ---------------------------------------------------------------------
 
-    def submit(self, record: RequestRecord) -> bool:
-        """Queue a record; False (and counted) when the queue is full. Never blocks."""
+    def submit(self, frozen: bytes) -> bool:
+        """Queue a record, as ``frozen_record`` (or ``RequestRecord.frozen``) gives it; False
+        (and counted) when the queue is full. Never blocks."""
         if self._pid != current_pid():
             self._start()
         self.stats.submitted += 1
@@ -84,7 +85,7 @@ class BackgroundWriter:
             self.stats.dropped_queue_full += 1
             self._unsaved_drops += 1
             return False
-        self._queue.append(record.frozen())  # untracked by the GC while it waits
+        self._queue.append(frozen)  # bytes: nothing for the collector while it waits
         return True
 
     def _start(self) -> None:

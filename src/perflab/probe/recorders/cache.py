@@ -78,7 +78,7 @@ class CacheRecorder(Recorder):
                 active.cache_depth -= 1
             duration = (time.perf_counter() - start) * 1000.0
             hits, misses, keys = _hits_and_misses(operation, args, kwargs, result)
-            active.record.cache.append(
+            active.cache.append(
                 CacheEvent(operation, alias, duration, hits=hits, misses=misses, keys=keys)
             )
             return result

@@ -15,7 +15,7 @@ from django.db import connections
 from django.db.utils import ConnectionHandler
 
 from perflab.probe.callsite import CallsiteFinder
-from perflab.probe.context import ActiveRequest, current_request
+from perflab.probe.context import current_request
 from perflab.probe.findings import detect_findings
 from perflab.probe.fingerprint import fingerprint_hash, fingerprint_sql, is_select
 from perflab.probe.masking import mask_params
@@ -70,26 +70,24 @@ class SqlRecorder(Recorder):
             return execute(sql, params, many, context)
         finally:
             end = time.perf_counter()
-            self._record(active, sql, params, many, context, start, end)
-
-    def _record(self, active: ActiveRequest, sql, params, many, context, start, end) -> None:
-        settings = active.settings
-        raw = active.record.raw_queries
-        if len(raw) >= settings.MAX_QUERIES_PER_REQUEST:
-            active.skipped_queries += 1
-            return
-        sql = sql if isinstance(sql, str) else str(sql)
-        kept = None  # a SELECT's parameters, for EXPLAIN; copied: the caller may reuse them
-        if not many and params is not None and is_select(sql):
-            kept = params if isinstance(params, tuple) else _copy_params(params)
-        stack = None
-        wanted = settings.STACK_FOR_FINGERPRINTS
-        if wanted and fingerprint_hash(fingerprint_sql(sql)) in wanted:
-            stack = self.callsites.stack()
-        raw.append((
-            sql, kept, bool(many), context["connection"].alias, active.offset_ms(start),
-            (end - start) * 1000.0, self.callsites.find(memo=active.callsite_memo), stack,
-        ))  # fmt: skip
+            # Inline, not a method: this runs for every statement of every request.
+            raw = active.raw_queries
+            if len(raw) < active.settings.MAX_QUERIES_PER_REQUEST:
+                if not isinstance(sql, str):
+                    sql = str(sql)
+                kept = None  # a SELECT's parameters, for EXPLAIN; copied: callers reuse them
+                if not many and params is not None and is_select(sql):
+                    kept = params if type(params) is tuple else _copy_params(params)
+                stack = None
+                wanted = active.settings.STACK_FOR_FINGERPRINTS
+                if wanted and fingerprint_hash(fingerprint_sql(sql)) in wanted:
+                    stack = self.callsites.stack(skip=0)
+                raw.append((
+                    sql, kept, many, context["connection"].alias, (start - active.t0) * 1000.0,
+                    (end - start) * 1000.0, self.callsites.find(1, active.callsite_memo), stack,
+                ))  # fmt: skip
+            else:
+                active.skipped_queries += 1
 
     def complete(self, record: RequestRecord, settings: ProbeSettings) -> None:
         raw = record.raw_queries
@@ -103,7 +101,7 @@ class SqlRecorder(Recorder):
                 sql=sql, fingerprint=fingerprint, fingerprint_hash=fingerprint_hash(fingerprint),
                 duration_ms=duration_ms, alias=alias, start_ms=start_ms, callsite=callsite,
                 params=None if params is None else mask_params(fingerprint, params, names),
-                many=many, stack=stack,
+                many=bool(many), stack=stack,
             ))  # fmt: skip
         record.raw_queries = []
         record.findings = detect_findings(queries, settings.NPLUSONE_THRESHOLD)

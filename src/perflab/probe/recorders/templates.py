@@ -32,7 +32,7 @@ class TemplateRecorder(Recorder):
             finally:
                 name = getattr(template.template, "name", None) or "<string>"
                 duration = (time.perf_counter() - start) * 1000.0
-                active.record.templates.append(TemplateEvent(name, duration))
+                active.templates.append(TemplateEvent(name, duration))
 
         render._perflab = True
         DjangoBackendTemplate.render = render
