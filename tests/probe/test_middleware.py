@@ -245,6 +245,16 @@ class TestSampler:
         assert session["duration"] >= 0.02 and session["sample_count"] >= 1
 
 
+def test_a_function_view_is_the_call_site_of_its_own_statements(probe, blog):
+    from tests.probe import urls
+
+    Client().get("/t/counted/", HTTP_X_REQUEST_ID="counted")
+    (query,) = flushed(probe).request(request_id="counted")["queries"]
+    path, line, function = query["callsite"].split(":")
+    assert path.endswith("tests/probe/urls.py") and function == "counted"
+    assert int(line) == line_of(urls, "return HttpResponse(str(Post.objects.count()))")
+
+
 def test_call_sites_stop_at_the_view(probe, blog, settings):
     """A DRF generic view runs every statement from library code: no call site, and not
     the app's middleware (or the test) that happens to be app code above the view."""

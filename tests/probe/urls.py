@@ -20,6 +20,13 @@ def templated(request):
     return HttpResponse(template.render({"items": range(50)}))
 
 
+def counted(request):
+    """A function view issuing its own statement: the view is both boundary and call site."""
+    from perflab.demo.models import Post
+
+    return HttpResponse(str(Post.objects.count()))
+
+
 def broken(request):
     raise RuntimeError("boom")
 
@@ -33,6 +40,7 @@ def slow(request):
 
 urlpatterns = [
     path("t/templated/", templated),
+    path("t/counted/", counted),
     path("t/broken/", broken),
     path("t/slow/", slow),
     *demo_urlpatterns,
