@@ -186,19 +186,11 @@ class RecordingStore:
     def _request_row(record: RequestRecord, statements: dict[str, str]) -> list:
         """The ``perflab_request`` row: ``REQUEST_COLUMNS``, then the detail and profile."""
         profile = zlib.compress(record.profile.encode(), 1) if record.profile else None
-        cache_hits = cache_misses = 0
-        cache_ms = 0.0
-        if record.cache:  # most requests make no cache call: no sums over nothing
-            cache_hits, cache_misses, cache_ms = (
-                record.cache_hits,
-                record.cache_misses,
-                record.cache_ms,
-            )
         return [
             record.request_id, record.started, record.method, record.path, record.route,
             record.view, record.status, record.duration_ms, record.cpu_ms, record.db_ms,
-            record.query_count, record.response_bytes, record.user_id, cache_hits, cache_misses,
-            cache_ms, record.template_ms if record.templates else 0.0, len(record.findings),
+            record.query_count, record.response_bytes, record.user_id, record.cache_hits,
+            record.cache_misses, record.cache_ms, record.template_ms, len(record.findings),
             int(record.profile is not None), record.pid, _pack(_document(record, statements)),
             profile,
         ]  # fmt: skip
