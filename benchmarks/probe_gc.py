@@ -14,21 +14,17 @@ warm-up, and reports collections per generation (``gc.callbacks``) and their tim
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from in_process import arguments, run_child
 from overhead_table import ENDPOINTS
 from probe_overhead import restore, seed
 from rich.console import Console
 from rich.table import Table
-
-from perflab.demo.project import project_environment
 
 CONFIGS = {"off": "no probe", "on": "probe (default)"}
 WARMUP_REQUESTS = 300
@@ -72,26 +68,8 @@ def child(path: str, requests: int) -> dict:
     return {"counts": counts, "seconds": seconds, "elapsed": elapsed}
 
 
-def run_child(config: str, path: str, requests: int, db: Path, scratch: Path) -> dict:
-    env = {**os.environ, **project_environment(f"sqlite:///{db}"),
-           "PERFLAB_PROBE": config, "PERFLAB_SILK": "off",
-           "PERFLAB_DATA_DIR": str(scratch / f"data-{config}")}  # fmt: skip
-    command = [sys.executable, __file__, "--child", path, "--requests", str(requests)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
-                            timeout=3600, stdin=subprocess.DEVNULL)  # fmt: skip
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SystemExit(f"{config} failed: {last}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=8000, help="requests per run (8000)")
-    parser.add_argument("--endpoints", default="detail,list", help="of list,detail,naive")
-    parser.add_argument("--posts", type=int, default=10000)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(__doc__, requests=8000, endpoints="detail,list")
     if args.child:
         print(json.dumps(child(args.child, args.requests)))
         return 0
@@ -113,7 +91,7 @@ def main() -> int:
                 db = scratch / f"{name}-{config}.sqlite3"
                 restore(pristine, db)
                 with console.status(f"{label}: {config_label}, {args.requests:,} requests"):
-                    result = run_child(config, template, args.requests, db, scratch)
+                    result = run_child(__file__, config, template, args.requests, db, scratch)
                 counts, seconds = result["counts"], result["seconds"]
                 table.add_row(
                     label, config_label, *(f"{c:,}" for c in counts),

@@ -15,24 +15,21 @@ on every request. The writer thread's CPU per record is timed apart, over batche
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from in_process import arguments, run_child
 from machine import SERVER_CPU, can_pin
 from overhead_table import ENDPOINTS
 from probe_overhead import restore, seed
 from rich.console import Console
 from rich.table import Table
-
-from perflab.demo.project import project_environment
 
 WARMUP_REQUESTS = 300
 BATCH = 200  # requests per writer batch (0.5 s at 400 requests/s)
@@ -88,26 +85,8 @@ def child(path: str, requests: int) -> dict:
     }
 
 
-def run_child(name: str, path: str, requests: int, db: Path, scratch: Path) -> dict:
-    env = {**os.environ, **project_environment(f"sqlite:///{db}"),
-           "PERFLAB_PROBE": "on", "PERFLAB_SILK": "off",
-           "PERFLAB_DATA_DIR": str(scratch / f"data-{name}")}  # fmt: skip
-    command = [sys.executable, __file__, "--child", path, "--requests", str(requests)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
-                            timeout=3600, stdin=subprocess.DEVNULL)  # fmt: skip
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SystemExit(f"{name} failed: {last}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=4000, help="pairs per endpoint (4000)")
-    parser.add_argument("--endpoints", default="detail,list,naive", help="of list,detail,naive")
-    parser.add_argument("--posts", type=int, default=10000)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(__doc__, requests=4000, endpoints="detail,list,naive")
     if args.child:
         print(json.dumps(child(args.child, args.requests)))
         return 0
@@ -128,7 +107,7 @@ def main() -> int:
             db = scratch / f"{name}.sqlite3"
             restore(pristine, db)
             with console.status(f"{label}: {args.requests:,} requests each way"):
-                result = run_child(name, template, args.requests, db, scratch)
+                result = run_child(__file__, "on", template, args.requests, db, scratch)
             added = result["on_us"] - result["off_us"]
             total = added + result["writer_us"]
             table.add_row(
