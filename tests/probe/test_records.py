@@ -45,16 +45,6 @@ def test_frozen_record_takes_the_fields_of_a_record_in_order():
     assert list(inspect.signature(frozen_record).parameters) == names
 
 
-def test_parameters_marshal_refuses_are_pickled():
-    from datetime import datetime
-
-    record = _record(params=(datetime(2026, 11, 24, 12, 0), 3))
-    frozen = record.frozen()
-    assert frozen[0] == 0x80  # a pickle, not the usual marshal form
-    assert RequestRecord.thawed(frozen) == record
-    assert _record().frozen()[0] != 0x80
-
-
 def test_parameters_that_will_not_pickle_travel_as_their_repr():
     class Adapter:  # an app's own parameter type, local: pickle cannot find it
         def __repr__(self):

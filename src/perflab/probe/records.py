@@ -7,7 +7,6 @@ API, the CLI and the report read it back from the store. Nothing here imports Dj
 
 from __future__ import annotations
 
-import marshal
 import pickle
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -28,7 +27,7 @@ class QueryEvent:
 
 
 # The events a request adds while it runs are named tuples: cheaper to make on the request
-# path than objects, and plain tuples in the writer's queue (``frozen_record``).
+# path than objects, and pickled small for the writer's queue (``frozen_record``).
 
 
 class CacheEvent(NamedTuple):
@@ -131,15 +130,7 @@ class RequestRecord:
     @classmethod
     def thawed(cls, frozen: bytes) -> RequestRecord:
         """The record ``frozen_record`` made, as objects again (in the writer thread)."""
-        values = pickle.loads(frozen) if frozen[0] == _PICKLED else marshal.loads(frozen)
-        record = cls(*values)
-        if record.cache:
-            record.cache = [CacheEvent._make(event) for event in record.cache]
-        if record.templates:
-            record.templates = [TemplateEvent._make(event) for event in record.templates]
-        if record.spans:
-            record.spans = [SpanEvent._make(event) for event in record.spans]
-        return record
+        return cls(*pickle.loads(frozen))
 
     def detail(self, queries: list[dict[str, Any]]) -> dict[str, Any]:
         """The per-request lists as plain data, with the statements' rows as given: the
@@ -185,32 +176,19 @@ def frozen_record(
     a batch every ``FLUSH_INTERVAL_S``). As objects (a record, its lists, its events) it
     would be traversed by every collection meanwhile and reach the oldest generation,
     bringing the app's full collections forward (detail endpoint: 10 instead of 8 per
-    8,000 requests). Bytes are not tracked by the collector at all. ``marshal`` makes
-    them in C from plain values (~2 µs on the request path, measured in place, where
-    ``pickle`` took ~5); a record whose statement parameters marshal refuses (a date,
-    a ``Decimal``, an app's own type) is pickled instead. Events travel as plain
-    tuples (marshal takes no named tuples). The request path calls this directly
-    (``ActiveRequest.frozen``): no ``RequestRecord`` is built per request."""
+    8,000 requests). Bytes are not tracked by the collector at all. Pickling costs ~4-5
+    µs in place (marshal the same; a tuple of plain values ~1 µs, but the collector ages
+    it: 2-3 more full collections per 24,000 detail requests). A statement parameter
+    pickle refuses (an app's own type) travels as its repr. The request path calls this
+    directly (``ActiveRequest.frozen``): no ``RequestRecord`` is built per request."""
     values = (request_id, method, path, started, pid, route, view, status, duration_ms, cpu_ms,
-              response_bytes, user_id, query_string, headers, body, [], raw_queries,
-              _plain(cache), _plain(templates), _plain(spans), [], profile)  # fmt: skip
-    try:
-        return marshal.dumps(values, _MARSHAL_VERSION)
-    except ValueError:
-        pass
+              response_bytes, user_id, query_string, headers, body, [], raw_queries, cache,
+              templates, spans, [], profile)  # fmt: skip
     try:
         return pickle.dumps(values, pickle.HIGHEST_PROTOCOL)
     except Exception:  # a statement parameter of the app's own kind that will not pickle
         raw_queries = [_with_picklable_params(raw) for raw in raw_queries]
         return pickle.dumps((*values[:16], raw_queries, *values[17:]), pickle.HIGHEST_PROTOCOL)
-
-
-_MARSHAL_VERSION = 2  # no back-references: the cheapest form; read back by this process only
-_PICKLED = 0x80  # pickle's PROTO opcode starts every pickle; no marshalled tuple starts so
-
-
-def _plain(events: list) -> list:
-    return [tuple(event) for event in events] if events else []
 
 
 def _with_picklable_params(raw: tuple) -> tuple:
