@@ -35,8 +35,8 @@ class ActiveRequest:
         method: str,
         path: str,
         pid: int,
-        query_string: str = "",
-        headers: dict[str, str] | None = None,
+        query_string: str,
+        headers: dict[str, str],
     ) -> None:
         self.settings = settings
         self.request_id = request_id
@@ -44,7 +44,7 @@ class ActiveRequest:
         self.path = path
         self.pid = pid
         self.query_string = query_string  # secrets masked
-        self.headers = headers if headers is not None else {}  # secrets masked
+        self.headers = headers  # secrets masked
         self.body: str | None = None  # only with CAPTURE_BODY, secrets masked
         self.raw_queries: list[tuple] = []
         self.cache: list = []

@@ -81,9 +81,6 @@ def mask_body(body: bytes, content_type: str, sensitive_names: tuple[str, ...], 
     return f"<{len(body)} bytes of {content_type or 'unknown type'}>"
 
 
-_JSON_TYPES = frozenset({str, int, float, bool, type(None)})
-
-
 def _json_safe(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
@@ -98,4 +95,4 @@ def mask_params(fingerprint: str, params: Any, sensitive_names: tuple[str, ...])
     values = list(params.values()) if isinstance(params, dict) else list(params)
     if is_sensitive(fingerprint, sensitive_names):
         return [MASK] * len(values)
-    return [v if type(v) in _JSON_TYPES else _json_safe(v) for v in values]
+    return [_json_safe(v) for v in values]
