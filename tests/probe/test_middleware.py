@@ -101,6 +101,31 @@ def test_raw_cursor_sql_is_captured(probe, blog):
     assert "SELECT COUNT(*) FROM blog_post_tags" in sqls
 
 
+def _outer_wrapper(execute, sql, params, many, context):
+    """An app's own execute wrapper (app code), run outside the probe's."""
+    return execute(sql, params, many, context)
+
+
+@pytest.mark.parametrize("outer_wrapper", [False, True])
+def test_raw_cursor_sql_has_the_apps_call_site(probe, blog, outer_wrapper):
+    from django.db import connection
+
+    from perflab.demo import views
+
+    if outer_wrapper:  # first in the list: Django runs it outside the probe's wrapper
+        connection.execute_wrappers.insert(0, _outer_wrapper)
+    try:
+        Client().get("/t/raw/", HTTP_X_REQUEST_ID="raw-site")
+    finally:
+        if outer_wrapper:
+            connection.execute_wrappers.remove(_outer_wrapper)
+    queries = flushed(probe).request(request_id="raw-site")["queries"]
+    raw = next(q for q in queries if q["sql"].startswith("SELECT COUNT(*) FROM blog_post_tags"))
+    path, line, function = raw["callsite"].split(":")
+    assert Path(path).resolve() == Path(views.__file__).resolve()
+    assert (int(line), function) == (line_of(views, "cursor.execute(f"), "_count_tag_links")
+
+
 def test_async_view_is_recorded_through_the_asgi_handler(probe, blog):
     # AsyncClient drives Django's ASGI handler: the middleware runs as a coroutine.
     response = async_to_sync(AsyncClient().get)("/api/stats/", headers={"X-Request-ID": "async"})

@@ -27,6 +27,13 @@ def counted(request):
     return HttpResponse(str(Post.objects.count()))
 
 
+def raw_count(request):
+    """A sync view running the demo's raw-cursor statement (in the test's own thread)."""
+    from perflab.demo.views import _count_tag_links
+
+    return HttpResponse(str(_count_tag_links()))
+
+
 def broken(request):
     raise RuntimeError("boom")
 
@@ -41,6 +48,7 @@ def slow(request):
 urlpatterns = [
     path("t/templated/", templated),
     path("t/counted/", counted),
+    path("t/raw/", raw_count),
     path("t/broken/", broken),
     path("t/slow/", slow),
     *demo_urlpatterns,
