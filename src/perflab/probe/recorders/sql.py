@@ -89,10 +89,10 @@ class SqlRecorder(Recorder):
                 wanted = active.settings.STACK_FOR_FINGERPRINTS
                 if wanted and fingerprint_hash(fingerprint_sql(sql)) in wanted:
                     stack = self.callsites.stack(skip=0)
+                callsite = self.callsites.find(_CURSOR_FRAMES, active.callsite_memo)
                 raw.append((
                     sql, kept, many, context["connection"].alias, (start - active.t0) * 1000.0,
-                    (end - start) * 1000.0, self.callsites.find(_CURSOR_FRAMES, active.callsite_memo),
-                    stack,
+                    (end - start) * 1000.0, callsite, stack,
                 ))  # fmt: skip
             else:
                 active.skipped_queries += 1
