@@ -87,11 +87,16 @@ class Cell:
 
 def pairs(results, config: str, endpoint: str) -> list[tuple[float, float]]:
     """(rps, no-probe rps of the same turn) for every slice of the cell that has a partner."""
+    return [pair for _, pair in _round_pairs(results, config, endpoint)]
+
+
+def _round_pairs(results, config: str, endpoint: str) -> list[tuple[str, tuple[float, float]]]:
+    """``pairs``, each with its round (the servers it was measured on)."""
     base = results.get(BASELINE, {}).get(endpoint)
     if base is None:
         return []
     partner = {r.pair: r.charged_rps for r in base.runs if r.charged_rps}
-    return [(r.charged_rps, partner[r.pair]) for r in results[config][endpoint].runs
+    return [(r.pair[0], (r.charged_rps, partner[r.pair])) for r in results[config][endpoint].runs
             if r.pair in partner and r.charged_rps]  # fmt: skip
 
 
@@ -101,14 +106,27 @@ def ratio(results, config: str, endpoint: str) -> float | None:
 
 
 def ratio_interval(results, config: str, endpoint: str) -> tuple[float, float] | None:
-    """95 % bootstrap interval of the median pair ratio; None with fewer than 5 pairs."""
-    values = [rps / base for rps, base in pairs(results, config, endpoint)]
-    if len(values) < 5:
+    """95 % bootstrap interval of the median pair ratio; None with fewer than 5 pairs.
+
+    Two-stage when there are several rounds: rounds are drawn with replacement, then slices
+    within each drawn round. A started process runs ±1-2 % faster or slower than another
+    for its whole life (memory layout), so slices of one round are not independent, and
+    drawing slices alone gives an interval too narrow for what another set of servers
+    would show (the A/A check failed on that)."""
+    by_round: dict[str, list[float]] = {}
+    for name, (rps, base) in _round_pairs(results, config, endpoint):
+        by_round.setdefault(name, []).append(rps / base)
+    if sum(len(values) for values in by_round.values()) < 5:
         return None
+    rounds = list(by_round.values())
     rng = random.Random(0)
-    medians = sorted(
-        statistics.median(rng.choices(values, k=len(values))) for _ in range(BOOTSTRAP_SAMPLES)
-    )
+    medians = []
+    for _ in range(BOOTSTRAP_SAMPLES):
+        drawn = rng.choices(rounds, k=len(rounds)) if len(rounds) > 1 else rounds
+        medians.append(statistics.median(
+            [value for values in drawn for value in rng.choices(values, k=len(values))]
+        ))  # fmt: skip
+    medians.sort()
     return medians[int(0.025 * BOOTSTRAP_SAMPLES)], medians[int(0.975 * BOOTSTRAP_SAMPLES) - 1]
 
 

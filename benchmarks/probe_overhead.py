@@ -30,7 +30,8 @@ into slices of --slice seconds (8 connections from `wrk -t1 -c8 --latency --time
 or a generated Locust FastHttpUser file, slices of at least 5 s) taken in turns: one
 slice per configuration, the order rotating every turn. Each ratio is the median of
 the slice-by-slice ratios to the no-probe slice of the same turn, with a 95 %
-bootstrap interval. The machine's speed drifts by 5-20 % over tens of seconds (a
+bootstrap interval (two-stage with several rounds: rounds drawn, then slices within
+them, since a process's speed differs from another's by ±1-2 % for its whole life). The machine's speed drifts by 5-20 % over tens of seconds (a
 shared VM); slices a second apart see the same machine, so the drift cancels instead
 of deciding the result, and the `control` server measures what is left: its ratio
 should be 1.00 within its interval.
