@@ -28,13 +28,14 @@ every server gets a --warmup run, then --seconds of load per configuration are c
 into slices of --slice seconds (8 connections from `wrk -t1 -c8 --latency --timeout
 30s`, installed with apt-get when missing and running as root, unless --no-install;
 or a generated Locust FastHttpUser file, slices of at least 5 s) taken in turns: one
-slice per configuration, the order rotating every turn. Each ratio is the median of
-the slice-by-slice ratios to the no-probe slice of the same turn, with a 95 %
-bootstrap interval (two-stage with several rounds: rounds drawn, then slices within
-them, since a process's speed differs from another's by ±1-2 % for its whole life). The machine's speed drifts by 5-20 % over tens of seconds (a
-shared VM); slices a second apart see the same machine, so the drift cancels instead
-of deciding the result, and the `control` server measures what is left: its ratio
-should be 1.00 within its interval.
+slice per configuration, the order rotating every turn (servers start, and turns
+begin, in an order drawn anew every round). Each ratio is the median of the
+slice-by-slice ratios to the no-probe slice of the same turn, with a 95 % bootstrap
+interval (two-stage with several rounds: rounds drawn, then slices within them, since
+a process's speed differs from another's by ±1-2 % for its whole life). The machine's
+speed drifts by 5-20 % over tens of seconds (a shared VM); slices a second apart see
+the same machine, so the drift cancels instead of deciding the result, and the
+`control` server measures what is left: its ratio should be 1.00 within its interval.
 
 After each slice the script waits until that server has used no CPU for --settle
 seconds (longer than the probe writer's 0.5 s flush interval), so work a slice leaves
@@ -52,6 +53,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -252,8 +254,11 @@ def measure(args, console: Console, loadgen: LoadGenerator, pinned: bool, scratc
 def running_servers(configs, round_no: int, pristine: Path, scratch: Path, results, console):
     """{config: started server}, each on a fresh copy of the seeded database; all stopped after."""
     servers: dict[str, GunicornServer] = {}
+    # A fresh order every round (seeded: runs repeat): the first server started, and the
+    # first in every turn's rotation, is not always the baseline.
+    order = random.Random(round_no).sample(configs, len(configs))
     try:
-        for config in configs:
+        for config in order:
             label, switches = CONFIGS[config]
             db_path = scratch / f"{config}.sqlite3"
             restore(pristine, db_path)

@@ -16,6 +16,7 @@ import json
 import time
 import zlib
 from collections import defaultdict
+from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,12 @@ _STARTED, _METHOD, _ROUTE, _STATUS, _DURATION, _DB_MS, _QUERIES, _FINDINGS = (
 
 def new_histogram() -> HdrHistogram:
     return HdrHistogram(1, HIST_MAX_US, HIST_DIGITS)
+
+
+@lru_cache(maxsize=1)
+def _empty_histogram() -> str:
+    """An empty histogram, encoded (a new rollup row's); making one took ~0.2 ms a batch."""
+    return new_histogram().encode().decode()
 
 
 COMPRESS_ABOVE = 2048  # bytes; zlib's setup costs more than it saves on small documents
@@ -240,7 +247,7 @@ class RecordingStore:
         groups: dict[tuple[int, str, str], list[list]] = defaultdict(list)
         for row in rows:
             groups[(int(row[_STARTED] // 60) * 60, row[_METHOD], row[_ROUTE])].append(row)
-        empty = new_histogram().encode().decode()
+        empty = _empty_histogram()
         # Sorted: writers in several processes lock rows in one order (no deadlocks).
         for (minute, method, route), group in sorted(groups.items()):
             key = [minute, method, route]
