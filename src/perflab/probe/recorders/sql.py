@@ -26,7 +26,7 @@ from perflab.probe.settings import ProbeSettings
 _ATTACHING: list[SqlRecorder] = []  # the installed recorder, for connections made later
 # Frames a call-site walk skips without looking: this wrapper's, and Django's two that
 # always sit between it and whoever ran the statement (``CursorWrapper.execute`` or
-# ``executemany``, then ``_execute_with_wrappers``). Neither is ever the call site, and
+# ``executemany``, then ``_execute_with_wrappers``). None is ever the call site, and
 # ``sys._getframe`` passes them without creating their frame objects (each frame a walk
 # looks at costs ~0.6 µs in place). Another app's execute wrapper sitting outside this one
 # is skipped instead of ``execute``, which the walk then passes as library code.
