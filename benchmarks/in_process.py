@@ -5,11 +5,17 @@ with ``--child``, on its own copy of the seeded database, and prints one JSON li
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from probe_overhead import seed
+from rich.console import Console
 
 from perflab.demo.project import project_environment
 
@@ -35,3 +41,14 @@ def run_child(script: str, probe: str, path: str, requests: int, db: Path, scrat
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise SystemExit(f"{Path(script).name} ({probe}, {path}) failed: {last}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def seeded_scratch(console: Console, posts: int) -> Iterator[tuple[Path, Path]]:
+    """(scratch folder, seeded database): copy the database per run with ``restore``."""
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Path(folder)
+        pristine = scratch / "seed.sqlite3"
+        with console.status(f"seeding {posts:,} posts"):
+            seed(pristine, posts, scratch / "seed-data")
+        yield scratch, pristine

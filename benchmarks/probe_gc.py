@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from in_process import arguments, run_child
+from in_process import arguments, run_child, seeded_scratch
 from overhead_table import ENDPOINTS
-from probe_overhead import restore, seed
+from probe_overhead import restore
 from rich.console import Console
 from rich.table import Table
 
@@ -80,11 +78,7 @@ def main() -> int:
                    "ms per middle", "ms per full", "GC µs per request"):  # fmt: skip
         left = column in ("endpoint", "configuration")
         table.add_column(column, justify="left" if left else "right")
-    with tempfile.TemporaryDirectory() as folder:
-        scratch = Path(folder)
-        pristine = scratch / "seed.sqlite3"
-        with console.status(f"seeding {args.posts:,} posts"):
-            seed(pristine, args.posts, scratch / "seed-data")
+    with seeded_scratch(console, args.posts) as (scratch, pristine):
         for name in args.endpoints.split(","):
             label, template = ENDPOINTS[name]
             for config, config_label in CONFIGS.items():

@@ -20,14 +20,12 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from in_process import arguments, run_child
+from in_process import arguments, run_child, seeded_scratch
 from machine import SERVER_CPU, can_pin
 from overhead_table import ENDPOINTS
-from probe_overhead import restore, seed
+from probe_overhead import restore
 from rich.console import Console
 from rich.table import Table
 
@@ -97,11 +95,7 @@ def main() -> int:
                "total +µs", "as a throughput ratio")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "endpoint" else "right")
-    with tempfile.TemporaryDirectory() as folder:
-        scratch = Path(folder)
-        pristine = scratch / "seed.sqlite3"
-        with console.status(f"seeding {args.posts:,} posts"):
-            seed(pristine, args.posts, scratch / "seed-data")
+    with seeded_scratch(console, args.posts) as (scratch, pristine):
         for name in args.endpoints.split(","):
             label, template = ENDPOINTS[name]
             db = scratch / f"{name}.sqlite3"
