@@ -504,12 +504,22 @@ class RecordingStore:
         if kind:
             where.append("kind = %s")
             params.append(kind)
+        # One request can hold several rows of one group (a duplicate finding is per SQL and
+        # parameters: two repeated rows of one statement shape are two rows), so the inner
+        # query makes one row per request and group: "requests" counts distinct requests
+        # (COUNT(DISTINCT request_row)), "per request" sums a request's rows.
         return self._read(
             f"""SELECT kind, method, route, fingerprint_hash, callsite, COUNT(*) AS requests,
                 AVG(count) AS per_request, MAX(count) AS max_per_request,
                 SUM(total_ms) AS total_ms, MAX(example_sql) AS example_sql, MAX(hint) AS hint,
                 MAX(fingerprint) AS fingerprint, MAX(request_id) AS example_request_id
-                FROM perflab_finding WHERE {" AND ".join(where)}
+                FROM (SELECT kind, method, route, fingerprint_hash, callsite, request_row,
+                      SUM(count) AS count, SUM(total_ms) AS total_ms,
+                      MAX(example_sql) AS example_sql, MAX(hint) AS hint,
+                      MAX(fingerprint) AS fingerprint, MAX(request_id) AS request_id
+                      FROM perflab_finding WHERE {" AND ".join(where)}
+                      GROUP BY kind, method, route, fingerprint_hash, callsite, request_row
+                ) AS per_request_row
                 GROUP BY kind, method, route, fingerprint_hash, callsite
                 ORDER BY total_ms DESC LIMIT %s""",
             [*params, limit],
