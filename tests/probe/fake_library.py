@@ -5,7 +5,7 @@ def query(finder, memo, depth=3):
     """A statement issued ``depth`` library frames below the caller."""
     if depth:
         return query(finder, memo, depth - 1)
-    return finder.find(skip=0, memo=memo)
+    return finder.find(skip=0, memo=memo).callsite
 
 
 def calling_back(callback):

@@ -167,13 +167,19 @@ def test_groups_below_the_threshold_are_not_findings(api_client):
     assert {f.hint: f.count for f in at_four} == {PROFILE_HINT: 4, COUNT_HINT: 4, RECENT_HINT: 4}
 
 
-def test_statements_without_a_callsite_are_never_n_plus_one(api_client):
+def test_a_missing_location_never_hides_a_loop(api_client):
     make_authors(6)
     events = naive_authors(api_client, 6)
-    assert len(detect_findings(events)) == 3
+    located = detect_findings(events)
+    assert len(located) == 3
 
-    anonymous = [replace(e, callsite=None) for e in events]
-    assert detect_findings(anonymous, threshold=2) == []
+    anonymous = [replace(e, callsite=None, location=None) for e in events]
+    found = detect_findings(anonymous, threshold=2)
+    assert [f.kind for f in found] == ["n_plus_one"] * 3
+    assert {(f.fingerprint_hash, f.count) for f in found} == {
+        (f.fingerprint_hash, f.count) for f in located
+    }
+    assert {f.location for f in found} == {None}
 
 
 def test_same_sql_and_params_is_a_duplicate():

@@ -1,26 +1,37 @@
-"""The call site of a query: the first frame in the app's own code, as file:line:function.
+"""Where a statement came from: the app's own line, the template line, the serializer field.
 
-Walks frames without formatting a stack; whether a code object belongs to the app
-is decided once per code object and cached (by id: hashing a code object hashes its
-bytecode and constants), so the walk is a few dictionary lookups.
+``CallsiteFinder.find`` walks the stack once per statement and returns a ``Where``:
 
-The walk stops at the view Django called (and at the probe's middleware): frames above
-it are middleware and the server, never where a view's statement came from. It also
-bounds the work: on Python 3.11 every ``f_back`` materialises a frame object, and when no
-frame is app code (a DRF generic view) an unbounded walk climbs the whole gunicorn stack
-(~45 frames) for every statement.
+- ``callsite``: the innermost frame in the app's own code, as ``file:line:function``;
+- ``template``: the innermost Django template node or Jinja2 template line being rendered,
+  as ``name.html:line`` — real apps run most of their per-row statements there, after the
+  view returned (``TemplateResponse``, generic views, Wagtail's ``Page.serve``);
+- ``origin``, when there is no app frame: the DRF serializer field being filled
+  (``file:line:PostSerializer.author``), else the innermost frame outside the ORM (the
+  writer adds the view's name: ``rest_framework/mixins.py:40:list ← blog.views.PostList``);
+- ``location``: one string to show and to group N+1s by, innermost part first
+  (``card.html:5 ← views.py:20:index``); None for the bare fallback, completed later.
+
+Whether a code object belongs to the app is decided once per code object and cached (by
+id: hashing a code object hashes its bytecode and constants), so the walk is a few
+dictionary lookups. It stops at the view Django called (and at the probe's middleware, and
+at ``SimpleTemplateResponse.render``): frames above are middleware and the server. It also
+bounds the work: on Python 3.11 every ``f_back`` materialises a frame object.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import sys
 import sysconfig
 import traceback
 import weakref
 from itertools import count
 from pathlib import Path
-from types import CodeType
+from types import CodeType, FrameType
+from typing import NamedTuple
 
 _PERFLAB_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 _DEMO_DIR = _PERFLAB_DIR + "demo" + os.sep  # the reference app is "the app", not perflab
@@ -31,8 +42,20 @@ _MARKED: dict[int, object] = {}  # id(callable) -> callable already marked
 _FINDERS: weakref.WeakSet[CallsiteFinder] = weakref.WeakSet()  # told of boundaries marked later
 
 # A code object's verdict, decided once: library code is walked past, app code is the call
-# site, a boundary (library code a view runs in) ends the walk with no call site.
-LIBRARY, APP, BOUNDARY, UNKNOWN = 0, 1, 2, -1
+# site, a boundary (library code a view runs in) ends the walk with no call site; a template
+# node or a serializer filling its fields says where library code is working for the app.
+LIBRARY, APP, BOUNDARY, DJANGO_NODE, JINJA, SERIALIZER, UNKNOWN = 0, 1, 2, 3, 4, 5, -1
+# id(code) -> (code, verdict) of the library functions that tell where a statement is
+_WATCHED: dict[int, tuple[CodeType, int]] = {}
+
+
+class Where(NamedTuple):
+    """Where one statement ran (see the module docstring)."""
+
+    callsite: str | None
+    template: str | None = None
+    origin: str | None = None
+    location: str | None = None
 
 
 def mark_boundary(func) -> None:
@@ -54,6 +77,30 @@ def mark_boundary(func) -> None:
         seen += 1
 
 
+def _watch(func, verdict: int) -> None:
+    code = func.__code__
+    _WATCHED[id(code)] = (code, verdict)
+    _BOUNDARY_FILES.add(code.co_filename)  # its file is never passed by name alone
+    for finder in _FINDERS:
+        finder.forget(code)
+
+
+def watch_frameworks() -> None:
+    """Watch the library functions that locate statements: Django's template nodes and DRF's
+    ``Serializer.to_representation``; stop at ``SimpleTemplateResponse.render`` (above it is
+    only the request handler). Called once when the probe installs."""
+    from django.template.base import Node
+    from django.template.response import SimpleTemplateResponse
+
+    _watch(Node.render_annotated, DJANGO_NODE)
+    mark_boundary(SimpleTemplateResponse.render)
+    try:
+        from rest_framework.serializers import Serializer
+    except ImportError:
+        return
+    _watch(Serializer.to_representation, SERIALIZER)
+
+
 def _library_prefixes() -> tuple[str, ...]:
     prefixes = {_PERFLAB_DIR}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
@@ -67,6 +114,20 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(prefixes)
 
 
+def _orm_files() -> set[str]:
+    """Every source file of ``django.db``, named as its code objects name it: the frames a
+    statement passes before reaching whoever asked for it."""
+    import django.db
+
+    root = os.path.dirname(django.db.__file__)
+    return {
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(root)
+        for name in names
+        if name.endswith(".py")
+    }
+
+
 class CallsiteFinder:
     def __init__(self, extra_excludes: tuple[str, ...] = ()) -> None:
         self.library_prefixes = _library_prefixes()
@@ -74,9 +135,14 @@ class CallsiteFinder:
         # Files holding library code only (no boundary): the walk passes their frames on one
         # set lookup of the file name (a string: its hash is cached), most frames of a walk.
         self._library_files: set[str] = set()
-        self._verdicts: dict[int, int] = {}  # id(code) -> LIBRARY, APP or BOUNDARY
+        self._orm = _orm_files()
+        self._verdicts: dict[int, int] = {}  # id(code) -> LIBRARY, APP, BOUNDARY, ...
         self._codes: dict[int, CodeType] = {}  # keeps the codes alive: ids stay unique
+        self._serializer_sites: dict[tuple[type, str], str] = {}
         self._cwd = os.getcwd() + os.sep
+        self._short_prefixes = sorted(
+            (p for p in self.library_prefixes if p != _PERFLAB_DIR), key=len, reverse=True
+        )
         _FINDERS.add(self)
 
     def forget(self, code: CodeType) -> None:
@@ -84,12 +150,18 @@ class CallsiteFinder:
         self._verdicts.pop(id(code), None)
         self._library_files.discard(code.co_filename)
 
-    def verdict(self, code: CodeType) -> int:
+    def verdict(self, frame: FrameType) -> int:
+        code = frame.f_code
         known = self._verdicts.get(id(code), UNKNOWN)
         if known != UNKNOWN:
             return known
         filename = code.co_filename
-        if self._is_app_file(filename):
+        watched = _WATCHED.get(id(code))
+        if watched is not None:
+            verdict = watched[1]
+        elif "__jinja_template__" in frame.f_globals:  # a compiled Jinja2 template
+            verdict = JINJA
+        elif self._is_app_file(filename):
             verdict = APP
         elif id(code) in _BOUNDARIES:
             verdict = BOUNDARY
@@ -111,9 +183,12 @@ class CallsiteFinder:
             return False
         return not any(fragment in path for fragment in self.extra_excludes)
 
-    def find(self, skip: int = 1, memo: list | None = None) -> str | None:
-        """file:line:function of the innermost app frame above the caller, up to the view
-        (or the probe's middleware); None when there is none.
+    def find(self, skip: int = 1, memo: list | None = None, rendering: bool = False) -> Where:
+        """Where the statement running ``skip`` frames above the caller came from.
+
+        ``rendering``: a template is being rendered for this request, so a template line
+        may sit above the app frame (a model method called from a template): the walk then
+        goes on past the app frame to the innermost template node.
 
         ``memo`` (one list per request) remembers the last app frame found, how deep it
         was and the code just below it. A loop issuing a statement per row (an N+1) asks
@@ -121,9 +196,11 @@ class CallsiteFinder:
         call: ``sys._getframe(n)`` checks that by creating two frame objects instead of
         one for every frame of the ORM in between (~15 per statement). The assumption:
         from one instruction of one live frame, the same depth and the same first library
-        call mean the same path, with no app callback in it that was not there before."""
+        call mean the same path, with no app callback in it that was not there before.
+        Template nodes are new frames for every row, so statements located by a template
+        alone are walked every time."""
         if memo:
-            depth, app_frame, lasti, below, callsite = memo
+            depth, app_frame, lasti, below, where = memo
             try:
                 frame = sys._getframe(skip + 1 + depth)
             except ValueError:
@@ -133,10 +210,18 @@ class CallsiteFinder:
                 and frame.f_lasti == lasti
                 and sys._getframe(skip + depth).f_code is below
             ):
-                return callsite
+                return where
         frame = sys._getframe(skip + 1)
+        orm = self._orm
+        depth = 0
+        while frame is not None and frame.f_code.co_filename in orm:
+            frame = frame.f_back
+            depth += 1
+        innermost = frame  # the first frame outside the ORM: the fallback origin
         library = self._library_files
-        start = 0
+        start = depth
+        callsite = template = origin = app_frame = None
+        app_depth = template_depth = origin_depth = 0
         # The inner loop runs for every library frame of every statement (a DRF view: 12-17
         # per statement): one set lookup each, no call. ``frame.f_code`` on None (past the
         # outermost frame) ends the walk, not a test per turn.
@@ -146,26 +231,111 @@ class CallsiteFinder:
                     if frame.f_code.co_filename not in library:
                         break
                     frame = frame.f_back
-                verdict = self.verdict(frame.f_code)
-                if verdict != LIBRARY:
+                verdict = self.verdict(frame)
+                if verdict == APP:
+                    code = frame.f_code
+                    if callsite is None:
+                        callsite = (
+                            f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"  # noqa: E501
+                        )
+                        app_frame, app_depth = frame, depth
+                        if template is not None or not rendering:
+                            break
+                    if id(code) in _BOUNDARIES:  # the view: no template can be above it
+                        break
+                elif verdict in (DJANGO_NODE, JINJA):
+                    if template is None:
+                        template, template_depth = _template_line(frame, verdict), depth
+                        if callsite is not None:
+                            break
+                elif verdict == SERIALIZER:
+                    if origin is None and callsite is None and template is None:
+                        origin, origin_depth = self._serializer_field(frame), depth
+                elif verdict == BOUNDARY:
                     break
                 frame = frame.f_back
                 start = depth + 1
         except AttributeError:
+            pass
+        if callsite is not None and template is None and origin is None:
+            where = Where(callsite, None, None, callsite)  # most statements
+            if memo is not None and app_depth:
+                below = sys._getframe(skip + app_depth).f_code
+                memo[:] = (app_depth, app_frame, app_frame.f_lasti, below, where)
+            return where
+        if callsite is not None or template is not None or origin is not None:
+            # Innermost first: "card.html:5 ← views.py:20:index" is a template line reached
+            # from the view's render call; "models.py:9:image ← card.html:5" the other way.
+            parts = sorted(
+                (d, text)
+                for d, text in ((app_depth, callsite), (template_depth, template),
+                                (origin_depth, origin))
+                if text is not None
+            )  # fmt: skip
+            return Where(callsite, template, origin, " ← ".join(text for _, text in parts))
+        if innermost is None:
+            return Where(None)
+        code = innermost.f_code
+        return Where(None, None, f"{self.display_path(code.co_filename)}:{innermost.f_lineno}:"
+                                 f"{code.co_name}")  # fmt: skip
+
+    def _serializer_field(self, frame: FrameType) -> str | None:
+        """``serializers.py:12:PostSerializer.author``: the field DRF is filling."""
+        values = frame.f_locals
+        serializer, field = values.get("self"), values.get("field")
+        name = getattr(field, "field_name", None)
+        if serializer is None or not name:
             return None
-        if verdict == BOUNDARY:
-            return None
-        code = frame.f_code
-        callsite = f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"
-        if memo is not None and depth:
-            below = sys._getframe(skip + depth).f_code
-            memo[:] = (depth, frame, frame.f_lasti, below, callsite)
-        return callsite
+        key = (type(serializer), name)
+        site = self._serializer_sites.get(key)
+        if site is None:
+            site = self._serializer_sites[key] = self._declaration(type(serializer), name)
+        return site
+
+    def _declaration(self, cls: type, name: str) -> str:
+        """Where ``name`` is declared on ``cls`` or a base (else the class statement)."""
+        declared = re.compile(rf"^\s+{re.escape(name)}\s*=")
+        first = None
+        for klass in cls.__mro__:
+            try:
+                lines, start = inspect.getsourcelines(klass)
+                filename = inspect.getsourcefile(klass) or ""
+            except (OSError, TypeError):
+                continue
+            if first is None:
+                first = (filename, start)
+            for offset, line in enumerate(lines):
+                if declared.match(line):
+                    return f"{self.display_path(filename)}:{start + offset}:{cls.__name__}.{name}"
+        filename, start = first or (getattr(sys.modules.get(cls.__module__), "__file__", ""), 0)
+        return f"{self.display_path(filename or '?')}:{start}:{cls.__name__}.{name}"
 
     def display_path(self, filename: str) -> str:
-        return filename[len(self._cwd) :] if filename.startswith(self._cwd) else filename
+        """Relative to the working directory, or to the library folder it is in."""
+        if filename.startswith(self._cwd):
+            return filename[len(self._cwd) :]
+        for prefix in self._short_prefixes:
+            if filename.startswith(prefix):
+                return filename[len(prefix) :]
+        return filename
 
     def stack(self, skip: int = 1) -> list[str]:
         """The full stack, app frames and library frames alike (only when a rule asks)."""
         frames = traceback.extract_stack(sys._getframe(skip + 1))
         return [f"{self.display_path(f.filename)}:{f.lineno}:{f.name}" for f in frames]
+
+
+def _template_line(frame: FrameType, verdict: int) -> str | None:
+    """``name.html:line`` of the node a Django template frame renders, or of a Jinja2
+    template's frame."""
+    try:
+        if verdict == JINJA:
+            template = frame.f_globals["__jinja_template__"]
+            line = template.get_corresponding_lineno(frame.f_lineno)
+            return f"{template.name or template.filename or '<string>'}:{line}"
+        node = frame.f_locals.get("self")
+        origin = node.origin
+        name = origin.template_name or origin.name
+        return f"{name}:{node.token.lineno}"
+    except Exception:  # a node built by hand, with no origin or token
+        return None

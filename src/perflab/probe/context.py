@@ -25,8 +25,8 @@ class ActiveRequest:
 
     __slots__ = ("body", "cache", "cache_depth", "callsite_memo", "cpu0", "headers", "method",
                  "path", "pid", "profile_staff_only", "profiler", "query_string", "raw_queries",
-                 "request_id", "settings", "skipped_queries", "span_depth", "spans", "started",
-                 "t0", "templates")  # fmt: skip
+                 "rendering", "request_id", "settings", "skipped_queries", "span_depth", "spans",
+                 "started", "t0", "templates")  # fmt: skip
 
     def __init__(
         self,
@@ -56,6 +56,7 @@ class ActiveRequest:
         self.span_depth = 0
         self.cache_depth = 0  # cache methods calling each other count once
         self.callsite_memo: list = []  # the last call site found (CallsiteFinder.find)
+        self.rendering = 0  # templates being rendered now (nested: includes, inclusion tags)
         self.started = time.time()
         self.t0 = time.perf_counter()
         self.cpu0 = time.thread_time()

@@ -8,6 +8,7 @@ would fold the loop into one query.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,17 +17,34 @@ from typing import Any
 from perflab.probe.masking import MASK
 from perflab.probe.records import Finding, QueryEvent
 
-__all__ = ["detect_findings", "relation_hint"]
+__all__ = ["HINT_ERRORS", "detect_findings", "polymorphic_key", "relation_hint"]
+
+logger = logging.getLogger("perflab.probe")
+
+
+class _HintErrors:
+    """Hints that failed to build (a relation this code does not know): the finding is
+    kept without a hint and the failure counted here (``/perf/api/status/``)."""
+
+    count = 0
+
+
+HINT_ERRORS = _HintErrors()
+WAGTAIL_PAGE_TABLE = "wagtailcore_page"
 
 
 def detect_findings(queries: list[QueryEvent], threshold: int = 5) -> list[Finding]:
     """N+1 loops and exact duplicates among one request's statements, costliest first.
 
-    N+1 (``kind="n_plus_one"``): statements with the same fingerprint from the same
-    call site, at least ``threshold`` of them (taken as at least 2). Statements
-    without a call site (the framework's own, or not attributable) are never N+1
-    findings. ``count``/``total_ms`` cover the group, ``example_sql`` is its first
-    statement, ``hint`` is ``relation_hint(fingerprint)``.
+    N+1 (``kind="n_plus_one"``): statements with the same fingerprint from the same place,
+    at least ``threshold`` of them (taken as at least 2). The place is the innermost part
+    of the statement's location (``QueryEvent.location``: the app line, the template line
+    or the serializer field, else the view and the innermost frame outside the ORM); a
+    statement with no location at all is grouped by its fingerprint alone, so a missing
+    location never hides a loop. Per-row lookups of a multi-table inheritance family
+    (Wagtail's ``.specific`` per page) differ only by the subclass table: from one place,
+    they are one group (``polymorphic_key``). ``count``/``total_ms`` cover the group,
+    ``example_sql`` is its first statement, ``hint`` is ``relation_hint(fingerprint)``.
 
     Duplicate (``kind="duplicate"``): the same SQL text executed at least twice with
     the same parameters, whatever the call sites. A statement whose parameters were
@@ -45,17 +63,19 @@ def detect_findings(queries: list[QueryEvent], threshold: int = 5) -> list[Findi
     threshold = max(threshold, 2)
     if len(queries) < threshold and len({q.sql for q in queries}) == len(queries):
         return []  # too few for a loop, and no text twice: most requests, decided at once
-    loops: dict[tuple, list[Any]] = {}  # (hash, callsite) -> [count, ms, first]
+    loops: dict[tuple, list[Any]] = {}  # (statement family, place) -> [count, ms, first]
     repeats: dict[tuple, list[Any]] = {}  # (sql, params) -> [count, ms, first]
     for query in queries:
-        if query.callsite is not None:
-            _tally(loops, (query.fingerprint_hash, query.callsite), query)
+        place = query.location or query.callsite
+        if place is not None:
+            place = place.partition(" ← ")[0]
+        _tally(loops, (polymorphic_key(query.fingerprint) or query.fingerprint_hash, place), query)
         params = query.params
         if params is not None and MASK not in params:
             _tally(repeats, (query.sql, _hashable(params)), query)
 
     findings = [
-        _finding("n_plus_one", count, total_ms, first, relation_hint(first.fingerprint))
+        _finding("n_plus_one", count, total_ms, first, _safe_hint(first.fingerprint))
         for count, total_ms, first in loops.values()
         if count >= threshold
     ]
@@ -88,7 +108,56 @@ def _finding(kind, count: int, total_ms: float, first: QueryEvent, hint: str | N
         total_ms=total_ms,
         example_sql=first.sql,
         hint=hint,
+        template=first.template,
+        origin=first.origin,
+        location=first.location or first.callsite,
     )
+
+
+def _safe_hint(fingerprint: str) -> str | None:
+    """``relation_hint``, or the hint for a polymorphic family; never raises: a hint that
+    cannot be built leaves the finding without one (counted in ``HINT_ERRORS``)."""
+    try:
+        key = polymorphic_key(fingerprint)
+        if key is not None and key.startswith(f"mti:{WAGTAIL_PAGE_TABLE}:"):
+            return "specific() on the pages' queryset"
+        return relation_hint(fingerprint)
+    except Exception:
+        HINT_ERRORS.count += 1
+        if HINT_ERRORS.count == 1:
+            logger.exception("perflab: could not build a hint for %s", fingerprint[:200])
+        return None
+
+
+def polymorphic_key(fingerprint: str) -> str | None:
+    """One key for the per-row statements of one multi-table inheritance family.
+
+    ``SELECT … FROM "blog_blogpage" INNER JOIN "wagtailcore_page" … WHERE
+    "blog_blogpage"."page_ptr_id" = ?`` and the same from ``"events_eventpage"`` are one
+    lookup per row of ``wagtailcore_page`` (Wagtail's ``page.specific``): the key is the
+    root table and the WHERE clause with the subclass table replaced by the root. None
+    when the FROM table has no concrete parent (or before the app registry is ready)."""
+    if _load_schema() is None:
+        return None
+    return _polymorphic_key(fingerprint)
+
+
+@lru_cache(maxsize=1024)
+def _polymorphic_key(fingerprint: str) -> str | None:
+    schema = _schema
+    if schema is None or not schema.mti_root or fingerprint[:6].upper() != "SELECT":
+        return None
+    from_match = _FROM.search(fingerprint)
+    if from_match is None:
+        return None
+    table = from_match.group(1)
+    root = schema.mti_root.get(table)
+    if root is None:
+        return None
+    where = _WHERE.search(fingerprint, from_match.end())
+    clause = fingerprint[where.start() :] if where else ""
+    quoted_table, quoted_root = f'"{table}"', f'"{root}"'
+    return f"mti:{root}:{clause.replace(quoted_table, quoted_root)}"
 
 
 def _hashable(params: list[Any]) -> tuple:
@@ -121,6 +190,9 @@ class _Schema:
     through: dict[str, Any]  # db_table of an m2m through model -> the ManyToManyField
     pointing: dict[tuple[str, str], tuple[str, ...]]  # target (table, column) -> FK names
     auto_through: frozenset[str]  # through tables Django created
+    mti_root: dict[str, str]  # db_table of a multi-table inheritance child -> its root's
+    generic_ct: frozenset[tuple[str, str]]  # (table, column) of a GenericForeignKey's type
+    generic_relations: dict[str, tuple[str, ...]]  # table -> GenericRelation names to it
 
 
 _schema: _Schema | None = None
@@ -139,12 +211,25 @@ def _load_schema() -> _Schema | None:
     through: dict[str, Any] = {}
     pointing: dict[tuple[str, str], list[str]] = {}
     auto_through: set[str] = set()
+    mti_root: dict[str, str] = {}
+    generic_ct: set[tuple[str, str]] = set()
+    generic_relations: dict[str, list[str]] = {}
     for model in apps.get_models(include_auto_created=True):
         opts = model._meta
         if opts.proxy:
             continue
         if opts.auto_created:
             auto_through.add(opts.db_table)
+        parents = opts.get_parent_list()
+        if parents:
+            mti_root[opts.db_table] = parents[-1]._meta.db_table
+        for private in opts.private_fields:
+            kinds = {kind.__name__ for kind in type(private).__mro__}
+            if "GenericForeignKey" in kinds:  # contenttypes' fields, without importing them
+                generic_ct.add((opts.db_table, opts.get_field(private.ct_field).column))
+            elif "GenericRelation" in kinds:
+                target = private.related_model._meta.db_table
+                generic_relations.setdefault(target, []).append(private.name)
         for field in opts.local_fields:
             if field.column:
                 fields.setdefault((opts.db_table, field.column), field)
@@ -162,6 +247,9 @@ def _load_schema() -> _Schema | None:
         through=through,
         pointing={key: tuple(names) for key, names in pointing.items()},
         auto_through=frozenset(auto_through),
+        mti_root=mti_root,
+        generic_ct=frozenset(generic_ct),
+        generic_relations={table: tuple(names) for table, names in generic_relations.items()},
     )
     return _schema
 
@@ -210,6 +298,8 @@ def _relation_hint(fingerprint: str) -> str | None:
 
     m2m = schema.through.get(table)
     if m2m is not None and (table != from_table or table in schema.auto_through):
+        if not hasattr(m2m, "m2m_field_name"):  # a manager of its own (django-taggit's)
+            return f"prefetch_related('{m2m.name}')" if table != from_table else None
         through_field = schema.fields.get((table, column))
         if through_field is None:
             return None
@@ -226,6 +316,9 @@ def _relation_hint(fingerprint: str) -> str | None:
 
     if table != from_table:
         return None
+    if (table, column) in schema.generic_ct:  # rows of a generic relation, per object
+        names = schema.generic_relations.get(table, ())
+        return f"prefetch_related('{names[0]}')" if len(names) == 1 else None
     field = schema.fields.get((table, column))
     if field is not None and (field.many_to_one or field.one_to_one):
         accessor = field.remote_field.get_accessor_name()  # None for related_name="+"

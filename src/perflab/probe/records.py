@@ -21,6 +21,9 @@ class QueryEvent:
     alias: str  # Django database alias
     start_ms: float  # offset from the start of the request
     callsite: str | None = None  # "path/file.py:42:function", first frame in the app's code
+    template: str | None = None  # "blog/card.html:5": the template line being rendered
+    origin: str | None = None  # no app frame: the serializer field, else the first non-ORM frame
+    location: str | None = None  # callsite, template and origin as one, innermost first
     params: list[Any] | None = None  # kept for SELECTs only (for EXPLAIN), secrets masked
     many: bool = False  # executemany
     stack: list[str] | None = None  # full stack, only when a rule asks for it
@@ -64,6 +67,9 @@ class Finding:
     total_ms: float
     example_sql: str
     hint: str | None = None  # e.g. "select_related('profile')"
+    template: str | None = None
+    origin: str | None = None
+    location: str | None = None  # where it is, as ``QueryEvent.location``
 
 
 @dataclass(slots=True)
@@ -85,7 +91,8 @@ class RequestRecord:
     body: str | None = None  # only with CAPTURE_BODY, secrets masked
     queries: list[QueryEvent] = field(default_factory=list)
     # statements as the request saw them, turned into ``queries`` by the writer thread:
-    # (sql, params, many, alias, start_ms, duration_ms, callsite, stack)
+    # (sql, params, many, alias, start_ms, duration_ms, where, stack); ``where`` is a
+    # ``perflab.probe.callsite.Where`` (callsite, template, origin, location)
     raw_queries: list[tuple] = field(default_factory=list)
     cache: list[CacheEvent] = field(default_factory=list)
     templates: list[TemplateEvent] = field(default_factory=list)

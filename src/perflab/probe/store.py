@@ -155,7 +155,8 @@ class RecordingStore:
                 id {db.autoincrement_id}, request_row BIGINT, request_id TEXT,
                 started DOUBLE PRECISION, method TEXT, route TEXT, kind TEXT,
                 fingerprint_hash TEXT, fingerprint TEXT, callsite TEXT, count INTEGER,
-                total_ms DOUBLE PRECISION, example_sql TEXT, hint TEXT)""",
+                total_ms DOUBLE PRECISION, example_sql TEXT, hint TEXT, template TEXT,
+                origin TEXT, location TEXT)""",
             "CREATE INDEX IF NOT EXISTS perflab_finding_row ON perflab_finding (request_row)",
             """CREATE TABLE IF NOT EXISTS perflab_counter (
                 name TEXT PRIMARY KEY, value BIGINT NOT NULL)""",
@@ -163,7 +164,20 @@ class RecordingStore:
         with db.cursor(write=True) as cursor:
             for statement in statements:
                 cursor.execute(statement)
+            self._add_missing_columns(cursor)
         self._schema_ready = True
+
+    # Columns added to a table after its first release, for stores an older perflab made.
+    _LATER_COLUMNS = {"perflab_finding": ("template", "origin", "location")}
+
+    def _add_missing_columns(self, cursor) -> None:
+        for table, columns in self._LATER_COLUMNS.items():
+            present = {
+                d[0] for d in cursor.execute(f"SELECT * FROM {table} LIMIT 0").raw.description
+            }
+            for column in columns:
+                if column not in present:
+                    cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     # -- writing --------------------------------------------------------------------------
 
@@ -206,8 +220,9 @@ class RecordingStore:
         row = cursor.execute(self._insert_sql + " RETURNING id", request_row).fetchone()[0]
         cursor.executemany(
             """INSERT INTO perflab_finding (request_row, request_id, started, method, route,
-               kind, fingerprint_hash, fingerprint, callsite, count, total_ms, example_sql, hint)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+               kind, fingerprint_hash, fingerprint, callsite, count, total_ms, example_sql, hint,
+               template, origin, location)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             [
                 (
                     row,
@@ -223,6 +238,9 @@ class RecordingStore:
                     f.total_ms,
                     f.example_sql,
                     f.hint,
+                    f.template,
+                    f.origin,
+                    f.location,
                 )
                 for f in record.findings
             ],
@@ -509,18 +527,23 @@ class RecordingStore:
         # query makes one row per request and group: "requests" counts distinct requests
         # (COUNT(DISTINCT request_row)), "per request" sums a request's rows.
         return self._read(
-            f"""SELECT kind, method, route, fingerprint_hash, callsite, COUNT(*) AS requests,
+            f"""SELECT kind, method, route, fingerprint_hash, place AS location,
+                MAX(callsite) AS callsite, MAX(template) AS template, MAX(origin) AS origin,
+                COUNT(*) AS requests,
                 AVG(count) AS per_request, MAX(count) AS max_per_request,
                 SUM(total_ms) AS total_ms, MAX(example_sql) AS example_sql, MAX(hint) AS hint,
                 MAX(fingerprint) AS fingerprint, MAX(request_id) AS example_request_id
-                FROM (SELECT kind, method, route, fingerprint_hash, callsite, request_row,
-                      SUM(count) AS count, SUM(total_ms) AS total_ms,
+                FROM (SELECT kind, method, route, fingerprint_hash,
+                      COALESCE(location, callsite) AS place, request_row,
+                      MAX(callsite) AS callsite, MAX(template) AS template,
+                      MAX(origin) AS origin, SUM(count) AS count, SUM(total_ms) AS total_ms,
                       MAX(example_sql) AS example_sql, MAX(hint) AS hint,
                       MAX(fingerprint) AS fingerprint, MAX(request_id) AS request_id
                       FROM perflab_finding WHERE {" AND ".join(where)}
-                      GROUP BY kind, method, route, fingerprint_hash, callsite, request_row
+                      GROUP BY kind, method, route, fingerprint_hash,
+                      COALESCE(location, callsite), request_row
                 ) AS per_request_row
-                GROUP BY kind, method, route, fingerprint_hash, callsite
+                GROUP BY kind, method, route, fingerprint_hash, place
                 ORDER BY total_ms DESC LIMIT %s""",
             [*params, limit],
         )

@@ -14,7 +14,7 @@ import time
 from django.db import connections
 from django.db.utils import ConnectionHandler
 
-from perflab.probe.callsite import CallsiteFinder
+from perflab.probe.callsite import CallsiteFinder, watch_frameworks
 from perflab.probe.context import current_request
 from perflab.probe.findings import detect_findings
 from perflab.probe.fingerprint import fingerprint_hash, fingerprint_sql, is_select
@@ -41,6 +41,7 @@ class SqlRecorder(Recorder):
         self.ignored_aliases: set[str] = set()
 
     def install(self, settings: ProbeSettings) -> None:
+        watch_frameworks()
         self.callsites = CallsiteFinder(settings.CALLSITE_EXCLUDE)
         if "ALIAS" in settings.STORE:
             self.ignored_aliases.add(settings.STORE["ALIAS"])  # the probe's own writes
@@ -89,10 +90,12 @@ class SqlRecorder(Recorder):
                 wanted = active.settings.STACK_FOR_FINGERPRINTS
                 if wanted and fingerprint_hash(fingerprint_sql(sql)) in wanted:
                     stack = self.callsites.stack(skip=0)
-                callsite = self.callsites.find(_CURSOR_FRAMES, active.callsite_memo)
+                where = self.callsites.find(
+                    _CURSOR_FRAMES, active.callsite_memo, active.rendering > 0
+                )
                 raw.append((
                     sql, kept, many, context["connection"].alias, (start - active.t0) * 1000.0,
-                    (end - start) * 1000.0, callsite, stack,
+                    (end - start) * 1000.0, where, stack,
                 ))  # fmt: skip
             else:
                 active.skipped_queries += 1
@@ -103,11 +106,15 @@ class SqlRecorder(Recorder):
             return
         names = settings.SENSITIVE_NAMES
         queries = record.queries
-        for sql, params, many, alias, start_ms, duration_ms, callsite, stack in raw:
+        for sql, params, many, alias, start_ms, duration_ms, where, stack in raw:
             fingerprint = fingerprint_sql(sql)
+            callsite, template, origin, location = where
+            if location is None and origin is not None:  # library code only: name the view
+                location = f"{origin} ← {record.view}" if record.view else origin
             queries.append(QueryEvent(
                 sql=sql, fingerprint=fingerprint, fingerprint_hash=fingerprint_hash(fingerprint),
                 duration_ms=duration_ms, alias=alias, start_ms=start_ms, callsite=callsite,
+                template=template, origin=origin, location=location,
                 params=None if params is None else mask_params(fingerprint, params, names),
                 many=bool(many), stack=stack,
             ))  # fmt: skip

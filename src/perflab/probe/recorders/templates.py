@@ -1,11 +1,16 @@
-"""Template render time: each top-level render through a Django template backend."""
+"""Templates: render time of each top-level render, and whether one is being rendered.
+
+Time is taken per top-level render through Django's template backends (the Django engine
+and Jinja2). ``ActiveRequest.rendering`` counts the renders in progress, includes and
+inclusion tags too (Django's ``Template.render``, Jinja2's ``Template.render`` and
+``generate``): while it is above zero, a statement's call-site walk looks past the app
+frame for the template line that reached it (``perflab.probe.callsite``).
+"""
 
 from __future__ import annotations
 
 import functools
 import time
-
-from django.template.backends.django import Template as DjangoBackendTemplate
 
 from perflab.probe.context import current_request
 from perflab.probe.recorders.base import Recorder
@@ -17,22 +22,58 @@ class TemplateRecorder(Recorder):
     name = "templates"
 
     def install(self, settings: ProbeSettings) -> None:
-        original = DjangoBackendTemplate.render
-        if getattr(original, "_perflab", False):
+        from django.template.backends.django import Template as DjangoBackendTemplate
+        from django.template.base import Template as DjangoTemplate
+
+        _wrap(DjangoBackendTemplate, "render", _timed)
+        _wrap(DjangoTemplate, "render", _counted)
+        try:
+            import jinja2
+            from django.template.backends.jinja2 import Template as JinjaBackendTemplate
+        except ImportError:
             return
+        _wrap(JinjaBackendTemplate, "render", _timed)
+        _wrap(jinja2.Template, "render", _counted)
 
-        @functools.wraps(original)
-        def render(template, context=None, request=None):
-            active = current_request.get()
-            if active is None:
-                return original(template, context, request)
-            start = time.perf_counter()
-            try:
-                return original(template, context, request)
-            finally:
-                name = getattr(template.template, "name", None) or "<string>"
-                duration = (time.perf_counter() - start) * 1000.0
-                active.templates.append(TemplateEvent(name, duration))
 
-        render._perflab = True
-        DjangoBackendTemplate.render = render
+def _wrap(cls: type, name: str, wrapper) -> None:
+    original = getattr(cls, name)
+    if getattr(original, "_perflab", False):
+        return
+    wrapped = functools.wraps(original)(wrapper(original))
+    wrapped._perflab = True
+    setattr(cls, name, wrapped)
+
+
+def _timed(original):
+    """A backend template's render, timed into ``ActiveRequest.templates``."""
+
+    def render(template, context=None, request=None):
+        active = current_request.get()
+        if active is None:
+            return original(template, context, request)
+        start = time.perf_counter()
+        try:
+            return original(template, context, request)
+        finally:
+            name = getattr(template.template, "name", None) or "<string>"
+            duration = (time.perf_counter() - start) * 1000.0
+            active.templates.append(TemplateEvent(name, duration))
+
+    return render
+
+
+def _counted(original):
+    """An engine's own render, counted in ``ActiveRequest.rendering`` while it runs."""
+
+    def render(template, *args, **kwargs):
+        active = current_request.get()
+        if active is None:
+            return original(template, *args, **kwargs)
+        active.rendering += 1
+        try:
+            return original(template, *args, **kwargs)
+        finally:
+            active.rendering -= 1
+
+    return render
