@@ -11,3 +11,14 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # at each test's own directory).
 DATA_DIR = Path(tempfile.mkdtemp(prefix="perflab-tests-"))
 PERFLAB = {**PERFLAB, "STORE": {"PATH": str(DATA_DIR / "probe.sqlite3")}}  # noqa: F405
+
+# The probe's corpus of N+1 shapes (tests/probe/corpus): django-taggit, a Jinja2 engine.
+INSTALLED_APPS = [*INSTALLED_APPS, "taggit", "tests.probe.corpus"]  # noqa: F405
+TEMPLATES = [
+    *TEMPLATES,  # noqa: F405
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [Path(__file__).parent / "probe" / "corpus" / "jinja2"],
+        "APP_DIRS": False,
+    },
+]

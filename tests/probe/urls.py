@@ -2,7 +2,7 @@
 
 from django.http import HttpResponse
 from django.template import engines
-from django.urls import path
+from django.urls import include, path
 
 import perflab
 from perflab.demo.urls import urlpatterns as demo_urlpatterns
@@ -51,5 +51,6 @@ urlpatterns = [
     path("t/raw/", raw_count),
     path("t/broken/", broken),
     path("t/slow/", slow),
+    path("corpus/", include("tests.probe.corpus.urls")),
     *demo_urlpatterns,
 ]

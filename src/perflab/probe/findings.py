@@ -290,10 +290,19 @@ def _relation_hint(fingerprint: str) -> str | None:
     if from_match is None:
         return None
     where = _WHERE.search(fingerprint, from_match.end())
-    condition = _FILTER.search(fingerprint, where.end()) if where else None
+    from_table = from_match.group(1)
+    # The first condition on the FROM table or a through table: others are on tables joined
+    # for the filter's sake (django-taggit matches the content type by app label and model).
+    condition = next(
+        (
+            match
+            for match in (_FILTER.finditer(fingerprint, where.end()) if where else ())
+            if match.group(1) == from_table or match.group(1) in schema.through
+        ),
+        None,
+    )
     if condition is None:
         return None
-    from_table = from_match.group(1)
     table, column = condition.group(1), condition.group(2)
 
     m2m = schema.through.get(table)
