@@ -235,9 +235,7 @@ class CallsiteFinder:
                 if verdict == APP:
                     code = frame.f_code
                     if callsite is None:
-                        callsite = (
-                            f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"  # noqa: E501
-                        )
+                        callsite = self.site(frame)
                         app_frame, app_depth = frame, depth
                         if template is not None or not rendering:
                             break
@@ -275,9 +273,12 @@ class CallsiteFinder:
             return Where(callsite, template, origin, " ← ".join(text for _, text in parts))
         if innermost is None:
             return Where(None)
-        code = innermost.f_code
-        return Where(None, None, f"{self.display_path(code.co_filename)}:{innermost.f_lineno}:"
-                                 f"{code.co_name}")  # fmt: skip
+        return Where(None, None, self.site(innermost))
+
+    def site(self, frame: FrameType) -> str:
+        """``file:line:function`` of a frame."""
+        code = frame.f_code
+        return f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"
 
     def _serializer_field(self, frame: FrameType) -> str | None:
         """``serializers.py:12:PostSerializer.author``: the field DRF is filling."""
