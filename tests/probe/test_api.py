@@ -121,3 +121,23 @@ class TestExplain:
 
     def test_requires_staff(self, traffic):
         assert APIClient().post("/perf/api/explain/", {}, format="json").status_code == 403
+
+
+def test_a_hint_that_fails_costs_the_hint_not_the_finding(probe, staff, monkeypatch):
+    """A relation the hint code cannot read (an app's own kind of field): the request and
+    its findings are stored without a hint, and status counts the failure."""
+    import perflab.probe.findings as findings
+
+    def unreadable(fingerprint):
+        raise AttributeError("'OddManager' object has no attribute 'm2m_field_name'")
+
+    monkeypatch.setattr(findings, "_relation_hint", unreadable)
+    before = staff.get("/perf/api/status/").json()["hint_errors"]
+    for name in ("alice", "bob", "carol", "dave", "erin", "frank"):
+        make_posts(make_user(name), 2)
+    Client().get("/api/authors/naive/", HTTP_X_REQUEST_ID="odd")
+    stored = flushed(probe).request(request_id="odd")
+    loops = [f for f in stored["findings"] if f["kind"] == "n_plus_one"]
+    assert len(loops) == 3 and {f["hint"] for f in loops} == {None}
+    assert probe.writer.stats.complete_errors == 0
+    assert staff.get("/perf/api/status/").json()["hint_errors"] == before + 3

@@ -16,6 +16,7 @@ from perflab.api.access import may_read
 from perflab.api.explain import ExplainRefused, explain, explain_id
 from perflab.api.urlpatterns import app_facts, url_patterns
 from perflab.probe.database import StoreUnavailable
+from perflab.probe.findings import HINT_ERRORS
 from perflab.probe.fingerprint import is_select
 from perflab.probe.probe import get_probe
 
@@ -175,6 +176,7 @@ def status(request, probe):
         "store": repr(probe.store),
         "writer": {**probe.writer.stats.as_dict(), "pending": probe.writer.pending()},
         "internal_errors": probe.internal_errors,
+        "hint_errors": HINT_ERRORS.count,
         "store_counters": counters,
     })  # fmt: skip
 
