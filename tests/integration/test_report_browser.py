@@ -64,7 +64,7 @@ class Cells(HTMLParser):
 
 COLUMNS = ["endpoint", "requests", "rps", "error_rate", "p50", "p95", "p99", "server_p50",
            "server_p95", "server_p99", "queue_ms", "queries", "db_share", "cache_hit_rate",
-           "findings"]  # fmt: skip
+           "n_plus_one", "duplicates"]  # fmt: skip
 
 
 def endpoint_rows(html: str) -> dict[str, dict[str, str]]:

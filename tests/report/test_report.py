@@ -9,13 +9,16 @@ import subprocess
 import sys
 import time
 from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from benchmarks.report_scale import synthesise
 
+import perflab.report as report_package
 from perflab.load.results import SCHEMA, RunDirectory
 from perflab.load.samples import FIELDS
+from perflab.probe.fingerprint import text_hash
 from perflab.probe.records import CacheEvent, Finding, QueryEvent, RequestRecord
 from perflab.probe.store import RecordingStore
 from perflab.report import build_report
@@ -229,3 +232,188 @@ def test_cli_writes_where_asked_and_fails_in_one_line(joined_run, tmp_path):
     assert not_a_run.returncode == 2 and "no results.json" in not_a_run.stderr
     no_store = perflab("report", str(run), "--store", str(tmp_path / "x.sqlite3"))
     assert no_store.returncode == 2 and "no probe store at" in no_store.stderr
+
+
+# -- findings, locations and statements as the report shows them ------------------------
+
+
+class Tables(HTMLParser):
+    """Every table of a page: its attributes, headings and rows; per cell its text and the
+    text of each classed element in it (``parts["sql-short"]``, ``parts["sql"]``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[dict] = []
+        self._cell: dict | None = None
+        self._open: list[str | None] = []  # class of each element open inside the cell
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attrs = dict(attrs)
+        if tag == "table":
+            self.tables.append({"attrs": attrs, "head": [], "rows": []})
+        elif tag == "tr" and self.tables:
+            self.tables[-1]["rows"].append({"attrs": attrs, "cells": []})
+        elif tag in ("td", "th") and self.tables:
+            self._cell = {"tag": tag, "attrs": attrs, "text": "", "parts": {}}
+            self._open = []
+        elif self._cell is not None:
+            self._open.append(attrs.get("class"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            cell, self._cell = self._cell, None
+            cell["text"] = cell["text"].strip()
+            self.tables[-1]["rows"][-1]["cells"].append(cell)
+        elif self._cell is not None and self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell["text"] += data
+            for name in filter(None, self._open):
+                self._cell["parts"][name] = self._cell["parts"].get(name, "") + data
+
+
+def tables_of(html: str) -> list[dict]:
+    parser = Tables()
+    parser.feed(html)
+    for table in parser.tables:
+        first = table["rows"][0]["cells"] if table["rows"] else []
+        if first and all(cell["tag"] == "th" for cell in first):
+            table["head"] = [cell["text"] for cell in first]
+            table["rows"] = table["rows"][1:]
+    return parser.tables
+
+
+def table_with(html: str, **attrs: str) -> dict:
+    (table,) = [t for t in tables_of(html) if all(t["attrs"].get(k) == v for k, v in attrs.items())]
+    return table
+
+
+def by_heading(table: dict, row: dict) -> dict[str, dict]:
+    return dict(zip(table["head"], row["cells"], strict=True))
+
+
+WIDE_COLUMNS = ", ".join(f'"blog_post"."column_{i:02d}"' for i in range(20))
+WIDE_SELECT = f'SELECT {WIDE_COLUMNS} FROM "blog_post"'
+# Six statements on one table that differ only after the column list (> 300 characters).
+SIX_ON_ONE_TABLE = [
+    f'{WIDE_SELECT} WHERE "blog_post"."id" = ? LIMIT ?',
+    f'{WIDE_SELECT} WHERE "blog_post"."author_id" = ?',
+    f'{WIDE_SELECT} WHERE "blog_post"."category_id" IN (...)',
+    f'{WIDE_SELECT} ORDER BY "blog_post"."created" DESC LIMIT ?',
+    f'{WIDE_SELECT} INNER JOIN "auth_user" ON ("blog_post"."author_id" = "auth_user"."id")',
+    f'{WIDE_SELECT} WHERE "blog_post"."slug" = ?',
+]
+TEMPLATE_LINE = "includes/card.html:5"
+APP_LINE = "blog/views.py:31:index"
+
+
+def statement(fingerprint: str, ms: float = 1.0, **where) -> QueryEvent:
+    sql = fingerprint.replace("?", "1")
+    return QueryEvent(sql, fingerprint, text_hash(fingerprint), ms, "default", 0.0, **where)
+
+
+@pytest.fixture
+def findings_run(tmp_path):
+    """Route api/posts/<pk>/: twelve requests with one duplicate group each (no N+1), one
+    of them with two duplicate rows of that group. Route api/posts/<int:pk>/ (b1): two N+1
+    loops, one located by its template line only, one by an app line and a template line."""
+    store_path = tmp_path / "probe.sqlite3"
+    dup_fp = 'SELECT "blog_category"."id" FROM "blog_category" WHERE "blog_category"."id" = ?'
+
+    def duplicate(count: int, value: int) -> Finding:
+        return Finding("duplicate", text_hash(dup_fp), dup_fp, APP_LINE, count, float(count),
+                       dup_fp.replace("?", str(value)), location=APP_LINE)  # fmt: skip
+
+    requests = []
+    for n in range(12):
+        found = [duplicate(2, 1)] + ([duplicate(3, 2)] if n == 0 else [])
+        requests.append(record(f"d{n}", "api/posts/<pk>/", 10.0, findings=found))
+    loop_fp = f'{WIDE_SELECT} WHERE "blog_post"."author_id" = ?'
+    image_fp = 'SELECT "img"."id", "img"."file", "img"."width", "img"."height" FROM "img" ' \
+        'WHERE "img"."id" = ?'  # fmt: skip
+    in_template = [statement(image_fp, 4.0, template=TEMPLATE_LINE, location=TEMPLATE_LINE)] * 6
+    both = f"{APP_LINE} ← {TEMPLATE_LINE}"
+    in_view = [statement(loop_fp, 0.5, callsite=APP_LINE, template=TEMPLATE_LINE,
+                         location=both)] * 5  # fmt: skip
+    loops = [
+        Finding("n_plus_one", text_hash(image_fp), image_fp, None, 6, 24.0,
+                image_fp.replace("?", "7"), "select_related('image')",
+                template=TEMPLATE_LINE, location=TEMPLATE_LINE),
+        Finding("n_plus_one", text_hash(loop_fp), loop_fp, APP_LINE, 5, 2.5,
+                loop_fp.replace("?", "3"), None, template=TEMPLATE_LINE, location=both),
+    ]  # fmt: skip
+    b1 = record("b1", "api/posts/<int:pk>/", 30.0, findings=loops)
+    b1.queries = in_template + in_view + [statement(sql, 3.0) for sql in SIX_ON_ONE_TABLE]
+    RecordingStore.at_path(store_path).write([*requests, b1])
+    client = [("d0", "GET", "/api/posts/<pk>/", START + 2, 14.0, 14.0, ""),
+              ("b1", "GET", "/api/posts/[id]/", START + 5, 40.0, 40.0, "")]  # fmt: skip
+    return write_run(tmp_path / "run", client, store=store_path)
+
+
+def test_endpoints_show_n_plus_one_and_duplicates_apart(findings_run):
+    html = build_report(findings_run).read_text()
+    table = table_with(html, id="endpoints-table")
+    assert "findings" not in table["head"]
+    rows = {
+        r["attrs"]["data-endpoint"]: by_heading(table, r)
+        for r in table["rows"]
+        if "data-endpoint" in r["attrs"]
+    }
+    # Thirteen duplicate rows in twelve requests on this route: one duplicate, no N+1.
+    posts = rows["GET /api/posts/<pk>/"]
+    assert (posts["N+1"]["text"], posts["duplicates"]["text"]) == ("0", "1")
+    by_id = rows["GET /api/posts/[id]/"]
+    assert (by_id["N+1"]["text"], by_id["duplicates"]["text"]) == ("2", "0")
+
+
+def test_findings_count_distinct_requests(findings_run):
+    html = build_report(findings_run).read_text()
+    table = table_with(html, **{"class": "findings", "data-kind": "duplicate"})
+    (row,) = table["rows"]
+    cells = by_heading(table, row)
+    assert cells["requests"]["text"] == "12"  # not 13: d0 holds two rows of the group
+    # Per request: (11 * 2 + 5) / 12 statements; the most in one request is d0's 5.
+    assert cells["per request"]["text"] == "2 (max 5)"
+
+
+def test_example_sql_is_one_short_line_that_opens_onto_the_full_statement(findings_run):
+    html = build_report(findings_run).read_text()
+    table = table_with(html, **{"class": "findings", "data-kind": "n_plus_one"})
+    found = {r["attrs"]["data-location"]: by_heading(table, r) for r in table["rows"]}
+    cell = found[f"{APP_LINE} ← {TEMPLATE_LINE}"]["example SQL"]
+    short = cell["parts"]["sql-short"]
+    assert short == 'SELECT "blog_post"."column_00", … (20 columns) FROM "blog_post" WHERE ' \
+        '"blog_post"."author_id" = ?'  # fmt: skip
+    assert cell["parts"]["sql-full"] == f'{WIDE_SELECT} WHERE "blog_post"."author_id" = 3'
+    assert cell["attrs"]["class"] == "sql-cell"
+    css = (Path(report_package.__file__).parent / "static" / "report.css").read_text()
+    assert re.search(r"td\.sql-cell[^{]*\{[^}]*min-width", css)  # the cell is given room
+
+
+def test_top_sql_keeps_statements_on_one_table_apart(findings_run):
+    html = build_report(findings_run).read_text()
+    table = table_with(html, **{"class": "sql-table"})
+    shown = [by_heading(table, r)["statement"]["parts"]["sql-short"] for r in table["rows"]]
+    wide = [text for text in shown if "(20 columns)" in text]
+    assert len(wide) == 6 and len(set(wide)) == 6  # the N+1 loop runs one of the six
+    prefix = 'SELECT "blog_post"."column_00", … (20 columns) FROM'
+    assert all(text.startswith(prefix) for text in wide)
+    full = [by_heading(table, r)["statement"]["parts"]["sql-full"] for r in table["rows"]]
+    assert set(SIX_ON_ONE_TABLE) <= set(full)
+
+
+def test_findings_and_slowest_requests_show_where_they_are(findings_run):
+    html = build_report(findings_run).read_text()
+    table = table_with(html, **{"class": "findings", "data-kind": "n_plus_one"})
+    where = [by_heading(table, r)["where"]["text"] for r in table["rows"]]
+    assert where == [TEMPLATE_LINE, f"{APP_LINE} ← {TEMPLATE_LINE}"]  # by total time
+    # The slowest requests: b1's findings and statements, each with its place.
+    slow = html.split('<details class="slow" data-request-id="b1"')[1].split('class="slow"')[0]
+    slow_tables = tables_of(slow)
+    findings = next(t for t in slow_tables if t["attrs"].get("class") == "compact slow-findings")
+    assert [by_heading(findings, r)["where"]["text"] for r in findings["rows"]] == where
+    statements = slow_tables[-1]
+    places = {by_heading(statements, r)["where"]["text"] for r in statements["rows"]}
+    assert places == {TEMPLATE_LINE}  # its five slowest statements ran in the card template

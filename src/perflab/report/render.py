@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from perflab import __version__
 from perflab.report.data import ReportData
+from perflab.report.location import location_of
 from perflab.report.section import Section
 from perflab.report.sections.distribution import DistributionSection
 from perflab.report.sections.endpoints import EndpointsSection
@@ -24,12 +25,14 @@ from perflab.report.sections.findings import FindingsSection
 from perflab.report.sections.slowest import SlowestSection
 from perflab.report.sections.timeline import TimelineSection
 from perflab.report.sections.verdict import VerdictSection
+from perflab.report.sqltext import shorten_sql
 
 SECTIONS: list[type[Section]] = [
     VerdictSection, TimelineSection, DistributionSection, EndpointsSection, FindingsSection,
     SlowestSection, FactsSection,
 ]  # fmt: skip
 DEFAULT_NAME = "report.html"
+SHORT_SQL_CHARS = 220  # a statement's one-line form in a table; the full text is one click away
 
 
 def _static(name: str) -> str:
@@ -65,6 +68,8 @@ def environment() -> Environment:
     )
     env.filters["fixed"] = lambda v, digits=1: _fmt(v, f",.{digits}f")
     env.filters["sortval"] = lambda v: "" if v is None else v
+    env.filters["shortsql"] = lambda sql, max_chars=SHORT_SQL_CHARS: shorten_sql(sql, max_chars)
+    env.filters["location"] = location_of
     return env
 
 

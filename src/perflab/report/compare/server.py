@@ -12,7 +12,6 @@ is left unmatched and says why: a comparison that guesses would gate a pull requ
 from __future__ import annotations
 
 import csv
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from perflab.errors import PerflabError
 from perflab.load.results import REQUESTS, load_results
+from perflab.report.probe_store import probe_store_problem
 
 JOIN_SAMPLE = 10  # request ids per endpoint looked up in the store to find its route
 
@@ -83,23 +83,6 @@ def load_run(path: Path | str, store: Path | str | None = None) -> Run:
             raise PerflabError(f"cannot read the probe store: {exc}") from None
         run.server_note = f"cannot read the recorded probe store: {exc}"
     return run
-
-
-def probe_store_problem(path: Path) -> str | None:
-    """Why ``path`` is not a probe store, or None; checked read-only, so nothing is created."""
-    if not path.is_file():
-        return f"probe store not found: {path}"
-    try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            found = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'perflab_route_minute'"
-            ).fetchone()
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        found = None
-    return None if found else f"not a probe store: {path}"
 
 
 def read_server_side(results: dict[str, Any], store_path: Path | str, run_dir: Path) -> ServerSide:

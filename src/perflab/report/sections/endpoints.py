@@ -19,6 +19,7 @@ class EndpointsSection(Section):
             latency = e.get("latency") or {}
             server = data.server_for(e["method"], e["name"])
             key = (server["method"], server["route"]) if server else None
+            found = data.finding_counts.get(key, {}) if key else {}
             rows.append({
                 "method": e["method"], "name": e["name"], "requests": e["requests"],
                 "rps": e.get("rps"), "error_rate": e.get("error_rate"),
@@ -31,7 +32,9 @@ class EndpointsSection(Section):
                 "queries": server["mean_queries"] if server else None,
                 "db_share": server["db_share"] if server else None,
                 "cache_hit_rate": data.cache_hit_rate.get(key) if key else None,
-                "findings": server["findings"] if server else None,
+                # Apart: a route re-reading one row 527 times has 527 duplicates and no N+1.
+                "n_plus_one": found.get("n_plus_one", 0) if server else None,
+                "duplicates": found.get("duplicate", 0) if server else None,
             })  # fmt: skip
         return rows
 

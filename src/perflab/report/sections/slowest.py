@@ -8,6 +8,7 @@ from typing import Any
 from perflab.report.section import Section
 
 LIMIT = 10
+KIND_LABELS = {"n_plus_one": "N+1", "duplicate": "duplicate"}
 PROFILE_LINES = 60  # a profile's call tree, cut: the report stays small, the hot path shows
 
 
@@ -65,6 +66,9 @@ class SlowestSection(Section):
                 row["top_queries"] = sorted(
                     server.get("queries") or [], key=lambda q: q["duration_ms"], reverse=True
                 )[:5]
+                row["findings"] = sorted(
+                    server.get("findings") or [], key=lambda f: f["total_ms"], reverse=True
+                )
                 if server.get("profiled"):
                     stored = self.data.profile(server["id"])
                     row["profile"] = _profile_text(stored) if stored else None
@@ -72,4 +76,4 @@ class SlowestSection(Section):
         return rows
 
     def context(self) -> dict[str, Any]:
-        return {"rows": self.rows(), "store_note": self.data.store_note}
+        return {"rows": self.rows(), "store_note": self.data.store_note, "kinds": KIND_LABELS}
