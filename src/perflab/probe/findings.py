@@ -75,13 +75,13 @@ def detect_findings(queries: list[QueryEvent], threshold: int = 5) -> list[Findi
             _tally(repeats, (query.sql, _hashable(params)), query)
 
     findings = [
-        _finding("n_plus_one", count, total_ms, first, _safe_hint(first.fingerprint))
-        for count, total_ms, first in loops.values()
+        _finding("n_plus_one", count, total_ms, first, _safe_hint(first.fingerprint, family))
+        for count, total_ms, first, family in loops.values()
         if count >= threshold
     ]
     findings.extend(
         _finding("duplicate", count, total_ms, first, None)
-        for count, total_ms, first in repeats.values()
+        for count, total_ms, first, _ in repeats.values()
         if count >= 2
     )
     findings.sort(key=lambda finding: finding.total_ms, reverse=True)
@@ -89,13 +89,16 @@ def detect_findings(queries: list[QueryEvent], threshold: int = 5) -> list[Findi
 
 
 def _tally(groups: dict[tuple, list[Any]], key: tuple, query: QueryEvent) -> None:
-    """Count a statement into its group: [count, total ms, first statement]."""
+    """Count a statement into its group: [count, total ms, first statement, whether the
+    group holds more than one statement shape (a polymorphic family)]."""
     entry = groups.get(key)
     if entry is None:
-        groups[key] = [1, query.duration_ms, query]
+        groups[key] = [1, query.duration_ms, query, False]
     else:
         entry[0] += 1
         entry[1] += query.duration_ms
+        if query.fingerprint_hash != entry[2].fingerprint_hash:
+            entry[3] = True
 
 
 def _finding(kind, count: int, total_ms: float, first: QueryEvent, hint: str | None) -> Finding:
@@ -114,14 +117,19 @@ def _finding(kind, count: int, total_ms: float, first: QueryEvent, hint: str | N
     )
 
 
-def _safe_hint(fingerprint: str) -> str | None:
-    """``relation_hint``, or the hint for a polymorphic family; never raises: a hint that
-    cannot be built leaves the finding without one (counted in ``HINT_ERRORS``)."""
+def _safe_hint(fingerprint: str, family: bool = False) -> str | None:
+    """``relation_hint``, or the hint for a polymorphic family (``family``: the group holds
+    several subclass tables; Wagtail pages always); never raises: a hint that cannot be
+    built leaves the finding without one (counted in ``HINT_ERRORS``)."""
     try:
         key = polymorphic_key(fingerprint)
-        if key is not None and key.startswith(f"mti:{WAGTAIL_PAGE_TABLE}:"):
+        root = key.split(":", 2)[1] if key else None
+        if root == WAGTAIL_PAGE_TABLE:
             return "specific() on the pages' queryset"
-        return relation_hint(fingerprint)
+        if root is None or not family:
+            return relation_hint(fingerprint)
+        names = _schema.mti_children.get(root, ()) if _schema else ()
+        return f"select_related({', '.join(repr(name) for name in names)})" if names else None
     except Exception:
         HINT_ERRORS.count += 1
         if HINT_ERRORS.count == 1:
@@ -191,6 +199,7 @@ class _Schema:
     pointing: dict[tuple[str, str], tuple[str, ...]]  # target (table, column) -> FK names
     auto_through: frozenset[str]  # through tables Django created
     mti_root: dict[str, str]  # db_table of a multi-table inheritance child -> its root's
+    mti_children: dict[str, tuple[str, ...]]  # root's db_table -> its children's query names
     generic_ct: frozenset[tuple[str, str]]  # (table, column) of a GenericForeignKey's type
     generic_relations: dict[str, tuple[str, ...]]  # table -> GenericRelation names to it
 
@@ -212,6 +221,7 @@ def _load_schema() -> _Schema | None:
     pointing: dict[tuple[str, str], list[str]] = {}
     auto_through: set[str] = set()
     mti_root: dict[str, str] = {}
+    mti_children: dict[str, list[str]] = {}
     generic_ct: set[tuple[str, str]] = set()
     generic_relations: dict[str, list[str]] = {}
     for model in apps.get_models(include_auto_created=True):
@@ -222,7 +232,11 @@ def _load_schema() -> _Schema | None:
             auto_through.add(opts.db_table)
         parents = opts.get_parent_list()
         if parents:
-            mti_root[opts.db_table] = parents[-1]._meta.db_table
+            root = parents[-1]._meta.db_table
+            mti_root[opts.db_table] = root
+            link = opts.parents.get(parents[-1])  # a direct child of the root
+            if link is not None:
+                mti_children.setdefault(root, []).append(link.related_query_name())
         for private in opts.private_fields:
             kinds = {kind.__name__ for kind in type(private).__mro__}
             if "GenericForeignKey" in kinds:  # contenttypes' fields, without importing them
@@ -248,6 +262,7 @@ def _load_schema() -> _Schema | None:
         pointing={key: tuple(names) for key, names in pointing.items()},
         auto_through=frozenset(auto_through),
         mti_root=mti_root,
+        mti_children={root: tuple(sorted(names)) for root, names in mti_children.items()},
         generic_ct=frozenset(generic_ct),
         generic_relations={table: tuple(names) for table, names in generic_relations.items()},
     )

@@ -16,6 +16,7 @@ CASES = {
     "taggit": (views.taggit_tags, views.taggit_tags_twin),
     "generic-relation": (views.generic_relation, views.generic_relation_twin),
     "raw-cursor": (views.raw_cursor, views.raw_cursor_twin),
+    "polymorphic": (views.polymorphic, views.polymorphic_twin),
 }
 
 urlpatterns = [

@@ -14,7 +14,7 @@ from rest_framework import generics
 
 from perflab.demo.models import Post
 from tests.probe.corpus import serializers
-from tests.probe.corpus.models import Note
+from tests.probe.corpus.models import Note, Place
 
 ROWS = 10
 
@@ -212,3 +212,26 @@ def raw_cursor_twin(request):
         cursor.execute(f"SELECT title FROM blog_post WHERE id IN ({marks})", ids)
         titles = [row[0] for row in cursor.fetchall()]
     return HttpResponse(len(titles))
+
+
+# -- multi-table inheritance: one row per place from its own subclass table -----------------
+
+
+def polymorphic(request):
+    return JsonResponse({"places": [place.specific().name for place in Place.objects.all()]})
+
+
+def polymorphic_twin(request):
+    places = Place.objects.select_related("restaurant", "bar")
+    return JsonResponse({"places": [_subclass_row(place).name for place in places]})
+
+
+def _subclass_row(place):
+    from django.core.exceptions import ObjectDoesNotExist
+
+    for name in ("restaurant", "bar"):
+        try:
+            return getattr(place, name)
+        except ObjectDoesNotExist:
+            continue
+    return place
