@@ -46,6 +46,9 @@ def runs(blog_server, seeded_db, tmp_path_factory) -> dict[str, Path]:
     """Three real runs with the served app's probe store: optimized, naive, optimized again."""
     directory = tmp_path_factory.mktemp("compare")
     store = Path(seeded_db[1]) / "probe.sqlite3"
+    from perflab.probe.store import RecordingStore
+
+    RecordingStore.at_path(store).ensure_schema()  # `perflab run --store` wants an existing store
     made = {}
     for name, path in (("base", "/api/authors/"), ("naive", "/api/authors/naive/"),
                        ("again", "/api/authors/")):  # fmt: skip

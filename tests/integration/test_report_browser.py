@@ -80,6 +80,9 @@ def real_run(seeded_db, tmp_path_factory):
     locustfile = data_dir / "users.py"
     locustfile.write_text(LOCUSTFILE)
     store = data_dir / "probe.sqlite3"
+    from perflab.probe.store import RecordingStore
+
+    RecordingStore.at_path(store).ensure_schema()  # `perflab run --store` wants an existing store
     out = data_dir / "run"
     with server_for(seeded_db, data_dir, workers=1, PERFLAB_PROBE="profile-all") as server:
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}

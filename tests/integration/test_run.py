@@ -263,6 +263,10 @@ def test_ctrl_c_leaves_readable_results(profiled_server, tmp_path):
         (["-t", "soon"], "duration"),
         (["--arrival-rate", "fast"], "arrival"),
         (["--shape", "zigzag"], "zigzag"),
+        (["--server-pid", "99999999"], "--server-pid 99999999: no such process"),  # > pid_max
+        (["--store", "{tmp}/typo.sqlite3"], "typo.sqlite3: no such file"),
+        (["--store", "{tmp}"], "is a directory"),
+        (["--store", "{broken}"], "not a probe store"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(profiled_server, tmp_path, args, message):
@@ -270,7 +274,7 @@ def test_bad_input_is_one_line_and_exit_2(profiled_server, tmp_path, args, messa
     broken.write_text("from locust import HttpUser\nclass U(HttpUser)\n    pass\n")
     base = {"-f": str(LATENCY_FILE), "--host": profiled_server.url, "-t": "2s"}
     for flag, value in zip(args[::2], args[1::2], strict=True):
-        base[flag] = value.format(free=free_port(), broken=broken)
+        base[flag] = value.format(free=free_port(), broken=broken, tmp=tmp_path)
     argv = [item for pair in base.items() for item in pair]
     result = perflab_run(*argv, "--out", str(tmp_path / "run"))
     assert result.returncode == 2, (result.stdout, result.stderr)

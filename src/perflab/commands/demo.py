@@ -59,6 +59,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     store_path = project.data_dir() / "probe.sqlite3"
     for stale in store_path.parent.glob(store_path.name + "*"):  # a fresh store per demo
         stale.unlink()
+    from perflab.probe.store import RecordingStore
+
+    fresh = RecordingStore.at_path(store_path)  # there from the start: `perflab run --store`
+    fresh.ensure_schema()  # refuses a path with no store yet
+    fresh.database.close()
     server = GunicornServer(
         port=free_port(),
         workers=args.workers,

@@ -128,6 +128,10 @@ def config_from(args: argparse.Namespace):
         raise PerflabError(f"--run-time must be between 1s and 7 days, got {args.run_time}")
     if not args.locustfile.is_file():
         raise PerflabError(f"locustfile not found: {args.locustfile}")
+    if args.server_pid is not None and not _process_exists(args.server_pid):
+        raise PerflabError(f"--server-pid {args.server_pid}: no such process")
+    if args.store is not None:
+        _check_store(args.store)
     slos = tuple(parse_slo(text) for text in args.slo)
     rate = ArrivalRate.parse(args.arrival_rate) if args.arrival_rate else None
     role = "worker" if args.worker else "master" if (args.master or args.workers) else "local"
@@ -148,6 +152,29 @@ def config_from(args: argparse.Namespace):
         database_url=args.database_url, out=out, quiet=args.quiet, label=args.label,
         store=str(args.store.resolve()) if args.store else None, data_volume=args.data_volume,
     )  # fmt: skip
+
+
+def _process_exists(pid: int) -> bool:
+    import psutil
+
+    return pid > 0 and psutil.pid_exists(pid)
+
+
+def _check_store(path: Path) -> None:
+    """``--store`` names the probe's existing store: a typo would otherwise cost a whole run
+    before the report says "no probe store"."""
+    from perflab.report.probe_store import probe_store_problem
+
+    if path.is_dir():
+        raise PerflabError(f"--store {path} is a directory, not a probe store file")
+    if not path.exists():
+        raise PerflabError(
+            f"--store {path}: no such file (the probe creates its store when it records its "
+            "first request)"
+        )
+    problem = probe_store_problem(path)
+    if problem:
+        raise PerflabError(f"--store: {problem}")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
