@@ -1,20 +1,36 @@
-"""`perflab inspect`: the probe's recordings as terminal tables (or JSON) from a store file."""
+"""`perflab inspect`: the probe's recordings as terminal tables (or JSON) from a store.
+
+Which store: ``--store PATH``; else, when ``DJANGO_SETTINGS_MODULE`` is set, the project's own
+(``PERFLAB["STORE"]``, a file or a database alias, read through Django and perflab's settings
+parser, as the probe does); else ``$PERFLAB_DATA_DIR/probe.sqlite3``. A store that is not there
+is a one-line error, never an empty store made on the spot.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from perflab.errors import ExitCode, PerflabError
+from perflab.report.location import location_of
+from perflab.report.sqltext import shorten_sql
 
 VIEWS = ("routes", "findings", "sql", "request", "requests")
 KIND_LABELS = {"n_plus_one": "N+1", "duplicate": "duplicate"}
+NUMERIC_FINDING_COLUMNS = ("requests", "per request", "total ms")
+SQL_CHARS = 160  # a statement in a table cell: long column lists collapsed, then cut
+PATH_PAGE = 1000  # requests read per page while filtering by --path
+NOT_SERVED = " (serve the app with the probe first)"
 
 
 def default_store() -> Path:
@@ -27,12 +43,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "inspect",
         help="show what the probe recorded: routes, findings, sql, requests, request ID",
-        description="Read a probe store and print tables (or JSON with --json).",
+        description="Read a probe store and print tables (or JSON with --json). The store: "
+        "--store, else the project's PERFLAB['STORE'] when DJANGO_SETTINGS_MODULE is set, "
+        f"else {default_store()}.",
     )
     parser.add_argument("view", choices=VIEWS)
     parser.add_argument("id", nargs="?", help="for `request`: a row id or an X-Request-ID")
-    parser.add_argument("--store", type=Path, help=f"store file (default {default_store()})")
-    parser.add_argument("--route", help="only this route pattern (requests, sql, findings)")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="store file (default: PERFLAB['STORE'] of DJANGO_SETTINGS_MODULE when set, "
+        f"else {default_store()})",
+    )
+    parser.add_argument("--route", help="only this route (requests, sql, findings)")
+    parser.add_argument(
+        "--path",
+        help="requests: only this path (/api/posts/42/), or the paths starting with a prefix "
+        "ending in * (/api/posts/*)",
+    )
     parser.add_argument("--minutes", type=float, help="only the last N minutes (routes)")
     parser.add_argument("--limit", type=int, default=20, help="rows to show (default 20)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -41,18 +69,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     from perflab.probe.database import StoreUnavailable
-    from perflab.probe.store import RecordingStore
 
-    path = args.store or default_store()
-    if not path.is_file():
-        raise PerflabError(f"no probe store at {path} (serve the app with the probe first)")
     if args.limit < 1:
         raise PerflabError("--limit must be at least 1")
     if args.view == "request" and not args.id:
         raise PerflabError("`perflab inspect request` needs a row id or an X-Request-ID")
-    store = RecordingStore.at_path(path)
+    if args.path is not None and args.view != "requests":
+        raise PerflabError("--path filters `perflab inspect requests` only")
+    path_filter = path_matcher(args.path) if args.path is not None else None
+    store = open_store(args.store)
     try:
-        data = _read(store, args)
+        data = _read(store, args, path_filter)
     except StoreUnavailable as exc:
         raise PerflabError(f"cannot read the store: {exc}", ExitCode.FAILED) from None
     if args.json:
@@ -62,7 +89,91 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
-def _read(store, args: argparse.Namespace):
+# -- which store --------------------------------------------------------------------------
+
+
+def open_store(store: Path | None):
+    """The store to read: ``--store``, else the project's (``DJANGO_SETTINGS_MODULE``), else
+    the default file."""
+    from perflab.report.probe_store import open_probe_store
+
+    if store is not None:
+        return open_probe_store(store)
+    module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if module:
+        return store_from_django_settings(module)
+    return open_probe_store(default_store(), NOT_SERVED)
+
+
+def store_from_django_settings(module: str):
+    """``PERFLAB["STORE"]`` of the project, read the way the probe reads it: ``django.setup()``
+    then perflab's settings parser (defaults and validation included)."""
+    from perflab.report.probe_store import open_probe_store
+
+    # As in `manage.py`'s directory: the project's package is importable from where we are.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        import django
+
+        django.setup()
+        from perflab.probe.settings import load_settings
+
+        store = load_settings().STORE
+    except Exception as exc:  # any error in the project's settings: one line, exit 2
+        raise PerflabError(
+            f"cannot read the store from DJANGO_SETTINGS_MODULE={module}: {_first_line(exc)}"
+        ) from None
+    if "ALIAS" in store:
+        return _alias_store(store["ALIAS"], module)
+    return open_probe_store(store["PATH"], f" (PERFLAB['STORE'] of {module}){NOT_SERVED}")
+
+
+def _alias_store(alias: str, module: str):
+    """The store on a database alias, if its tables are there (looked at, never created)."""
+    from django.db import connections
+
+    from perflab.probe.store import RecordingStore
+
+    try:
+        tables = connections[alias].introspection.table_names()
+    except Exception as exc:  # unknown alias, database down, bad credentials
+        raise PerflabError(
+            f"cannot read the store on database alias {alias!r} "
+            f"(PERFLAB['STORE'] of {module}): {_first_line(exc)}"
+        ) from None
+    if "perflab_route_minute" not in tables:
+        raise PerflabError(
+            f"no probe store on database alias {alias!r} (PERFLAB['STORE'] of {module}){NOT_SERVED}"
+        )
+    return RecordingStore.from_settings({"ALIAS": alias})
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def path_matcher(pattern: str) -> Callable[[str], bool]:
+    """``--path``: one path exactly, or, ending in ``*``, every path starting with what is
+    before it. Paths are recorded without their query string and start with "/" (added to
+    the pattern when missing)."""
+    if "?" in pattern:
+        raise PerflabError("--path matches the path without its query string (drop the ?…)")
+    if "*" in pattern[:-1]:
+        raise PerflabError("--path takes a path, or a prefix ending in * (/api/posts/*)")
+    if not pattern.startswith("/"):
+        pattern = "/" + pattern
+    if pattern.endswith("*"):
+        prefix = pattern[:-1]
+        return lambda path: path.startswith(prefix)
+    return lambda path: path == pattern
+
+
+def _read(store, args: argparse.Namespace, path_filter: Callable[[str], bool] | None):
     if args.view == "routes":
         since = None
         if args.minutes is not None:
@@ -73,7 +184,9 @@ def _read(store, args: argparse.Namespace):
     if args.view == "sql":
         return store.sql(route=args.route, limit=args.limit)
     if args.view == "requests":
-        return store.requests(route=args.route, limit=args.limit)
+        if path_filter is None:
+            return store.requests(route=args.route, limit=args.limit)
+        return _requests_at_path(store, path_filter, args.route, args.limit)
     record = store.request(row_id=int(args.id)) if args.id.isdigit() else None
     record = record or store.request(request_id=args.id)
     if record is None:
@@ -81,8 +194,25 @@ def _read(store, args: argparse.Namespace):
     return record
 
 
-def _ms(value: float) -> str:
-    return f"{value:,.1f}"
+def _requests_at_path(store, matches: Callable[[str], bool], route: str | None, limit: int):
+    """The newest ``limit`` requests whose path matches, read page by page (the store keeps
+    a bounded number of requests, so this ends)."""
+    found: list[dict[str, Any]] = []
+    offset = 0
+    while len(found) < limit:
+        page = store.requests(route=route, limit=PATH_PAGE, offset=offset)
+        found.extend(r for r in page if matches(r["path"] or ""))
+        if len(page) < PATH_PAGE:
+            break
+        offset += PATH_PAGE
+    return found[:limit]
+
+
+# -- tables -------------------------------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
 
 
 def render_routes(rows: list[dict], console: Console) -> None:
@@ -102,18 +232,19 @@ def render_routes(rows: list[dict], console: Console) -> None:
 
 def render_findings(rows: list[dict], console: Console) -> None:
     table = Table(title="Findings", show_lines=True)
-    for name in ("kind", "route", "call site", "requests", "per request", "total ms", "hint"):
-        table.add_column(name)
+    for name in ("kind", "route", "where", "requests", "per request", "total ms", "hint"):
+        table.add_column(name, justify="right" if name in NUMERIC_FINDING_COLUMNS else "left")
     for r in rows:
         table.add_row(
             KIND_LABELS.get(r["kind"], r["kind"]), escape(f"{r['method']} {r['route']}"),
-            escape(r["callsite"] or "-"), f"{r['requests']:,}", f"{r['per_request']:.0f}",
+            escape(location_of(r) or "-"), f"{r['requests']:,}", f"{r['per_request']:.0f}",
             _ms(r["total_ms"]), escape(r["hint"] or ""),
         )  # fmt: skip
     console.print(table)
     for r in rows[:5]:
-        where = escape(r["callsite"] or "-")
-        console.print(f"[dim]{r['kind']} at {where}:[/] " + escape(r["example_sql"][:200]))
+        where = escape(location_of(r) or "-")
+        sql = escape(shorten_sql(r["example_sql"], 200))
+        console.print(f"[dim]{KIND_LABELS.get(r['kind'], r['kind'])} at {where}:[/] {sql}")
 
 
 def render_sql(rows: list[dict], console: Console) -> None:
@@ -123,22 +254,54 @@ def render_sql(rows: list[dict], console: Console) -> None:
     for r in rows:
         table.add_row(
             _ms(r["total_ms"]), f"{r['count']:,}", f"{r['total_ms'] / r['count']:.2f}",
-            _ms(r["max_ms"]), escape(r["fingerprint"][:120]),
+            _ms(r["max_ms"]), escape(shorten_sql(r["fingerprint"], SQL_CHARS)),
         )  # fmt: skip
     console.print(table)
 
 
 def render_requests(rows: list[dict], console: Console) -> None:
     table = Table(title="Requests (newest first)")
-    for name in ("id", "request id", "started", "request", "status", "ms", "queries", "findings"):
+    for name in ("id", "request id", "started", "request", "route", "status", "ms", "queries",
+                 "findings"):  # fmt: skip
         table.add_column(name)
     for r in rows:
         started = datetime.fromtimestamp(r["started"], UTC).strftime("%H:%M:%S")
         table.add_row(
             str(r["id"]), r["request_id"], started, escape(f"{r['method']} {r['path']}"),
-            str(r["status"]), _ms(r["duration_ms"]), str(r["query_count"]),
-            str(r["finding_count"]),
+            escape(r["route"] or "-"), str(r["status"]), _ms(r["duration_ms"]),
+            str(r["query_count"]), str(r["finding_count"]),
         )  # fmt: skip
+    console.print(table)
+
+
+# What a request's lists hold: (key, heading, format). A key the probe adds later is shown
+# after these, as text, rather than hidden.
+CACHE_COLUMNS = [("operation", "operation", str), ("cache", "cache", str),
+                 ("keys", "keys", str), ("hits", "hits", str), ("misses", "misses", str),
+                 ("duration_ms", "ms", lambda v: f"{v:.2f}")]  # fmt: skip
+TEMPLATE_COLUMNS = [("name", "template", str), ("duration_ms", "ms", lambda v: f"{v:.2f}")]
+SPAN_COLUMNS = [("name", "span", str), ("depth", "depth", str),
+                ("start_ms", "start ms", lambda v: f"{v:.2f}"),
+                ("duration_ms", "ms", lambda v: f"{v:.2f}")]  # fmt: skip
+
+
+def render_events(title: str, rows: list[dict], columns: list, console: Console) -> None:
+    """A request's cache calls, templates or spans as a table (not Python's repr of them)."""
+    known = [key for key, _, _ in columns]
+    extra = [key for key in dict.fromkeys(k for row in rows for k in row) if key not in known]
+    table = Table(title=title)
+    for key, heading, _ in columns:
+        table.add_column(heading, justify="left" if key in ("operation", "cache", "name")
+                         else "right")  # fmt: skip
+    for key in extra:
+        table.add_column(key)
+    for row in rows:
+        cells = []
+        for key, _, show in columns:
+            value = row.get(key)
+            cells.append("-" if value is None else show(value))
+        cells.extend("-" if row.get(key) is None else str(row[key]) for key in extra)
+        table.add_row(*(escape(cell) for cell in cells))
     console.print(table)
 
 
@@ -146,23 +309,26 @@ def render_request(r: dict, console: Console) -> None:
     console.print(
         f"[bold]{escape(r['method'] + ' ' + r['path'])}[/] → {r['status']}  "
         f"route {escape(repr(r['route']))}  "
-        f"view {r['view']}\nrequest id {r['request_id']}  {_ms(r['duration_ms'])} ms wall, "
-        f"{_ms(r['cpu_ms'])} ms CPU, {_ms(r['db_ms'])} ms SQL in {r['query_count']} queries, "
-        f"{r['response_bytes']:,} bytes, user {r['user_id'] or '-'}"
+        f"view {escape(str(r['view']))}\nrequest id {r['request_id']}  "
+        f"{_ms(r['duration_ms'])} ms wall, {_ms(r['cpu_ms'])} ms CPU, {_ms(r['db_ms'])} ms SQL "
+        f"in {r['query_count']} queries, {r['response_bytes']:,} bytes, "
+        f"user {escape(str(r['user_id'] or '-'))}"
     )
     table = Table(title="Statements")
-    for name in ("#", "ms", "alias", "call site", "sql"):
-        table.add_column(name)
+    for name in ("#", "ms", "alias", "where", "sql"):
+        table.add_column(name, justify="right" if name in ("#", "ms") else "left")
     for i, q in enumerate(r["queries"]):
-        table.add_row(str(i), f"{q['duration_ms']:.2f}", q["alias"], escape(q["callsite"] or "-"),
-                      escape(q["sql"][:100]))  # fmt: skip
+        table.add_row(str(i), f"{q['duration_ms']:.2f}", q["alias"], escape(location_of(q) or "-"),
+                      escape(shorten_sql(q["sql"], SQL_CHARS)))  # fmt: skip
     console.print(table)
     if r["findings"]:
         render_findings([{**f, "method": r["method"], "route": r["route"], "requests": 1,
                     "per_request": f["count"]} for f in r["findings"]], console)  # fmt: skip
-    for name in ("cache", "templates", "spans"):
-        if r[name]:
-            console.print(f"{name}: {r[name]}")
+    for title, key, columns in (("Cache", "cache", CACHE_COLUMNS),
+                                ("Templates", "templates", TEMPLATE_COLUMNS),
+                                ("Spans", "spans", SPAN_COLUMNS)):  # fmt: skip
+        if r.get(key):
+            render_events(title, r[key], columns, console)
 
 
 RENDERERS = {"routes": render_routes, "findings": render_findings, "sql": render_sql,

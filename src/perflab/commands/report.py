@@ -30,11 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     from perflab.probe.database import StoreUnavailable
     from perflab.report import build_report
+    from perflab.report.probe_store import open_probe_store
 
     if not args.run_dir.exists():
         raise PerflabError(f"no run directory at {args.run_dir}")
-    if args.store is not None and not args.store.is_file():
-        raise PerflabError(f"no probe store at {args.store}")
+    if args.store is not None:
+        open_probe_store(args.store)  # a missing file or not a probe store: exit 2, none made
     try:
         path = build_report(args.run_dir, store=args.store, out=args.out)
     except StoreUnavailable as exc:
