@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("taggit", "0006_rename_taggeditem_content_type_object_id_taggit_tagg_content_8fc721_idx"),
-        ("wagtailcore", "0098_apitoken"),
+        ("wagtailcore", "0094_alter_page_locale"),  # in every wagtail >= 7.0 (the dev extra)
         ("wagtailimages", "0027_image_description"),
     ]
 
