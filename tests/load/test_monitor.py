@@ -1,5 +1,6 @@
 """The resource monitor against real processes, sockets and (in `make test-postgres`) PostgreSQL."""
 
+import contextlib
 import json
 import os
 import signal
@@ -8,13 +9,16 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from perflab.load import monitor as monitor_module
 from perflab.load.monitor import (
     SAMPLE_COLUMNS,
     ResourceMonitor,
+    ServerSearch,
     find_listening_pid,
+    find_server,
     is_postgres_url,
 )
 from perflab.server import free_port
@@ -178,6 +182,188 @@ def test_find_listening_pid_picks_the_parent_when_a_forked_child_shares_the_sock
             os.kill(child, signal.SIGKILL)
         parent.kill()
         parent.wait()
+
+
+# A listener detached as daemons are (gunicorn --daemon): fork, setsid, fork; its parent
+# is then PID 1. It forks a worker that inherits the socket, as gunicorn's master does.
+DETACHED_LISTENER = """
+import os, socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+if os.fork():
+    os._exit(0)
+os.setsid()
+if os.fork():
+    os._exit(0)
+worker = os.fork()
+if worker == 0:
+    time.sleep(60); os._exit(0)
+print(s.getsockname()[1], os.getpid(), worker, flush=True)
+time.sleep(60)
+"""
+NOBODY = 65534
+
+
+def kill_all(*pids: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_nothing_listening_is_said_and_becomes_the_monitors_warning():
+    port = free_port()
+    assert find_server("127.0.0.1", port) == ServerSearch(
+        None, f"no process listens on 127.0.0.1:{port}"
+    )
+    monitor = ResourceMonitor.for_target("127.0.0.1", port)
+    assert monitor.server_pid is None
+    assert monitor.warnings == [
+        f"server resources not monitored: no process listens on 127.0.0.1:{port}; "
+        "pass --server-pid PID"
+    ]
+    assert all(monitor.sample()[field] is None for field in SERVER_FIELDS)
+
+
+def test_a_given_server_pid_is_watched_without_a_search():
+    monitor = ResourceMonitor.for_target("127.0.0.1", free_port(), server_pid=os.getpid())
+    assert monitor.server_pid == os.getpid()
+    assert monitor.warnings == []
+    assert monitor.sample()["server_processes"] >= 1
+
+
+LISTENER = """
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True)
+time.sleep(60)
+"""
+REUSEPORT_LISTENER = """
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+print("listening", flush=True)
+time.sleep(60)
+"""
+
+
+def test_unrelated_processes_sharing_the_port_are_not_guessed_between():
+    port = free_port()
+    listeners = [
+        subprocess.Popen(
+            [sys.executable, "-c", REUSEPORT_LISTENER, str(port)], stdout=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    try:
+        assert all(p.stdout.readline() == b"listening\n" for p in listeners)
+        pids = ", ".join(str(p.pid) for p in sorted(listeners, key=lambda p: p.pid))
+        assert find_server("127.0.0.1", port) == ServerSearch(
+            None, f"several processes listen on 127.0.0.1:{port} ({pids})"
+        )
+    finally:
+        for listener in listeners:
+            listener.kill()
+            listener.wait()
+
+
+def test_a_detached_server_whose_parent_is_pid_1_is_found_with_its_worker():
+    # As root PID 1's sockets are readable and it does not listen; as any other user they
+    # are not (AccessDenied): either way the climb ends at the detached listener.
+    starter = subprocess.Popen([sys.executable, "-c", DETACHED_LISTENER], stdout=subprocess.PIPE)
+    port, listener, worker = map(int, starter.stdout.readline().split())
+    starter.wait()
+    try:
+        assert psutil.Process(listener).ppid() == 1
+        assert find_listening_pid("127.0.0.1", port) == listener
+        with ResourceMonitor.for_target("127.0.0.1", port) as monitor:
+            row = monitor.sample()
+        assert monitor.server_pid == listener
+        assert row["server_processes"] == 2  # the listener and its worker
+        assert row["server_rss_mb"] > 1
+        assert monitor.warnings == []
+    finally:
+        kill_all(worker, listener)
+
+
+def in_child_as_nobody(function) -> dict:
+    """``function()`` (a JSON-able result) in a forked child that is the unprivileged user
+    ``nobody``: it may not read the sockets of its parent, this root process."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            try:
+                answer = {"result": function()}
+            except BaseException as exc:
+                answer = {"raised": repr(exc)}
+            os.write(write_end, json.dumps(answer).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        answer = json.loads(reader.read() or '{"raised": "nothing"}')
+    os.waitpid(child, 0)
+    assert "raised" not in answer, answer["raised"]
+    return answer["result"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_the_climb_stops_at_a_parent_whose_sockets_are_out_of_reach():
+    # The listener (and its forked worker) run as nobody under this root process: climbing
+    # from the socket's owner meets AccessDenied, and the owner's tree is the server.
+    def listen_and_search() -> dict:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        worker = os.fork()
+        if worker == 0:
+            time.sleep(30)
+            os._exit(0)
+        try:
+            try:
+                psutil.Process(os.getppid()).net_connections()
+                parent = "readable"
+            except psutil.AccessDenied:
+                parent = "AccessDenied"
+            port = server.getsockname()[1]
+            monitor = ResourceMonitor.for_target("127.0.0.1", port)
+            return {
+                "parent": parent,
+                "me": os.getpid(),
+                "found": find_listening_pid("127.0.0.1", port),
+                "processes": monitor.sample()["server_processes"],
+                "warnings": monitor.warnings,
+            }
+        finally:
+            os.kill(worker, signal.SIGKILL)
+            os.waitpid(worker, 0)
+
+    answer = in_child_as_nobody(listen_and_search)
+    assert answer["parent"] == "AccessDenied"
+    assert answer["found"] == answer["me"]
+    assert answer["processes"] == 2
+    assert answer["warnings"] == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_a_listener_of_another_user_is_said_not_guessed():
+    # A root process of its own: a socket of this process would be inherited by the child.
+    listener = subprocess.Popen([sys.executable, "-c", LISTENER], stdout=subprocess.PIPE)
+    try:
+        port = int(listener.stdout.readline())
+        warnings = in_child_as_nobody(
+            lambda: ResourceMonitor.for_target("127.0.0.1", port).warnings
+        )
+    finally:
+        listener.kill()
+        listener.wait()
+    assert warnings == [
+        f"server resources not monitored: the process listening on 127.0.0.1:{port} is not "
+        "visible to this user (another user's process); pass --server-pid PID"
+    ]
 
 
 @pytest.mark.database

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import psutil
@@ -55,17 +56,29 @@ def _addresses(host: str) -> set[str]:
     return {host, f"::ffff:{host}"}
 
 
-def find_listening_pid(host: str, port: int) -> int | None:
-    """The top process listening on host:port (gunicorn's master, not a worker), or None.
+@dataclass(frozen=True)
+class ServerSearch:
+    """What ``find_server`` found: the server's top process, or why there is none."""
+
+    pid: int | None
+    problem: str | None = None  # why no pid, in words a person can act on
+
+
+def find_server(host: str, port: int) -> ServerSearch:
+    """The top process listening on host:port (gunicorn's master, not a worker), or why not.
 
     Every gunicorn worker inherits the master's listening socket, and psutil names only
     one of the processes holding a socket (whichever /proc lists first), so the holder it
     names is climbed up through its ancestors while they hold a listener on the port too.
-    None when nothing listens, when psutil may not see the owner, or when unrelated
+    The climb stops at an ancestor whose sockets this user may not read (a detached
+    gunicorn's parent is PID 1, a root process; a root master of workers run as another
+    user): the socket's owner and its children are then the server. No pid when nothing
+    listens, when psutil may not see the owner (another user's process), or when unrelated
     processes share the port (SO_REUSEPORT) and the choice would be a guess.
     """
     wanted = _addresses(host)
     any_address = (host or "").strip("[]") in _WILDCARDS
+    where = f"{host}:{port}"
 
     def listening(connections) -> bool:
         return any(
@@ -78,22 +91,45 @@ def find_listening_pid(host: str, port: int) -> int | None:
 
     try:
         holders = {c.pid for c in psutil.net_connections(kind="tcp") if listening([c])}
-    except (psutil.Error, OSError):
-        return None
+    except (psutil.Error, OSError) as exc:
+        return ServerSearch(None, f"cannot list listening sockets ({type(exc).__name__})")
     if None in holders:  # a listener whose owner psutil may not see: do not guess
+        return ServerSearch(
+            None, f"the process listening on {where} is not visible to this user (another "
+            "user's process)",
+        )  # fmt: skip
+    tops = {_top_listener(pid, listening) for pid in holders} - {None}
+    if len(tops) > 1:
+        pids = ", ".join(str(pid) for pid in sorted(tops))
+        return ServerSearch(None, f"several processes listen on {where} ({pids})")
+    if not tops:
+        return ServerSearch(None, f"no process listens on {where}")
+    return ServerSearch(tops.pop())
+
+
+def _top_listener(pid: int, listening: Callable[[list], bool]) -> int | None:
+    """``pid``, or its furthest ancestor up to which every process listens on the port too;
+    None when ``pid`` has exited."""
+    try:
+        top = psutil.Process(pid)
+        ancestors = top.parents()
+    except psutil.NoSuchProcess:
         return None
-    tops = set()
-    for pid in holders:
+    except psutil.Error:
+        return pid
+    for parent in ancestors:
         try:
-            top = psutil.Process(pid)
-            for parent in top.parents():
-                if not listening(parent.net_connections(kind="tcp")):
-                    break
-                top = parent
-        except psutil.Error:
-            return None
-        tops.add(top.pid)
-    return tops.pop() if len(tops) == 1 else None
+            if not listening(parent.net_connections(kind="tcp")):
+                break
+        except psutil.Error:  # AccessDenied (PID 1, another user's master) or gone
+            break
+        top = parent
+    return top.pid
+
+
+def find_listening_pid(host: str, port: int) -> int | None:
+    """``find_server(host, port).pid``: the server's top process, or None."""
+    return find_server(host, port).pid
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -138,6 +174,24 @@ class ResourceMonitor:
         self._db_warned = False
         self._server_warned = False
         self.prime()
+
+    @classmethod
+    def for_target(
+        cls,
+        host: str,
+        port: int,
+        server_pid: int | None = None,
+        database_url: str | None = None,
+    ) -> ResourceMonitor:
+        """A run's monitor: ``server_pid`` (``--server-pid``), else the server listening on
+        host:port. Without one, ``warnings`` says why, for the run to show and keep."""
+        search = ServerSearch(server_pid) if server_pid is not None else find_server(host, port)
+        monitor = cls(search.pid, database_url)
+        if search.problem:
+            monitor.warnings.append(
+                f"server resources not monitored: {search.problem}; pass --server-pid PID"
+            )
+        return monitor
 
     @staticmethod
     def columns() -> list[str]:

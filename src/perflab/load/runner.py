@@ -29,7 +29,7 @@ from perflab.load.arrival import ArrivalRate, OpenModel
 from perflab.load.client import ID_LINE, ClientTracker, request_id_of, resolve_request_id
 from perflab.load.grouping import RouteGrouper, fetch_app_description
 from perflab.load.live import LiveView
-from perflab.load.monitor import ResourceMonitor, find_listening_pid
+from perflab.load.monitor import ResourceMonitor
 from perflab.load.results import SCHEMA, RunDirectory
 from perflab.load.samples import FIELDS, RequestSamples
 from perflab.load.scenario import load_scenario
@@ -392,12 +392,15 @@ class LoadRun:
     def _start_monitor(self) -> None:
         from urllib.parse import urlsplit
 
+        from rich.markup import escape
+
         config = self.config
-        pid = config.server_pid
-        if pid is None:
-            parts = urlsplit(config.host)
-            pid = find_listening_pid(parts.hostname, parts.port or 80)
-        self.monitor = ResourceMonitor(server_pid=pid, database_url=config.database_url)
+        parts = urlsplit(config.host)
+        self.monitor = ResourceMonitor.for_target(
+            parts.hostname, parts.port or 80, config.server_pid, config.database_url
+        )
+        for warning in self.monitor.warnings:  # no server found: say so now, not in the JSON only
+            self.console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         self._monitor_done = False
         gevent.spawn(self.monitor.run, lambda: self._monitor_done)
 
