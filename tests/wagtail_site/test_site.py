@@ -12,9 +12,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 TEMPLATES = Path(__file__).parent / "site" / "templates"
-IN_PROGRESS = pytest.mark.xfail(
-    strict=False, reason="issue 15: template locations / page-type routes in progress"
-)
+IN_PROGRESS = pytest.mark.xfail(strict=False, reason="issue 15: page-type routes in progress")
 
 
 def template_line(name: str, snippet: str) -> str:
@@ -125,13 +123,20 @@ EXPECTED_TEMPLATE_FINDINGS = {
 }
 
 
-@IN_PROGRESS
 @pytest.mark.parametrize("url", list(EXPECTED_TEMPLATE_FINDINGS))
 def test_template_n_plus_ones_are_located_at_their_template_line(served, url):
     findings = [f for f in served[url]["stored"]["findings"] if f["kind"] == "n_plus_one"]
     located = Counter((f.get("template"), f["count"]) for f in findings)
     for template, count, how_many in EXPECTED_TEMPLATE_FINDINGS[url]:
         assert located[template, count] == how_many, (template, count, findings)
+
+
+def test_page_specific_per_row_hints_specific(served):
+    """``page.specific`` per child page: one subclass row per page, Wagtail's fix."""
+    findings = served["/blog/"]["stored"]["findings"]
+    (specific,) = [f for f in findings if f.get("template") == template_line(CARD, "page.specific")]
+    assert specific["kind"] == "n_plus_one" and specific["count"] == 12
+    assert specific["hint"] == "specific() on the pages' queryset"
 
 
 @IN_PROGRESS
