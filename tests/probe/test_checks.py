@@ -141,6 +141,11 @@ def test_urls_without_perflab_are_a_warning_not_an_error():
     assert "not included" in warning.msg
 
 
+def test_settings_without_urls_have_nothing_to_check():
+    with override_settings(ROOT_URLCONF=None):
+        assert check_urls() == []
+
+
 def test_an_endpoint_shadowed_by_a_more_specific_pattern_is_found():
     # status resolves, but a pattern of the app placed first answers the runner's route list.
     shadowing = re_path(r"^perf/api/urlpatterns/$", serve, name="mine")
