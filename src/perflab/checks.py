@@ -92,7 +92,7 @@ def check_urls(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list:
         answer = (
             "no URL pattern"
             if match is None
-            else f"the URL pattern {match.route!r} (view {match.view_name!r}, {match._func_path})"
+            else f"the URL pattern '{match.route}' (view '{match.view_name}', {match._func_path})"
         )
         return [
             Error(
