@@ -79,6 +79,23 @@ class ProbeMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+        self._prepare_store()
+
+    def _prepare_store(self) -> None:
+        """Create the store's tables when the app starts serving, not at its first recorded
+        request: ``perflab run --store PATH`` can then tell a wrong path from a store that
+        has seen no request yet. Never fails the app (``manage.py check`` says why a store
+        cannot be written); the connection is closed, so no process forked after this
+        (gunicorn ``--preload``) inherits it."""
+        try:
+            probe = self.probe
+            if not probe.settings.ENABLED:
+                return
+            store = probe.store
+            store.ensure_schema()
+            store.database.close()
+        except Exception as exc:
+            logger.warning("perflab: the probe's store is not ready: %s", exc)
 
     @property
     def probe(self):
