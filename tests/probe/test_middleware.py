@@ -304,3 +304,17 @@ def test_server_timing_value_in_tenths_of_a_millisecond():
     assert _server_timing(0.0, 1234.56, 0) == (
         'db;dur=0.0;desc="0 queries", app;dur=1234.6, total;dur=1234.6'
     )
+
+
+def test_the_store_exists_once_the_app_serves_before_any_request(make_probe, tmp_path):
+    """``perflab run --store PATH`` refuses a path with no store: the app's start makes it."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from perflab.probe.store import RecordingStore
+
+    probe = make_probe()
+    path = probe.store.database.path
+    assert not path.exists()
+    WSGIHandler()  # what gunicorn's worker builds when it loads the app
+    assert path.exists()
+    assert RecordingStore.at_path(path).request_count() == 0

@@ -169,8 +169,8 @@ def _check_store(path: Path) -> None:
         raise PerflabError(f"--store {path} is a directory, not a probe store file")
     if not path.exists():
         raise PerflabError(
-            f"--store {path}: no such file (the probe creates its store when it records its "
-            "first request)"
+            f"--store {path}: no such file (the probe creates its store when the app starts: "
+            "is the app running with the probe, and is this its PERFLAB['STORE'] path?)"
         )
     problem = probe_store_problem(path)
     if problem:
