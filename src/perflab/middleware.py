@@ -13,7 +13,6 @@ import random
 import re
 import time
 import uuid
-from functools import lru_cache
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
@@ -23,13 +22,19 @@ from perflab.probe.masking import mask_body, mask_headers, mask_query_string
 from perflab.probe.probe import get_probe
 from perflab.probe.process import current_pid
 from perflab.probe.profiling import RequestProfiler
+from perflab.probe.routes import (
+    ROUTE_HEADER,
+    UNMATCHED,
+    NamedRoute,
+    named_route_of,
+    served_name,
+)
 
 logger = logging.getLogger("perflab.probe")
 slow_logger = logging.getLogger("perflab.slow")
 
 REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 
 _ID_PREFIX = f"{uuid.uuid4().hex[:20]}"  # per process (re-drawn after a fork, below)
@@ -56,18 +61,12 @@ def request_id_for(meta: dict) -> str:
     return f"{_ID_PREFIX}{next(_id_counter):012x}"
 
 
-@lru_cache(maxsize=1024)
-def readable_route(route: str) -> str:
-    """``api/posts/(?P<pk>[^/.]+)/$`` → ``api/posts/<pk>/``: regex routes read like path() ones."""
-    return _REGEX_GROUP.sub(r"<\1>", route).replace("^", "").replace("$", "")
-
-
 def route_of(request) -> tuple[str, str]:
-    """(route pattern, view name): ``api/posts/<pk>/`` whether path() or a regex router."""
-    match = getattr(request, "resolver_match", None)
-    if match is None:
-        return "", ""
-    return readable_route(match.route or ""), match._func_path
+    """(route name, view): ``api/posts/<pk>/`` whether path() or a regex router, the URL name
+    for a regex or catch-all (``wagtail_serve``) — the name /perf/api/urlpatterns/ publishes
+    (perflab.probe.routes). What a split route served is added in ``ProbeMiddleware._end``."""
+    named = named_route_of(request)
+    return named.name, named.view
 
 
 class ProbeMiddleware:
@@ -106,7 +105,7 @@ class ProbeMiddleware:
             return self.__acall__(request)
         active = self._begin(request)
         if active is None:
-            return self._tag(self.get_response(request), request)
+            return self._unrecorded(self.get_response(request), request)
         token = current_request.set(active)
         try:
             response = self.get_response(request)
@@ -135,7 +134,7 @@ class ProbeMiddleware:
     async def __acall__(self, request):
         active = self._begin(request)
         if active is None:
-            return self._tag(await self.get_response(request), request)
+            return self._unrecorded(await self.get_response(request), request)
         token = current_request.set(active)
         try:
             response = await self.get_response(request)
@@ -183,7 +182,8 @@ class ProbeMiddleware:
             duration_ms = active.offset_ms(time.perf_counter())
             cpu_ms = (time.thread_time() - active.cpu0) * 1000.0
             probe = self.probe
-            route, view = route_of(request)
+            named = named_route_of(request)
+            route = named.name
             profile = None
             if active.profiler is not None:
                 if active.profile_staff_only and not _is_staff(request):
@@ -192,10 +192,12 @@ class ProbeMiddleware:
                     profile = active.profiler.stop()
             for recorder in probe.finishing:
                 recorder.finish(active)
-            probe.rules.observe(route, duration_ms)
+            probe.rules.observe(route, duration_ms)  # profile rules go by the published name
+            if named.by_page or (active.settings.ROUTE_NAME and named is not UNMATCHED):
+                route = self._served_route(named, request, response, active.settings)
             self._annotate(response, active, route, duration_ms)
             probe.writer.submit(active.frozen(
-                route, view, response.status_code, duration_ms, cpu_ms,
+                route, named.view, response.status_code, duration_ms, cpu_ms,
                 _response_size(response), _user_id(request), profile,
             ))  # fmt: skip
         except Exception:
@@ -218,6 +220,30 @@ class ProbeMiddleware:
                 len(active.raw_queries), db_ms, active.request_id,
             )  # fmt: skip
 
+    def _served_route(self, named: NamedRoute, request, response, settings) -> str:
+        """A split route's name for what this response served, told to the client in
+        ``X-Perflab-Route`` (the runner counts the request under it). ``ROUTE_NAME`` failing
+        is a probe internal error: the request keeps the route's published name."""
+        try:
+            served = served_name(named, request, response, settings.ROUTE_NAME)
+        except Exception:
+            self._internal_error("naming the route served (PERFLAB['ROUTE_NAME'])")
+            return named.name
+        if served != named.name and served.isascii():  # ASCII: safe for _set_header
+            _set_header(response, _ROUTE, served)
+        return served
+
+    def _unrecorded(self, response, request):
+        """A request the probe does not record (sampled out, ignored, disabled) is still
+        named, so the client counts every request of a split route the same way."""
+        try:
+            named = named_route_of(request)
+            if named.by_page or (self.probe.settings.ROUTE_NAME and named is not UNMATCHED):
+                self._served_route(named, request, response, self.probe.settings)
+        except Exception:
+            self._internal_error("naming the route served")
+        return self._tag(response, request)
+
     def _tag(self, response, request):
         request_id = getattr(request, "perflab_request_id", None)
         if request_id:
@@ -234,6 +260,7 @@ mark_boundary(ProbeMiddleware.__call__)
 mark_boundary(ProbeMiddleware.__acall__)
 
 _REQUEST_ID = ("x-request-id", "X-Request-ID")
+_ROUTE = (ROUTE_HEADER.lower(), ROUTE_HEADER)
 _SERVER_TIMING = ("server-timing", "Server-Timing")
 
 

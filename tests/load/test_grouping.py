@@ -6,7 +6,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from perflab.load.grouping import RouteGrouper, fetch_app_description
+from perflab.load.grouping import RouteGrouper, fetch_app_description, route_named
+from perflab.load.slo import evaluate, parse_slo
 
 PATTERNS = [
     {"route": "api/posts/", "regex": "^api/posts/\\Z", "dynamic": False},
@@ -55,15 +56,134 @@ def test_patterns_are_fetched_from_the_probe(server):
     url, replies = server
     body = {"urlpatterns": PATTERNS, "app": {"django": "5.2", "debug": False}}
     replies["/perf/api/urlpatterns/"] = (200, json.dumps(body).encode())
-    assert fetch_app_description(url) == body
+    assert fetch_app_description(url) == (body, "")
 
 
 @pytest.mark.parametrize(
-    "reply",
-    [(404, b"{}"), (200, b"not json"), (200, b'{"urlpatterns": [{"route": "x", "regex": "("}]}'),
-     (403, b'{"error": "staff only"}')],
-)  # fmt: skip
-def test_no_probe_or_a_bad_answer_means_no_grouping(server, reply):
+    ("reply", "reason"),
+    [
+        ((404, b"{}"), "no probe at /perf/api/urlpatterns/ (404): include('perflab.urls')"),
+        ((403, b'{"error": "staff only"}'), "the probe hides its routes (403: PERFLAB['EXPOSE_"),
+        ((200, b"not json"), "/perf/api/urlpatterns/ did not answer JSON"),
+        ((200, b'{"urlpatterns": [{"route": "x", "regex": "("}]}'), "JSON that is not perflab's"),
+        ((200, b'{"routes": []}'), "JSON that is not perflab's route list"),
+        ((500, b""), "/perf/api/urlpatterns/ answered 500"),
+    ],
+)
+def test_no_probe_or_a_bad_answer_means_no_grouping_and_says_why(server, reply, reason):
     url, replies = server
     replies["/perf/api/urlpatterns/"] = reply
-    assert fetch_app_description(url) is None
+    description, why = fetch_app_description(url)
+    assert description is None
+    assert reason in why and "\n" not in why
+
+
+def test_an_unreachable_app_says_so():
+    from perflab.server import free_port
+
+    description, why = fetch_app_description(f"http://127.0.0.1:{free_port()}", timeout=1)
+    assert description is None
+    assert why.startswith("/perf/api/urlpatterns/ could not be read (")
+
+
+# A catch-all split by what it served (Wagtail's pages), a route named by its URL name, and
+# path-style routes; with ROUTE_NAME set every route is per_response.
+SPLIT = [
+    {"route": "api/posts/<pk>/", "regex": "^api/posts/(?:[^/.]+)/$", "dynamic": True,
+     "path_style": True, "per_response": True},
+    {"route": "feed", "regex": "^(?:news|blog)/feed/$", "dynamic": True,
+     "path_style": False, "per_response": False},
+    {"route": "wagtail_serve", "regex": "^((?:[\\w\\-]+/)*)$", "dynamic": True,
+     "path_style": False, "per_response": True},
+]  # fmt: skip
+
+
+def served(header: str | None):
+    """A response of Locust's HttpUser (requests) with the probe's header, or without."""
+    from requests.models import Response
+
+    response = Response()
+    if header is not None:
+        response.headers["X-Perflab-Route"] = header
+    return response
+
+
+def test_routes_named_by_their_url_name_have_no_slash():
+    grouper = RouteGrouper(SPLIT)
+    assert grouper.name_for_url("/blog/post-1/") == "wagtail_serve"
+    assert grouper.name_for_url("/blog/?page=2") == "wagtail_serve?page=…"
+    assert grouper.name_for_url("/news/feed/") == "feed"
+    assert grouper.name_for_url("/api/posts/3/") == "/api/posts/<pk>/"
+
+
+def test_a_split_route_is_counted_under_the_name_of_what_it_served():
+    grouper = RouteGrouper(SPLIT)
+    for url in ("/blog/post-1/", "/blog/?page=2", "/api/posts/3/", "/news/feed/"):
+        grouper.name_for_url(url)
+    assert set(grouper.split) == {"wagtail_serve", "wagtail_serve?page=…", "/api/posts/<pk>/"}
+    name = grouper.served_name
+    assert name("wagtail_serve", served("wagtail_serve[BlogPage]")) == "wagtail_serve[BlogPage]"
+    assert name("wagtail_serve?page=…", served("wagtail_serve[BlogIndexPage]")) == (
+        "wagtail_serve[BlogIndexPage]?page=…"
+    )
+    assert name("/api/posts/<pk>/", served("api/posts/<pk>/[draft]")) == ("/api/posts/<pk>/[draft]")
+
+
+def test_fast_http_users_headers_are_read_too():
+    from types import SimpleNamespace
+
+    from geventhttpclient.header import Headers
+
+    grouper = RouteGrouper(SPLIT)
+    grouper.name_for_url("/blog/post-1/")
+    response = SimpleNamespace(headers=Headers({"x-perflab-route": "wagtail_serve[BlogPage]"}))
+    assert grouper.served_name("wagtail_serve", response) == "wagtail_serve[BlogPage]"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [served(None), served("feed[x]"), served("wagtail_servefoo"), None, object()],
+    ids=["no header", "another route's", "not split", "no response", "no headers"],
+)
+def test_a_split_route_without_a_served_name_keeps_the_route(response):
+    grouper = RouteGrouper(SPLIT)
+    grouper.name_for_url("/blog/post-1/")
+    assert grouper.served_name("wagtail_serve", response) == "wagtail_serve"
+
+
+def test_patterns_from_an_older_probe_are_path_style_and_never_split():
+    grouper = RouteGrouper(PATTERNS)
+    assert grouper.name_for_url("/api/posts/1/") == "/api/posts/<pk>/"
+    assert grouper.split == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "route"),
+    [
+        ("/api/posts/<pk>/", "api/posts/<pk>/"),
+        ("/api/posts/?page=…", "api/posts/"),
+        ("wagtail_serve[BlogPage]", "wagtail_serve[BlogPage]"),
+        ("wagtail_serve[BlogIndexPage]?page=…", "wagtail_serve[BlogIndexPage]"),
+        ("shop:item", "shop:item"),
+    ],
+)
+def test_the_report_and_compare_read_a_name_back_as_its_route(name, route):
+    assert route_named(name) == route
+
+
+@pytest.mark.parametrize(
+    ("text", "scope"),
+    [
+        ("wagtail_serve[BlogPage]:p95<200ms", "wagtail_serve[BlogPage]"),
+        ("GET wagtail_serve[BlogPage]:p95<200ms", "GET wagtail_serve[BlogPage]"),
+        ("shop:item:p95<200ms", "shop:item"),  # a namespaced URL name keeps its ':'
+    ],
+)
+def test_slo_scopes_name_split_and_url_named_endpoints(text, scope):
+    slo = parse_slo(text)
+    assert (slo.scope, slo.metric, slo.threshold) == (scope, "p95", 200.0)
+    endpoint = {"method": "GET", "name": scope.removeprefix("GET "), "requests": 10,
+                "failures": 0, "latency": {"p95": 150.0}}  # fmt: skip
+    other = {**endpoint, "name": "wagtail_serve[HomePage]", "latency": {"p95": 900.0}}
+    [result] = evaluate([slo], {"endpoints": [endpoint, other], "totals": endpoint})
+    assert result.passed and result.actual == 150.0

@@ -5,7 +5,8 @@ import re
 import pytest
 from django.urls import resolve
 
-from perflab.middleware import readable_route
+from perflab.probe.routes import readable_route
+from tests.probe.conftest import flushed
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +49,42 @@ def test_anonymous_clients_get_patterns_only_unless_hidden(client, make_probe):
     body = client.get("/perf/api/urlpatterns/").json()
     assert set(body) == {"urlpatterns", "app"}
     assert body["app"]["debug"] is False and body["app"]["database"] in ("sqlite", "postgresql")
-    assert set(body["urlpatterns"][0]) == {"route", "regex", "dynamic"}
+    assert set(body["urlpatterns"][0]) == {
+        "route", "regex", "dynamic", "path_style", "per_response",
+    }  # fmt: skip
     make_probe(EXPOSE_ROUTES=False)
     assert client.get("/perf/api/urlpatterns/").status_code == 403
+
+
+def route_entry(patterns, path: str) -> dict | None:
+    return next((e for e in patterns if re.match(e["regex"], path.lstrip("/"))), None)
+
+
+@pytest.mark.urls("tests.probe.routes_urls")
+@pytest.mark.parametrize(
+    "path",
+    ["/api/posts/", "/api/posts/7/", "/api/posts.json", "/legacy/12/", "/archive/2024/",
+     "/news/feed/", "/robots.txt", "/docs/a/b/c", "/shop/ABC-12/", "/about/us/", "/"],
+)  # fmt: skip
+def test_published_names_are_the_names_the_probe_stores(client, probe, path):
+    """Every kind of route (tests/probe/routes_urls.py, catch-all last): the entry a client
+    finds for a path names it as the probe stores its requests."""
+    entry = route_entry(fetch(client), path)
+    client.get(path, HTTP_X_REQUEST_ID="published")
+    stored = flushed(probe).request(request_id="published")
+    assert entry["route"] == stored["route"]
+    assert entry["path_style"] is (entry["route"] not in ("feed", "shop:item", "pages"))
+    assert entry["per_response"] is False  # nothing splits these routes
+
+
+@pytest.mark.urls("tests.probe.routes_path_urls")
+def test_a_path_catch_all_is_published_by_its_url_name(client, probe):
+    entry = route_entry(fetch(client), "/any/thing/")
+    assert (entry["route"], entry["path_style"], entry["dynamic"]) == ("anything", False, True)
+
+
+@pytest.mark.urls("tests.probe.routes_urls")
+def test_with_route_name_every_route_is_named_per_response(client, make_probe):
+    make_probe(ROUTE_NAME="tests.probe.routes_urls.name_by_kind")
+    patterns = fetch(client)
+    assert patterns and all(entry["per_response"] for entry in patterns)

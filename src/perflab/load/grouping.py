@@ -4,6 +4,10 @@ Locust keys statistics by URL, so ``/api/posts/1/`` … ``/api/posts/9999/`` bec
 of rows and unbounded memory (Locust #375). When the probe publishes the app's URL patterns
 (``/perf/api/urlpatterns/``) the runner names each request ``/api/posts/<pk>/`` instead —
 the same route the probe records server-side, which is what lets the report join both sides.
+A route named by its URL name (a regex or catch-all: ``wagtail_serve``) keeps that name,
+without the "/". A route whose name is decided per response (Wagtail's pages) is counted,
+in perflab's statistics, under the name of what it served, which the probe sends in
+``X-Perflab-Route`` (``wagtail_serve[BlogPage]``); Locust's own statistics keep the route.
 Requests the locustfile named itself (``name=...`` or ``rename_request``) keep their name.
 """
 
@@ -16,6 +20,8 @@ import urllib.request
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
+from perflab.probe.routes import ROUTE_HEADER
+
 PATTERNS_PATH = "/perf/api/urlpatterns/"
 
 
@@ -23,39 +29,98 @@ class RouteGrouper:
     """Maps a request's (name, url) to a route name; bounded memory whatever the URLs."""
 
     def __init__(self, patterns: list[dict]) -> None:
-        self._patterns = [(re.compile(p["regex"]), "/" + p["route"]) for p in patterns]
+        self._patterns = [
+            (
+                re.compile(p["regex"]),
+                ("/" if p.get("path_style", True) else "") + p["route"],
+                p["route"] if p.get("per_response") else None,
+            )
+            for p in patterns
+        ]
+        # Names given to requests of split routes → (the route + "[", what goes before the
+        # served name, what after): the request listener looks a name up here, and reads the
+        # response's header only for these.
+        self.split: dict[str, tuple[str, str, str]] = {}
         self.name_for_url = lru_cache(maxsize=4096)(self._name_for_url)
 
     def _name_for_url(self, url: str) -> str | None:
         """``/api/posts/12/?page=2`` → ``/api/posts/<pk>/?page=…``; None for unknown paths."""
         parts = urlsplit(url)
-        route = self.route_for(parts.path)
-        if route is None:
+        found = self._route_for(parts.path)
+        if found is None:
             return None
+        name, split_route = found
+        query = ""
         if parts.query:  # keep which parameters were sent, not their values
             keys = sorted({key for key, _ in parse_qsl(parts.query, keep_blank_values=True)})
-            route += "?" + "&".join(f"{key}=…" for key in keys)
-        return route
+            query = "?" + "&".join(f"{key}=…" for key in keys)
+        if split_route is not None:
+            before = name[: len(name) - len(split_route)]  # "/" for a path-style route
+            self.split[name + query] = (split_route + "[", before, query)
+        return name + query
 
     def route_for(self, path: str) -> str | None:
+        found = self._route_for(path)
+        return found[0] if found else None
+
+    def _route_for(self, path: str) -> tuple[str, str | None] | None:
         relative = path.lstrip("/")
-        for regex, route in self._patterns:
+        for regex, name, split_route in self._patterns:
             if regex.match(relative):
-                return route
+                return name, split_route
         return None
 
+    def served_name(self, name: str, response) -> str:
+        """A split route's request under the name of what it served (``wagtail_serve[BlogPage]``,
+        query keys kept), from the probe's header; ``name`` when the response has none."""
+        split_route, before, after = self.split[name]
+        try:
+            served = response.headers.get(ROUTE_HEADER)
+        except Exception:  # no response (a connection error), or no headers
+            return name
+        if type(served) is not str or not served.startswith(split_route):
+            return name  # absent, repeated, or another route's (a redirect followed)
+        return f"{before}{served}{after}"
 
-def fetch_app_description(host: str, timeout: float = 3.0) -> dict | None:
-    """``{"urlpatterns": [...], "app": {...}}`` from the app's probe, or None (no probe,
-    hidden, or unreachable)."""
+
+def route_named(name: str) -> str:
+    """The probe's route a client endpoint name stands for (the inverse of the names above):
+    ``/api/posts/<pk>/?page=…`` is ``api/posts/<pk>/``, ``wagtail_serve[BlogPage]?page=…`` is
+    ``wagtail_serve[BlogPage]``. The report and compare join client and server by it."""
+    return name.partition("?")[0].removeprefix("/")
+
+
+def fetch_app_description(host: str, timeout: float = 3.0) -> tuple[dict | None, str]:
+    """``({"urlpatterns": [...], "app": {...}}, "")`` from the app's probe, or ``(None, why
+    not)`` — one line for ``perflab run`` to print and record."""
+    url = host.rstrip("/") + PATTERNS_PATH
     try:
-        with urllib.request.urlopen(host.rstrip("/") + PATTERNS_PATH, timeout=timeout) as reply:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
             body = json.load(reply)
+    except urllib.error.HTTPError as exc:
+        return None, _refusal(exc.code)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"{PATTERNS_PATH} could not be read ({reason})"
+    except ValueError:
+        return None, f"{PATTERNS_PATH} did not answer JSON (not perflab's probe?)"
+    try:
         for entry in body["urlpatterns"]:
             re.compile(entry["regex"])
             str(entry["route"])
         if not isinstance(body.get("app", {}), dict):
-            return None
-        return body
-    except (OSError, ValueError, KeyError, TypeError, re.error, urllib.error.URLError):
-        return None
+            raise TypeError
+    except (KeyError, TypeError, AttributeError, re.error):
+        return None, f"{PATTERNS_PATH} answered JSON that is not perflab's route list"
+    return body, ""
+
+
+def _refusal(status: int) -> str:
+    if status == 404:
+        return (
+            f"no probe at {PATTERNS_PATH} (404): include('perflab.urls') at perf/, before "
+            "any catch-all such as Wagtail's"
+        )
+    if status in (401, 403):
+        return f"the probe hides its routes ({status}: PERFLAB['EXPOSE_ROUTES'] is False)"
+    return f"{PATTERNS_PATH} answered {status}"

@@ -114,6 +114,9 @@ class LoadRun:
         self.samples = RequestSamples(resolve=resolve_request_id)
         self._unfolded: list[tuple] = []  # requests seen, not yet in stats and samples
         self.tracker = ClientTracker()
+        self.grouper: RouteGrouper | None = None  # from the probe's routes, when it has them
+        self.grouping_reason = ""  # why requests are not named by route, when they are not
+        self._split_names: dict[str, tuple] = {}  # names counted under what was served
         self.open_model: OpenModel | None = None
         self.open_snapshots: dict[str, dict] = {}
         self.user_errors: dict[str, int] = {}
@@ -136,9 +139,12 @@ class LoadRun:
         if run_dir:
             run_dir.keep_inputs(scenario.path, config.describe())
             _log_to(run_dir.path / ("locust.log" if config.role != "worker" else "worker.log"))
-        description = fetch_app_description(config.host)
+        description, self.grouping_reason = fetch_app_description(config.host)
         self.app_facts = description.get("app", {}) if description else {}
         self.grouper = RouteGrouper(description["urlpatterns"]) if description else None
+        self._split_names = self.grouper.split if self.grouper else {}
+        if self.grouping_reason and config.role != "worker":  # one line, before the live view
+            self._say_no_grouping()
         self.tracker.install(self.grouper)
         self.env = Environment(
             user_classes=scenario.user_classes, shape_class=shape, host=config.host,
@@ -268,6 +274,8 @@ class LoadRun:
         ref = getattr(response, "_sent_request", None)
         if ref.__class__ is not str or ID_LINE not in ref:
             ref = request_id_of(response)
+        if name in self._split_names:  # a route named by what it served (Wagtail's pages)
+            name = self.grouper.served_name(name, response)
         unfolded = self._unfolded
         unfolded.append((
             ref, request_type, name, time.time(), latency, service,
@@ -404,6 +412,15 @@ class LoadRun:
         self._monitor_done = False
         gevent.spawn(self.monitor.run, lambda: self._monitor_done)
 
+    def _say_no_grouping(self) -> None:
+        from rich.markup import escape
+
+        self.console.print(
+            f"[yellow]no route grouping:[/] {escape(self.grouping_reason)}; "
+            "endpoints keep Locust's names",
+            highlight=False,
+        )
+
     def _interrupt(self) -> None:
         self._stop_reason = "interrupted"
 
@@ -443,6 +460,7 @@ class LoadRun:
             "shape": shape.describe() if hasattr(shape, "describe") else None,
             "open_model": self._open_model_results(),
             "grouping": "routes" if self.grouper else "locust names",
+            "grouping_reason": self.grouping_reason or None,  # why not by route
             "probe_store": config.store,
             "slos": [result.as_dict() for result in slo_results],
             "verdict": _verdict(slo_results),

@@ -28,6 +28,8 @@ class ProbeSettings:
     ENABLED: bool = True
     SAMPLE_PERCENT: float = 100.0  # share of requests recorded
     INTERCEPT: Callable | None = None  # request -> bool; False skips recording
+    # (request, response) -> str | None: what a route served, named "route[str]"
+    ROUTE_NAME: Callable | None = None
     IGNORE_PATHS: tuple[re.Pattern, ...] = ()
     CAPTURE_BODY: bool = False
     MAX_BODY_BYTES: int = 4096
@@ -86,7 +88,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 _LISTS = {"IGNORE_PATHS", "PROFILE_PATHS", "SENSITIVE_NAMES", "CALLSITE_EXCLUDE",
           "STACK_FOR_FINGERPRINTS"}  # fmt: skip
-_CALLABLES = {"INTERCEPT", "PERMISSION"}
+_CALLABLES = {"INTERCEPT", "PERMISSION", "ROUTE_NAME"}
 
 
 def _fail(key: str, message: str) -> ImproperlyConfigured:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from perflab.errors import PerflabError
+from perflab.load.grouping import route_named
 from perflab.load.results import MONITOR, REQUESTS, load_results
 
 STORE_WINDOW_LIMIT = 200_000  # server rows read for a run (the probe keeps 100,000 by default)
@@ -37,8 +38,9 @@ def _epoch(iso: str | None) -> float | None:
 
 def route_of(name: str) -> str:
     """A client endpoint's name as the probe's route: ``/api/posts/<pk>/?page=…`` is
-    ``api/posts/<pk>/`` (the runner names requests "/" + route, plus the query's keys)."""
-    return name.split("?", 1)[0].removeprefix("/")
+    ``api/posts/<pk>/``, ``wagtail_serve[BlogPage]`` is itself (perflab.load.grouping names
+    requests "/" + a path-style route, or a route's URL name, plus the query's keys)."""
+    return route_named(name)
 
 
 class ReportData:

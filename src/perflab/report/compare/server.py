@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from perflab.errors import PerflabError
+from perflab.load.grouping import route_named
 from perflab.load.results import REQUESTS, load_results
 from perflab.report.probe_store import probe_store_problem
 
@@ -123,9 +124,10 @@ def _epoch(iso: str) -> float:
 
 
 def _route_by_name(method: str, name: str) -> str | None:
-    """With route grouping a client name is ``/`` + the route, query keys after ``?``."""
-    path = name.partition("?")[0]
-    return path[1:] if path.startswith("/") and method else None
+    """With route grouping a client name is the route's name ("/" + a path-style route, or
+    the URL name of a regex or catch-all, ``wagtail_serve[BlogPage]`` when split), query keys
+    after ``?``; the "all requests" row (no method) has none."""
+    return route_named(name) if method else None
 
 
 def _match_by_request_id(side: ServerSide, store, keys: list[tuple[str, str]], csv_path: Path):
