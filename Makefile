@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres lint format bench clean
+.PHONY: demo test test-sqlite test-postgres test-django6 django6-suite lint format bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(PY)
 demo: $(STAMP)
 	$(VENV)/bin/perflab demo
 
-test: test-sqlite test-postgres
+test: test-sqlite test-postgres test-django6
 
 # pytest exits 5 when it collects nothing: that fails the build too, with a clear word.
 NO_TESTS_IS_FAILURE = || { s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests" >&2; exit $$s; }
@@ -30,6 +30,48 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	$(PY) -m perflab.testing.postgres -- $(PY) -m pytest -m database -p no:cacheprovider \
 		$(NO_TESTS_IS_FAILURE)
+
+# The suite again on Django 6.0, in its own venv, where this machine has a Python for it
+# (Django 6.0 needs Python >= 3.12). The first of DJANGO6_PYTHONS that starts and is >= 3.12
+# is used; a pyenv shim of a version that is installed but not selected (the shim then says
+# "command not found") is resolved to that version's own interpreter.
+DJANGO6_PYTHONS ?= python3.13 python3.12
+VENV6 := .venv-django6
+PY6 := $(VENV6)/bin/python
+STAMP6 := $(VENV6)/.installed
+FIND_DJANGO6_PYTHON = for c in $(DJANGO6_PYTHONS); do \
+	for p in $$c $$(pyenv whence $$c 2>/dev/null \
+			| sed "s|^|$$(pyenv root 2>/dev/null)/versions/|; s|$$|/bin/$$c|"); do \
+		$$p -c 'import sys; assert sys.version_info >= (3, 12); print(sys.executable)' \
+			2>/dev/null && exit 0; \
+	done; \
+done
+
+test-django6:
+	@py=$$($(FIND_DJANGO6_PYTHON)); \
+	if [ -z "$$py" ]; then \
+		echo "test-django6: skipped: Django 6.0 needs Python >= 3.12, and no Python >= 3.12" \
+			"was found (tried $(DJANGO6_PYTHONS), and pyenv's installed versions)"; \
+	else \
+		$(MAKE) --no-print-directory django6-suite DJANGO6_PYTHON="$$py"; \
+	fi
+
+$(PY6):
+	$(DJANGO6_PYTHON) -m venv $(VENV6)
+
+$(STAMP6): pyproject.toml | $(PY6)
+	$(PY6) -m pip install --quiet --upgrade pip
+	$(PY6) -m pip install --quiet -e '.[dev]' 'Django>=6.0,<6.1'
+	touch $(STAMP6)
+
+# On Django 6.0: every test but the integration ones (real gunicorn and Locust runs, most of
+# the suite's time), then those that serve Django 6.0 for real: the demo seeded, served,
+# load-tested and reported, the dev profile with the toolbar and silk, the Wagtail site.
+# -p no:cacheprovider: these runs do not overwrite the main run's .pytest_cache.
+DJANGO6_SERVED ?= tests/integration/test_serve.py tests/wagtail_site
+django6-suite: $(STAMP6)
+	$(PY6) -m pytest -p no:cacheprovider -m "not integration" $(NO_TESTS_IS_FAILURE)
+	$(PY6) -m pytest -p no:cacheprovider $(DJANGO6_SERVED) $(NO_TESTS_IS_FAILURE)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -43,4 +85,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/seed.py
 
 clean:
-	rm -rf $(VENV) .perflab .pytest_cache
+	rm -rf $(VENV) $(VENV6) .perflab .pytest_cache
