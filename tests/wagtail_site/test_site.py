@@ -139,7 +139,6 @@ def test_page_specific_per_row_hints_specific(served):
     assert specific["hint"] == "specific() on the pages' queryset"
 
 
-@IN_PROGRESS
 def test_each_page_type_is_a_route_of_its_own(served, wagtail_server):
     for url, entry in served.items():
         assert entry["stored"]["route"] == f"wagtail_serve[{entry['type']}]", url
