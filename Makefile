@@ -9,10 +9,11 @@ STAMP := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall when the project's dependencies change.
+# Reinstall when the project's dependencies change. Django 5.2 here whatever `python3` is
+# (on Python 3.12+ pip would pick 6.0): Django 6.0 has its own venv, `make test-django6`.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' 'Django>=5.2,<6.0'
 	touch $(STAMP)
 
 demo: $(STAMP)
