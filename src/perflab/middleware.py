@@ -223,13 +223,15 @@ class ProbeMiddleware:
     def _served_route(self, named: NamedRoute, request, response, settings) -> str:
         """A split route's name for what this response served, told to the client in
         ``X-Perflab-Route`` (the runner counts the request under it). ``ROUTE_NAME`` failing
-        is a probe internal error: the request keeps the route's published name."""
+        is a probe internal error: the request keeps the route's published name. An app that
+        hides its routes (``EXPOSE_ROUTES`` False) gets no header either."""
         try:
             served = served_name(named, request, response, settings.ROUTE_NAME)
         except Exception:
             self._internal_error("naming the route served (PERFLAB['ROUTE_NAME'])")
             return named.name
-        if served != named.name and served.isascii():  # ASCII: safe for _set_header
+        # ASCII: safe for _set_header (a page type may be a non-ASCII identifier)
+        if served != named.name and settings.EXPOSE_ROUTES and served.isascii():
             _set_header(response, _ROUTE, served)
         return served
 

@@ -87,6 +87,12 @@ def test_requests_the_probe_does_not_record_are_named_all_the_same(make_probe, s
     assert response[ROUTE_HEADER] == "pages[Article]"
 
 
+def test_an_app_that_hides_its_routes_sends_no_served_name(make_probe):
+    probe = make_probe(ROUTE_NAME=ROUTE_NAME, EXPOSE_ROUTES=False)
+    response, stored = get(probe, "/about/us/?kind=Article")
+    assert stored == "pages[Article]" and ROUTE_HEADER not in response
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
