@@ -137,12 +137,15 @@ def check_store(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
     problem = _app_database_problem(path, settings.DATABASES) or store_file_problem(path)
     if problem is None:
         return []
+    # A warning, not an error: the app serves without its store (the probe drops and
+    # counts what it cannot write), and an error would stop every management command —
+    # migrate in a deploy, collectstatic in an image build — where the server's user differs.
     return [
-        Error(
+        Warning(
             f"the probe's store cannot be written: {problem}.",
             hint='Point PERFLAB["STORE"]["PATH"] at a file of perflab\'s own in a directory '
-            "the server's user can write (it is created on the first request recorded).",
-            id="perflab.E003",
+            "the server's user can write (it is created when the app starts serving).",
+            id="perflab.W003",
         )
     ]
 

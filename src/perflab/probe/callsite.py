@@ -45,6 +45,7 @@ _FINDERS: weakref.WeakSet[CallsiteFinder] = weakref.WeakSet()  # told of boundar
 # site, a boundary (library code a view runs in) ends the walk with no call site; a template
 # node or a serializer filling its fields says where library code is working for the app.
 LIBRARY, APP, BOUNDARY, DJANGO_NODE, JINJA, SERIALIZER, UNKNOWN = 0, 1, 2, 3, 4, 5, -1
+_COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>"})
 # id(code) -> (code, verdict) of the library functions that tell where a statement is
 _WATCHED: dict[int, tuple[CodeType, int]] = {}
 
@@ -276,9 +277,14 @@ class CallsiteFinder:
         return Where(None, None, self.site(innermost))
 
     def site(self, frame: FrameType) -> str:
-        """``file:line:function`` of a frame."""
+        """``file:line:function`` of a frame. A list, dict or set comprehension is named by
+        the function it is in: Python 3.12 runs them inline (PEP 709), 3.11 in a frame of
+        their own, and a call site must read the same on both."""
         code = frame.f_code
-        return f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{code.co_name}"
+        name = code.co_name
+        if name in _COMPREHENSIONS and frame.f_back is not None:
+            name = frame.f_back.f_code.co_name
+        return f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{name}"
 
     def _serializer_field(self, frame: FrameType) -> str | None:
         """``serializers.py:12:PostSerializer.author``: the field DRF is filling."""
