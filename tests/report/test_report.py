@@ -417,3 +417,12 @@ def test_findings_and_slowest_requests_show_where_they_are(findings_run):
     statements = slow_tables[-1]
     places = {by_heading(statements, r)["where"]["text"] for r in statements["rows"]}
     assert places == {TEMPLATE_LINE}  # its five slowest statements ran in the card template
+
+
+def test_run_facts_say_why_requests_kept_locusts_names(tmp_path):
+    reason = (
+        "no probe at /perf/api/urlpatterns/ (404): include('perflab.urls') before any catch-all"
+    )
+    run = write_run(tmp_path / "run", [], grouping="locust names", grouping_reason=reason)
+    html = build_report(run).read_text()
+    assert "locust names (no probe at /perf/api/urlpatterns/ (404)" in html.replace("&#39;", "'")

@@ -12,7 +12,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 TEMPLATES = Path(__file__).parent / "site" / "templates"
-IN_PROGRESS = pytest.mark.xfail(strict=False, reason="issue 15: page-type routes in progress")
 
 
 def template_line(name: str, snippet: str) -> str:

@@ -50,7 +50,7 @@ class FactsSection(Section):
             ("model", r.get("model")),
             ("shape", r.get("shape")),
             ("users / spawn rate", _pair(s.get("users"), s.get("spawn_rate"))),
-            ("request naming", r.get("grouping")),
+            ("request naming", _naming(r.get("grouping"), r.get("grouping_reason"))),
             ("join sample", _samples(r.get("samples"))),
             ("probe store", str(self.data.store_path) if self.data.store_path else None),
             ("run directory", str(self.data.run_dir.resolve())),
@@ -62,6 +62,13 @@ class FactsSection(Section):
             return ["DEBUG was True on the server: Django kept every query in memory and served "
                     "debug pages; these figures are not what production would see."]  # fmt: skip
         return []
+
+
+def _naming(grouping: Any, reason: Any) -> str | None:
+    """``locust names (no probe at /perf/api/urlpatterns/ (404): …)``: why routes were not used."""
+    if grouping and reason:
+        return f"{grouping} ({reason})"
+    return grouping
 
 
 def _volume(value: Any) -> str:
