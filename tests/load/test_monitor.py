@@ -22,6 +22,7 @@ from perflab.load.monitor import (
     is_postgres_url,
 )
 from perflab.server import free_port
+from tests.unprivileged import as_nobody
 
 SERVER_FIELDS = ("server_cpu_percent", "server_rss_mb", "server_processes")
 BURN = [sys.executable, "-c", "while True: pass"]
@@ -200,7 +201,6 @@ if worker == 0:
 print(s.getsockname()[1], os.getpid(), worker, flush=True)
 time.sleep(60)
 """
-NOBODY = 65534
 
 
 def kill_all(*pids: int) -> None:
@@ -284,32 +284,6 @@ def test_a_detached_server_whose_parent_is_pid_1_is_found_with_its_worker():
         kill_all(worker, listener)
 
 
-def in_child_as_nobody(function) -> dict:
-    """``function()`` (a JSON-able result) in a forked child that is the unprivileged user
-    ``nobody``: it may not read the sockets of its parent, this root process."""
-    read_end, write_end = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            try:
-                answer = {"result": function()}
-            except BaseException as exc:
-                answer = {"raised": repr(exc)}
-            os.write(write_end, json.dumps(answer).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as reader:
-        answer = json.loads(reader.read() or '{"raised": "nothing"}')
-    os.waitpid(child, 0)
-    assert "raised" not in answer, answer["raised"]
-    return answer["result"]
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
 def test_the_climb_stops_at_a_parent_whose_sockets_are_out_of_reach():
     # The listener (and its forked worker) run as nobody under this root process: climbing
@@ -341,7 +315,7 @@ def test_the_climb_stops_at_a_parent_whose_sockets_are_out_of_reach():
             os.kill(worker, signal.SIGKILL)
             os.waitpid(worker, 0)
 
-    answer = in_child_as_nobody(listen_and_search)
+    answer = as_nobody(listen_and_search)
     assert answer["parent"] == "AccessDenied"
     assert answer["found"] == answer["me"]
     assert answer["processes"] == 2
@@ -354,9 +328,7 @@ def test_a_listener_of_another_user_is_said_not_guessed():
     listener = subprocess.Popen([sys.executable, "-c", LISTENER], stdout=subprocess.PIPE)
     try:
         port = int(listener.stdout.readline())
-        warnings = in_child_as_nobody(
-            lambda: ResourceMonitor.for_target("127.0.0.1", port).warnings
-        )
+        warnings = as_nobody(lambda: ResourceMonitor.for_target("127.0.0.1", port).warnings)
     finally:
         listener.kill()
         listener.wait()

@@ -24,10 +24,10 @@ from perflab.checks import check_middleware, check_store, check_urls, store_file
 from perflab.demo.urls import urlpatterns as demo_urlpatterns
 from perflab.middleware import ProbeMiddleware
 from perflab.probe.store import RecordingStore
+from tests.unprivileged import as_nobody
 
 PROBE = "perflab.middleware.ProbeMiddleware"
 WAGTAIL_SERVE_PATTERN = r"^((?:[\w\-]+/)*)$"  # wagtail/urls.py, WAGTAIL_APPEND_SLASH on
-NOBODY = 65534
 
 
 class ProbeSubclass(ProbeMiddleware):
@@ -237,31 +237,6 @@ def test_an_invalid_perflab_setting_is_reported_not_raised():
     assert error.msg.startswith("PERFLAB['STORE'] must be")
 
 
-def as_nobody(function, *args) -> str:
-    """``repr(function(*args))`` from a forked child running as the unprivileged ``nobody``
-    (root passes every permission check, so os.access would always say yes)."""
-    read_end, write_end = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            try:
-                answer = repr(function(*args))
-            except BaseException as exc:
-                answer = f"raised {exc!r}"
-            os.write(write_end, answer.encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as reader:
-        answer = reader.read()
-    os.waitpid(child, 0)
-    return answer
-
-
 @pytest.fixture
 def shared_dir():
     """A directory every user may enter (pytest's own temporary base is private to root)."""
@@ -280,12 +255,12 @@ def test_a_directory_the_server_user_cannot_write_is_refused(shared_dir):
         if os.geteuid() == 0:
             answers = as_nobody(store_file_problem, target), as_nobody(store_file_problem, deeper)
         else:
-            answers = repr(store_file_problem(target)), repr(store_file_problem(deeper))
+            answers = store_file_problem(target), store_file_problem(deeper)
     finally:
         directory.chmod(0o755)
     assert answers == (
-        repr(f"{directory} is not writable by this user"),
-        repr(f"{directory} is not writable by this user ({directory / 'sub'} does not exist)"),
+        f"{directory} is not writable by this user",
+        f"{directory} is not writable by this user ({directory / 'sub'} does not exist)",
     )
 
 
@@ -295,7 +270,7 @@ def test_a_directory_the_server_user_cannot_enter_is_reported(shared_dir):
     private = shared_dir / "private"
     private.mkdir(mode=0o700)
     answer = as_nobody(store_file_problem, private / "probe.sqlite3")
-    assert answer == repr(f"{private / 'probe.sqlite3'} cannot be inspected: Permission denied")
+    assert answer == f"{private / 'probe.sqlite3'} cannot be inspected: Permission denied"
 
 
 # -- through `manage.py check` ------------------------------------------------------------
