@@ -126,12 +126,12 @@ class TestExplain:
 def test_a_hint_that_fails_costs_the_hint_not_the_finding(probe, staff, monkeypatch):
     """A relation the hint code cannot read (an app's own kind of field): the request and
     its findings are stored without a hint, and status counts the failure."""
-    import perflab.probe.findings as findings
+    import perflab.probe.hints as hints
 
     def unreadable(fingerprint):
         raise AttributeError("'OddManager' object has no attribute 'm2m_field_name'")
 
-    monkeypatch.setattr(findings, "_relation_hint", unreadable)
+    monkeypatch.setattr(hints, "_relation_hint", unreadable)
     before = staff.get("/perf/api/status/").json()["hint_errors"]
     for name in ("alice", "bob", "carol", "dave", "erin", "frank"):
         make_posts(make_user(name), 2)

@@ -19,8 +19,9 @@ from django.test.utils import CaptureQueriesContext
 
 import perflab.demo
 from perflab.demo.models import Category, Post, Tag
-from perflab.probe.findings import detect_findings, relation_hint
+from perflab.probe.findings import detect_findings
 from perflab.probe.fingerprint import fingerprint_hash, fingerprint_sql, is_select
+from perflab.probe.hints import relation_hint
 from perflab.probe.masking import MASK
 from perflab.probe.records import QueryEvent
 from tests.demo.conftest import make_posts, make_user

@@ -16,8 +16,8 @@ from perflab.api.access import may_read
 from perflab.api.explain import ExplainRefused, explain, explain_id
 from perflab.api.urlpatterns import app_facts, url_patterns
 from perflab.probe.database import StoreUnavailable
-from perflab.probe.findings import HINT_ERRORS
 from perflab.probe.fingerprint import is_select
+from perflab.probe.hints import HINT_ERRORS
 from perflab.probe.probe import get_probe
 
 
