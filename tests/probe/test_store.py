@@ -298,3 +298,20 @@ def test_no_garbage_collection_while_a_batch_is_written(tmp_path, app_disabled_g
     finally:
         gc.enable()
         writer.close()
+
+
+def test_routes_count_distinct_findings_of_each_kind_apart(tmp_path):
+    """A route re-reading one row on every request has one duplicate finding, not one per
+    request, and never adds it to its N+1s (the rollups' ``findings`` sums per request)."""
+    store = RecordingStore.at_path(tmp_path / "s.sqlite3")
+    duplicate = Finding("duplicate", "hd", "SELECT ?", "app.py:3:f", 2, 2.0, "SELECT 1")
+    loop = Finding("n_plus_one", "hn", "SELECT ?", None, 6, 6.0, "SELECT 2",
+                   location="card.html:5")  # fmt: skip
+    records = [record(n) for n in range(4)]
+    for r in records:
+        r.findings = [duplicate]
+    records[0].findings = [duplicate, loop]
+    store.write(records)
+    (route,) = store.routes()
+    assert (route["findings"], route["n_plus_one"], route["duplicates"]) == (5, 1, 1)
+    assert store.routes(since=time.time() + 120) == []

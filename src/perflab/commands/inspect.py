@@ -218,14 +218,14 @@ def _ms(value: float | None) -> str:
 def render_routes(rows: list[dict], console: Console) -> None:
     table = Table(title="Routes (server side)")
     for name in ("route", "count", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms",
-                 "queries (mean/max)", "DB share", "findings"):  # fmt: skip
+                 "queries (mean/max)", "DB share", "N+1", "duplicates"):  # fmt: skip
         table.add_column(name, justify="left" if name == "route" else "right")
     for r in rows:
         table.add_row(
             escape(f"{r['method']} {r['route'] or '<unmatched>'}"), f"{r['count']:,}",
             f"{r['error_rate']:.1%}", _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]),
             _ms(r["max_ms"]), f"{r['mean_queries']:.1f} / {r['max_queries']}",
-            f"{r['db_share']:.0%}", str(r["findings"]),
+            f"{r['db_share']:.0%}", str(r["n_plus_one"]), str(r["duplicates"]),
         )  # fmt: skip
     console.print(table)
 

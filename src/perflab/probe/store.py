@@ -389,7 +389,9 @@ class RecordingStore:
             return cursor.execute(sql, params).dicts()
 
     def routes(self, since: float | None = None, until: float | None = None) -> list[dict]:
-        """Per route: count, error rate, p50/p95/p99, queries, DB-time share, findings."""
+        """Per route: count, error rate, p50/p95/p99, queries, DB-time share; ``findings``
+        (findings per request, summed: the rollups'), and ``n_plus_one`` / ``duplicates``:
+        how many distinct findings of each kind the route has (what there is to fix)."""
         rows = self._read(
             """SELECT method, route, count, errors, sum_ms, max_ms, sum_queries, max_queries,
                sum_db_ms, findings, hist FROM perflab_route_minute
@@ -409,9 +411,11 @@ class RecordingStore:
                 entry[name] += row[name]
             entry["max_ms"] = max(entry["max_ms"], row["max_ms"])
             entry["max_queries"] = max(entry["max_queries"], row["max_queries"])
+        kinds = self._finding_kinds(since, until)
         summary = []
         for (method, route), e in merged.items():
             hist, count = e["hist"], e["count"]
+            found = kinds.get((method, route), {})
             summary.append({
                 "method": method,
                 "route": route,
@@ -426,8 +430,26 @@ class RecordingStore:
                 "max_queries": e["max_queries"],
                 "db_share": e["sum_db_ms"] / e["sum_ms"] if e["sum_ms"] else 0.0,
                 "findings": e["findings"],
+                "n_plus_one": found.get("n_plus_one", 0),
+                "duplicates": found.get("duplicate", 0),
             })  # fmt: skip
         return sorted(summary, key=lambda r: r["count"] * r["mean_ms"], reverse=True)
+
+    def _finding_kinds(
+        self, since: float | None, until: float | None
+    ) -> dict[tuple[str, str], dict[str, int]]:
+        """(method, route) -> kind -> distinct findings (by fingerprint and place)."""
+        rows = self._read(
+            """SELECT method, route, kind,
+               COUNT(DISTINCT fingerprint_hash || ' ' || COALESCE(location, callsite, '')) AS n
+               FROM perflab_finding WHERE started >= %s AND started <= %s
+               GROUP BY method, route, kind""",
+            [since or 0, until if until is not None else 1e12],
+        )
+        kinds: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+        for row in rows:
+            kinds[(row["method"], row["route"])][row["kind"]] = row["n"]
+        return kinds
 
     def requests(
         self,

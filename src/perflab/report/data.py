@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +20,6 @@ from perflab.load.grouping import route_named
 from perflab.load.results import MONITOR, REQUESTS, load_results
 
 STORE_WINDOW_LIMIT = 200_000  # server rows read for a run (the probe keeps 100,000 by default)
-FINDINGS_LIMIT = 100_000  # finding groups read to count them per route (a store has a few)
 
 
 def _number(text: str | None) -> float | None:
@@ -178,16 +177,6 @@ class ReportData:
                 entry[0] += hits
                 entry[1] += hits + misses
         return {key: hits / lookups for key, (hits, lookups) in totals.items()}
-
-    @cached_property
-    def finding_counts(self) -> dict[tuple[str, str], Counter[str]]:
-        """Per (method, route): how many distinct findings of each kind the store holds (the
-        rows of the Findings section), so N+1 loops and duplicates are never summed."""
-        counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-        if self.store is not None:
-            for row in self.store.findings(limit=FINDINGS_LIMIT):
-                counts[(row["method"], row["route"])][row["kind"]] += 1
-        return counts
 
     def findings(self, kind: str, limit: int = 30) -> list[dict[str, Any]]:
         return self.store.findings(kind=kind, limit=limit) if self.store else []

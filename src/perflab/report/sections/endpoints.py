@@ -19,7 +19,6 @@ class EndpointsSection(Section):
             latency = e.get("latency") or {}
             server = data.server_for(e["method"], e["name"])
             key = (server["method"], server["route"]) if server else None
-            found = data.finding_counts.get(key, {}) if key else {}
             rows.append({
                 "method": e["method"], "name": e["name"], "requests": e["requests"],
                 "rps": e.get("rps"), "error_rate": e.get("error_rate"),
@@ -32,9 +31,9 @@ class EndpointsSection(Section):
                 "queries": server["mean_queries"] if server else None,
                 "db_share": server["db_share"] if server else None,
                 "cache_hit_rate": data.cache_hit_rate.get(key) if key else None,
-                # Apart: a route re-reading one row 527 times has 527 duplicates and no N+1.
-                "n_plus_one": found.get("n_plus_one", 0) if server else None,
-                "duplicates": found.get("duplicate", 0) if server else None,
+                # Apart: a route re-reading one row 527 times has one duplicate and no N+1.
+                "n_plus_one": server["n_plus_one"] if server else None,
+                "duplicates": server["duplicates"] if server else None,
             })  # fmt: skip
         return rows
 
