@@ -1,11 +1,13 @@
 """Stands in for library code in call-site tests (the finder is told to exclude this file)."""
 
+from perflab.probe.callsite import Where
+
 
 def query(finder, memo, depth=3):
     """A statement issued ``depth`` library frames below the caller."""
     if depth:
         return query(finder, memo, depth - 1)
-    return finder.find(skip=0, memo=memo).callsite
+    return Where.of(finder.find(skip=0, memo=memo)).callsite
 
 
 def calling_back(callback):

@@ -1,6 +1,6 @@
 """The call site of a statement: the first app frame, also when the walk is remembered."""
 
-from perflab.probe.callsite import CallsiteFinder, Where, mark_boundary
+from perflab.probe.callsite import CallsiteFinder, mark_boundary
 from tests.probe import fake_library
 
 EXCLUDE = ("fake_library",)
@@ -34,7 +34,7 @@ def test_the_memo_is_used_for_a_repeated_statement():
     sites = []
     for _ in range(2):
         sites.append(fake_library.query(finder, memo))
-        memo[-1] = Where("from the memo")  # what the next identical statement gets back
+        memo[-1] = "from the memo"  # what the next identical statement gets back
     assert sites[0].endswith(":test_the_memo_is_used_for_a_repeated_statement")
     assert sites[1] == "from the memo"
     depth = memo[0]

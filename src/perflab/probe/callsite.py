@@ -1,6 +1,6 @@
 """Where a statement came from: the app's own line, the template line, the serializer field.
 
-``CallsiteFinder.find`` walks the stack once per statement and returns a ``Where``:
+``CallsiteFinder.find`` walks the stack once per statement and finds a ``Where``:
 
 - ``callsite``: the innermost frame in the app's own code, as ``file:line:function``;
 - ``template``: the innermost Django template node or Jinja2 template line being rendered,
@@ -57,6 +57,15 @@ class Where(NamedTuple):
     template: str | None = None
     origin: str | None = None
     location: str | None = None
+
+    @classmethod
+    def of(cls, found: str | tuple | None) -> Where:
+        """What ``CallsiteFinder.find`` returned, as a ``Where``."""
+        if found is None:
+            return cls(None)
+        if type(found) is str:
+            return cls(found, None, None, found)
+        return cls(*found)
 
 
 def mark_boundary(func) -> None:
@@ -140,6 +149,7 @@ class CallsiteFinder:
         self._verdicts: dict[int, int] = {}  # id(code) -> LIBRARY, APP, BOUNDARY, ...
         self._codes: dict[int, CodeType] = {}  # keeps the codes alive: ids stay unique
         self._serializer_sites: dict[tuple[type, str], str] = {}
+        self._sites: dict[tuple[int, int], str] = {}  # (id(code), line) -> file:line:function
         self._cwd = os.getcwd() + os.sep
         self._short_prefixes = sorted(
             (p for p in self.library_prefixes if p != _PERFLAB_DIR), key=len, reverse=True
@@ -184,8 +194,13 @@ class CallsiteFinder:
             return False
         return not any(fragment in path for fragment in self.extra_excludes)
 
-    def find(self, skip: int = 1, memo: list | None = None, rendering: bool = False) -> Where:
-        """Where the statement running ``skip`` frames above the caller came from.
+    def find(
+        self, skip: int = 1, memo: list | None = None, rendering: bool = False
+    ) -> str | tuple | None:
+        """Where the statement running ``skip`` frames above the caller came from, for
+        ``Where.of``: the call site alone as a str (most statements: no object to make, and
+        the same str from the memo is pickled once per queued record), otherwise a plain
+        tuple of ``Where``'s fields.
 
         ``rendering``: a template is being rendered for this request, so a template line
         may sit above the app frame (a model method called from a template): the walk then
@@ -257,11 +272,10 @@ class CallsiteFinder:
         except AttributeError:
             pass
         if callsite is not None and template is None and origin is None:
-            where = Where(callsite, None, None, callsite)  # most statements
             if memo is not None and app_depth:
                 below = sys._getframe(skip + app_depth).f_code
-                memo[:] = (app_depth, app_frame, app_frame.f_lasti, below, where)
-            return where
+                memo[:] = (app_depth, app_frame, app_frame.f_lasti, below, callsite)
+            return callsite
         if callsite is not None or template is not None or origin is not None:
             # Innermost first: "card.html:5 ← views.py:20:index" is a template line reached
             # from the view's render call; "models.py:9:image ← card.html:5" the other way.
@@ -271,20 +285,26 @@ class CallsiteFinder:
                                 (origin_depth, origin))
                 if text is not None
             )  # fmt: skip
-            return Where(callsite, template, origin, " ← ".join(text for _, text in parts))
+            return (callsite, template, origin, " ← ".join(text for _, text in parts))
         if innermost is None:
-            return Where(None)
-        return Where(None, None, self.site(innermost))
+            return None
+        return (None, None, self.site(innermost), None)
 
     def site(self, frame: FrameType) -> str:
         """``file:line:function`` of a frame. A list, dict or set comprehension is named by
         the function it is in: Python 3.12 runs them inline (PEP 709), 3.11 in a frame of
         their own, and a call site must read the same on both."""
         code = frame.f_code
-        name = code.co_name
-        if name in _COMPREHENSIONS and frame.f_back is not None:
-            name = frame.f_back.f_code.co_name
-        return f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{name}"
+        key = (id(code), frame.f_lineno)
+        site = self._sites.get(key)
+        if site is None:
+            name = code.co_name
+            if name in _COMPREHENSIONS and frame.f_back is not None:
+                name = frame.f_back.f_code.co_name
+            site = f"{self.display_path(code.co_filename)}:{frame.f_lineno}:{name}"
+            self._codes[id(code)] = code  # the id stays this code's
+            self._sites[key] = site
+        return site
 
     def _serializer_field(self, frame: FrameType) -> str | None:
         """``serializers.py:12:PostSerializer.author``: the field DRF is filling."""

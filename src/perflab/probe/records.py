@@ -91,8 +91,8 @@ class RequestRecord:
     body: str | None = None  # only with CAPTURE_BODY, secrets masked
     queries: list[QueryEvent] = field(default_factory=list)
     # statements as the request saw them, turned into ``queries`` by the writer thread:
-    # (sql, params, many, alias, start_ms, duration_ms, where, stack); ``where`` is a
-    # ``perflab.probe.callsite.Where`` (callsite, template, origin, location)
+    # (sql, params, many, alias, start_ms, duration_ms, found, stack); ``found`` is what
+    # ``CallsiteFinder.find`` returned (``perflab.probe.callsite.Where.of`` reads it)
     raw_queries: list[tuple] = field(default_factory=list)
     cache: list[CacheEvent] = field(default_factory=list)
     templates: list[TemplateEvent] = field(default_factory=list)

@@ -14,7 +14,7 @@ import time
 from django.db import connections
 from django.db.utils import ConnectionHandler
 
-from perflab.probe.callsite import CallsiteFinder, watch_frameworks
+from perflab.probe.callsite import CallsiteFinder, Where, watch_frameworks
 from perflab.probe.context import current_request
 from perflab.probe.findings import detect_findings
 from perflab.probe.fingerprint import fingerprint_hash, fingerprint_sql, is_select
@@ -90,12 +90,12 @@ class SqlRecorder(Recorder):
                 wanted = active.settings.STACK_FOR_FINGERPRINTS
                 if wanted and fingerprint_hash(fingerprint_sql(sql)) in wanted:
                     stack = self.callsites.stack(skip=0)
-                where = self.callsites.find(
+                found = self.callsites.find(
                     _CURSOR_FRAMES, active.callsite_memo, active.rendering > 0
                 )
                 raw.append((
                     sql, kept, many, context["connection"].alias, (start - active.t0) * 1000.0,
-                    (end - start) * 1000.0, where, stack,
+                    (end - start) * 1000.0, found, stack,
                 ))  # fmt: skip
             else:
                 active.skipped_queries += 1
@@ -106,9 +106,9 @@ class SqlRecorder(Recorder):
             return
         names = settings.SENSITIVE_NAMES
         queries = record.queries
-        for sql, params, many, alias, start_ms, duration_ms, where, stack in raw:
+        for sql, params, many, alias, start_ms, duration_ms, found, stack in raw:
             fingerprint = fingerprint_sql(sql)
-            callsite, template, origin, location = where
+            callsite, template, origin, location = Where.of(found)
             if location is None and origin is not None:  # library code only: name the view
                 location = f"{origin} ← {record.view}" if record.view else origin
             queries.append(QueryEvent(
