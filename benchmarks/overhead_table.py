@@ -26,6 +26,8 @@ CONFIGS = {
     "off": ("no probe", {"PERFLAB_PROBE": "off", "PERFLAB_SILK": "off"}),
     "control": ("no probe, second server", {"PERFLAB_PROBE": "off", "PERFLAB_SILK": "off"}),
     "on": ("probe (default)", {"PERFLAB_PROBE": "on", "PERFLAB_SILK": "off"}),
+    # The probe as another checkout has it (--base-src): before/after a change, side by side.
+    "on-base": ("probe, --base-src code", {"PERFLAB_PROBE": "on", "PERFLAB_SILK": "off"}),
     "profile-all": (
         "probe, profile every request",
         {"PERFLAB_PROBE": "profile-all", "PERFLAB_SILK": "off"},

@@ -149,8 +149,10 @@ def main() -> int:
                         help="idle seconds a server must show after its slice (0.6)")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=2,
                         help="rounds on freshly started servers, slices pooled (2)")  # fmt: skip
-    parser.add_argument("--configs", type=lambda v: parse_list(v, CONFIGS), default=list(CONFIGS),
-                        help=f"comma-separated subset of {','.join(CONFIGS)}")  # fmt: skip
+    parser.add_argument("--configs", type=lambda v: parse_list(v, CONFIGS),
+                        default=[c for c in CONFIGS if c != "on-base"],
+                        help=f"comma-separated subset of {','.join(CONFIGS)} (on-base: with "
+                        "--base-src)")  # fmt: skip
     parser.add_argument(
         "--endpoints", type=lambda v: parse_list(v, ENDPOINTS, ENDPOINT_ALIASES),
         default=list(ENDPOINTS), help=f"comma-separated subset of {','.join(ENDPOINTS)}",
@@ -161,7 +163,14 @@ def main() -> int:
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/load to CPUs")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--base-src", type=Path, default=None,
+                        help="another checkout's src/ for the on-base configuration (e.g. a "
+                        "git worktree of the commit before a change)")  # fmt: skip
     args = parser.parse_args()
+    if "on-base" in args.configs and not (args.base_src and (args.base_src / "perflab").is_dir()):
+        parser.error("on-base needs --base-src SRC, a folder holding perflab/")
+    if args.base_src and "on-base" not in args.configs:
+        args.configs.append("on-base")
     if args.seconds < 1 or args.slice < 1 or args.warmup < 0 or args.settle < 0:
         parser.error("--seconds and --slice must be ≥ 1, --warmup and --settle ≥ 0")
     if args.repeat < 1:
@@ -226,7 +235,7 @@ def measure(args, console: Console, loadgen: LoadGenerator, pinned: bool, scratc
         for round_no in range(1, args.repeat + 1):
             where = f" (round {round_no})" if args.repeat > 1 else ""
             progress.update(task, description=f"starting {len(args.configs)} servers{where}")
-            with running_servers(args.configs, round_no, pristine, scratch, results,
+            with running_servers(args.configs, round_no, pristine, scratch, results, args.base_src,
                                  console) as servers:  # fmt: skip
                 if pinned:
                     notes["pinned_threads"].extend(
@@ -251,7 +260,8 @@ def measure(args, console: Console, loadgen: LoadGenerator, pinned: bool, scratc
 
 
 @contextlib.contextmanager
-def running_servers(configs, round_no: int, pristine: Path, scratch: Path, results, console):
+def running_servers(configs, round_no: int, pristine: Path, scratch: Path, results,
+                    base_src: Path | None, console):  # fmt: skip
     """{config: started server}, each on a fresh copy of the seeded database; all stopped after."""
     servers: dict[str, GunicornServer] = {}
     # A fresh order every round (seeded: runs repeat): the first server started, and the
@@ -265,6 +275,9 @@ def running_servers(configs, round_no: int, pristine: Path, scratch: Path, resul
             data_dir = scratch / f"{config}-r{round_no}"
             env = {**project_environment(f"sqlite:///{db_path}"), **switches,
                    "PERFLAB_DATA_DIR": str(data_dir)}  # fmt: skip
+            if config == "on-base":  # the app and probe imported from the other checkout
+                paths = [str(base_src.resolve()), env.get("PYTHONPATH")]
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
             server = GunicornServer(workers=1, port=free_port(), env=env,
                                     log_path=data_dir / "gunicorn.log")  # fmt: skip
             try:
