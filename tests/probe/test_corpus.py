@@ -149,3 +149,22 @@ def test_each_optimized_twin_has_no_n_plus_one(probe, corpus_data, case):
         twin = f"/corpus/{case}/twin/{corpus_data.pk}/"
     findings = request_findings(probe, twin, f"twin-{case}")
     assert [f for f in findings if f["kind"] == "n_plus_one"] == []
+
+
+def test_a_polymorphic_family_is_one_finding_whichever_subclass_comes_first(probe, corpus_data):
+    """Requests that list a family's subclasses in another order give the same finding (the
+    family's hash, not its first row's table), so the store counts them as one."""
+    from perflab.probe.findings import detect_findings
+    from perflab.probe.records import QueryEvent
+
+    Client().get("/corpus/polymorphic/", HTTP_X_REQUEST_ID="family")
+    stored = flushed(probe).request(request_id="family")
+    fields = ("sql", "fingerprint", "fingerprint_hash", "duration_ms", "alias", "start_ms",
+              "callsite", "template", "origin", "location")  # fmt: skip
+    events = [QueryEvent(**{name: q[name] for name in fields}) for q in stored["queries"]]
+    assert len({e.fingerprint_hash for e in events}) > 2  # the listing, then two tables
+    forward, backward = detect_findings(events), detect_findings(events[::-1])
+    (one,), (other,) = forward, backward
+    assert one.fingerprint_hash == other.fingerprint_hash
+    assert one.fingerprint != other.fingerprint  # each shows its own first row's SQL
+    assert {f["fingerprint_hash"] for f in stored["findings"]} == {one.fingerprint_hash}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from perflab.probe.fingerprint import fingerprint_hash
 from perflab.probe.hints import polymorphic_key, safe_hint
 from perflab.probe.masking import MASK
 from perflab.probe.records import Finding, QueryEvent
@@ -56,11 +57,15 @@ def detect_findings(queries: list[QueryEvent], threshold: int = 5) -> list[Findi
         if params is not None and MASK not in params:
             _tally(repeats, (query.sql, _hashable(params)), query)
 
-    findings = [
-        _finding("n_plus_one", count, total_ms, first, safe_hint(first.fingerprint, family))
-        for count, total_ms, first, family in loops.values()
-        if count >= threshold
-    ]
+    findings = []
+    for (shape, _), (count, total_ms, first, family) in loops.items():
+        if count < threshold:
+            continue
+        # A polymorphic family is one finding whatever table its first row came from: its
+        # hash is the family's, so requests listing their subclasses in another order agree.
+        shape_hash = None if shape == first.fingerprint_hash else fingerprint_hash(shape)
+        hint = safe_hint(first.fingerprint, family)
+        findings.append(_finding("n_plus_one", count, total_ms, first, hint, shape_hash))
     findings.extend(
         _finding("duplicate", count, total_ms, first, None)
         for count, total_ms, first, _ in repeats.values()
@@ -83,10 +88,13 @@ def _tally(groups: dict[tuple, list[Any]], key: tuple, query: QueryEvent) -> Non
             entry[3] = True
 
 
-def _finding(kind, count: int, total_ms: float, first: QueryEvent, hint: str | None) -> Finding:
+def _finding(
+    kind, count: int, total_ms: float, first: QueryEvent, hint: str | None,
+    shape_hash: str | None = None,
+) -> Finding:  # fmt: skip
     return Finding(
         kind=kind,
-        fingerprint_hash=first.fingerprint_hash,
+        fingerprint_hash=shape_hash or first.fingerprint_hash,
         fingerprint=first.fingerprint,
         callsite=first.callsite,
         count=count,
