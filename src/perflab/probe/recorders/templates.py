@@ -2,9 +2,9 @@
 
 Time is taken per top-level render through Django's template backends (the Django engine
 and Jinja2). ``ActiveRequest.rendering`` counts the renders in progress, includes and
-inclusion tags too (Django's ``Template.render``, Jinja2's ``Template.render`` and
-``generate``): while it is above zero, a statement's call-site walk looks past the app
-frame for the template line that reached it (``perflab.probe.callsite``).
+inclusion tags too (Django's and Jinja2's ``Template.render``): while it is above zero, a
+statement's call-site walk looks past the app frame for the template line that reached it
+(``perflab.probe.callsite``).
 """
 
 from __future__ import annotations
