@@ -193,7 +193,7 @@ class ProbeMiddleware:
             for recorder in probe.finishing:
                 recorder.finish(active)
             probe.rules.observe(route, duration_ms)  # profile rules go by the published name
-            if named.by_page or (active.settings.ROUTE_NAME and named is not UNMATCHED):
+            if _split(named, active.settings):
                 route = self._served_route(named, request, response, active.settings)
             self._annotate(response, active, route, duration_ms)
             probe.writer.submit(active.frozen(
@@ -240,8 +240,9 @@ class ProbeMiddleware:
         named, so the client counts every request of a split route the same way."""
         try:
             named = named_route_of(request)
-            if named.by_page or (self.probe.settings.ROUTE_NAME and named is not UNMATCHED):
-                self._served_route(named, request, response, self.probe.settings)
+            settings = self.probe.settings
+            if _split(named, settings):
+                self._served_route(named, request, response, settings)
         except Exception:
             self._internal_error("naming the route served")
         return self._tag(response, request)
@@ -263,6 +264,14 @@ mark_boundary(ProbeMiddleware.__acall__)
 
 _REQUEST_ID = ("x-request-id", "X-Request-ID")
 _ROUTE = (ROUTE_HEADER.lower(), ROUTE_HEADER)
+
+
+def _split(named: NamedRoute, settings) -> bool:
+    """Whether this route's requests are named by what each served (Wagtail's pages, or
+    every matched route when ``ROUTE_NAME`` is set)."""
+    return named.by_page or (settings.ROUTE_NAME is not None and named is not UNMATCHED)
+
+
 _SERVER_TIMING = ("server-timing", "Server-Timing")
 
 

@@ -35,13 +35,6 @@ def _epoch(iso: str | None) -> float | None:
     return datetime.fromisoformat(iso).timestamp() if iso else None
 
 
-def route_of(name: str) -> str:
-    """A client endpoint's name as the probe's route: ``/api/posts/<pk>/?page=…`` is
-    ``api/posts/<pk>/``, ``wagtail_serve[BlogPage]`` is itself (perflab.load.grouping names
-    requests "/" + a path-style route, or a route's URL name, plus the query's keys)."""
-    return route_named(name)
-
-
 class ReportData:
     """What the report shows, read from a run directory and (when there is one) a probe store."""
 
@@ -147,7 +140,7 @@ class ReportData:
 
     def server_for(self, method: str, name: str) -> dict[str, Any] | None:
         """A client endpoint's server figures: by route name, else by the request-id join."""
-        route = self.server_routes.get((method, route_of(name)))
+        route = self.server_routes.get((method, route_named(name)))
         if route is not None:
             return route
         seen = [s["route"] for c, s in self.joined if c["method"] == method and c["name"] == name]
