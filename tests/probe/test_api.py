@@ -100,9 +100,10 @@ class TestExplain:
         assert response.json()["plan"]
 
     def test_refuses_ids_it_did_not_sign(self, traffic, staff):
-        response = staff.post("/perf/api/explain/", {"explain_id": "[1, 0]"}, format="json")
-        assert response.status_code == 400
-        assert "not an id this server issued" in response.json()["error"]
+        for unsigned in ("[1, 0]", "WzEsMF0:1uAbCd:forged-signature"):
+            response = staff.post("/perf/api/explain/", {"explain_id": unsigned}, format="json")
+            assert response.status_code == 400
+            assert "an id this server issued" in response.json()["error"]
 
     def test_refuses_a_recorded_write(self, probe, staff):
         from perflab.api.explain import explain_id

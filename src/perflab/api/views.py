@@ -1,95 +1,124 @@
-"""JSON views over the store: routes, requests, one request, SQL, findings, EXPLAIN, status."""
+"""JSON views over the store: routes, requests, one request, SQL, findings, EXPLAIN, status.
+
+Each endpoint declares its parameters once (``perflab.api.params``), next to it; ``api_view``
+reads them before the view runs, so a view only ever sees valid values and any input that
+is not valid is a 400 with a one-line ``error``, never a 500.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from functools import wraps
 
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from perflab.api.access import may_read
-from perflab.api.explain import ExplainRefused, explain, explain_id
+from perflab.api.access import csrf_refusal, may_read, with_csrf_cookie
+from perflab.api.explain import ExplainRefused, explain, explain_id, refusal
+from perflab.api.params import BadInput, Choice, Integer, Number, Parameters, Text
 from perflab.api.urlpatterns import app_facts, url_patterns
 from perflab.probe.database import StoreUnavailable
-from perflab.probe.fingerprint import is_select
 from perflab.probe.hints import HINT_ERRORS
 from perflab.probe.probe import get_probe
 
+# What a request Django cannot read at all raises (too many fields, an oversized or
+# malformed body): a 400 with a message here too, not Django's HTML page.
+_UNREADABLE = (TooManyFieldsSent, RequestDataTooBig, MultiPartParserError, BadRequest)
+NO_PARAMETERS = Parameters()
 
-class BadParameter(Exception):
-    pass
+# The parameters the endpoints share.
+MINUTES = Number(0, 1e8)  # back from now
+UNIX_TIME = Number(0, 1e11)
+ROUTE = Text(max_length=1000)
+LIMIT = Integer(1, 1000, default=50)
+ROW_ID = Parameters(row_id=Integer(1))
+
+ROUTES_QUERY = Parameters(minutes=MINUTES, since=UNIX_TIME, until=UNIX_TIME)
+REQUESTS_QUERY = Parameters(
+    route=ROUTE,
+    method=Text(max_length=20, pattern=re.compile("[A-Za-z]+"), expected="an HTTP method"),
+    status=Integer(100, 599),
+    min_ms=Number(0, 1e12),
+    minutes=MINUTES,
+    since=UNIX_TIME,
+    findings=Choice(choices=("0", "1"), default="0"),
+    order=Choice(choices=("recent", "slowest"), default="recent"),
+    limit=LIMIT,
+    offset=Integer(0, default=0),
+)
+REQUEST_ID_PATH = Parameters(request_id=Text(max_length=128))
+SQL_QUERY = Parameters(route=ROUTE, limit=LIMIT)
+FINDINGS_QUERY = Parameters(
+    kind=Choice(choices=("n_plus_one", "duplicate")), route=ROUTE, limit=LIMIT
+)
+# An explain id is a few dozen characters of Django's signing alphabet.
+EXPLAIN_BODY = Parameters(
+    explain_id=Text(
+        max_length=1000,
+        pattern=re.compile(r"[A-Za-z0-9_\-.:]+"),
+        expected="an id this server issued (GET /perf/api/requests/<id>/ lists them)",
+        required=True,
+    )
+)
+EXPLAIN_BODY_MAX_BYTES = 16 * 1024
 
 
-def api_view(view: Callable) -> Callable:
-    """Permission check, bad parameters as 400, an unavailable store as 503."""
+def api_view(query: Parameters = NO_PARAMETERS, path: Parameters = NO_PARAMETERS) -> Callable:
+    """Permission check, then the declared path and query parameters read and passed to the
+    view by name; bad input as 400, an unavailable store as 503."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        probe = get_probe()
-        if not may_read(request, probe.settings.PERMISSION):
-            return JsonResponse({"error": "staff only"}, status=403)
-        try:
-            return view(request, probe, *args, **kwargs)
-        except BadParameter as exc:
-            return JsonResponse({"error": str(exc)}, status=400)
-        except StoreUnavailable as exc:
-            return JsonResponse({"error": f"store unavailable: {exc}"}, status=503)
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, **captured):
+            probe = get_probe()
+            try:
+                if not may_read(request, probe.settings.PERMISSION):
+                    return JsonResponse({"error": "staff only"}, status=403)
+                values = {**path.from_path(captured), **query.from_query(request.GET)}
+                return view(request, probe, **values)
+            except BadInput as exc:
+                return JsonResponse({"error": str(exc)}, status=400)
+            except _UNREADABLE as exc:
+                return JsonResponse({"error": f"the request cannot be read: {exc}"}, status=400)
+            except StoreUnavailable as exc:
+                return JsonResponse({"error": f"store unavailable: {exc}"}, status=503)
 
-    return wrapper
+        return wrapper
 
-
-def _number(request: HttpRequest, name: str, kind=float, default=None, minimum=None):
-    raw = request.GET.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise BadParameter(f"{name} must be a {kind.__name__}, got {raw!r}") from None
-    if minimum is not None and value < minimum:
-        raise BadParameter(f"{name} must be at least {minimum}")
-    return value
+    return decorate
 
 
-def _since(request: HttpRequest) -> float | None:
+def _since(minutes: float | None, since: float | None) -> float | None:
     """``since`` as unix time, or ``minutes`` back from now."""
-    minutes = _number(request, "minutes", minimum=0)
-    if minutes is not None:
-        return time.time() - minutes * 60
-    return _number(request, "since")
-
-
-def _page(request: HttpRequest) -> tuple[int, int]:
-    limit = _number(request, "limit", int, 50, minimum=1)
-    return min(limit, 1000), _number(request, "offset", int, 0, minimum=0)
+    return time.time() - minutes * 60 if minutes is not None else since
 
 
 @require_GET
-@api_view
-def routes(request, probe):
-    data = probe.store.routes(since=_since(request), until=_number(request, "until"))
+@api_view(ROUTES_QUERY)
+def routes(request, probe, *, minutes, since, until):
+    data = probe.store.routes(since=_since(minutes, since), until=until)
     return JsonResponse({"routes": data})
 
 
 @require_GET
-@api_view
-def requests(request, probe):
-    limit, offset = _page(request)
-    order = request.GET.get("order", "recent")
-    if order not in ("recent", "slowest"):
-        raise BadParameter("order must be recent or slowest")
+@api_view(REQUESTS_QUERY)
+def requests(
+    request, probe, *, route, method, status, min_ms, minutes, since, findings, order, limit, offset
+):
     rows = probe.store.requests(
-        route=request.GET.get("route"),
-        method=request.GET.get("method"),
-        status=_number(request, "status", int),
-        min_ms=_number(request, "min_ms"),
-        since=_since(request),
-        with_findings=request.GET.get("findings") == "1",
+        route=route,
+        method=method.upper() if method else None,
+        status=status,
+        min_ms=min_ms,
+        since=_since(minutes, since),
+        with_findings=findings == "1",
         order=order,
         limit=limit,
         offset=offset,
@@ -97,32 +126,34 @@ def requests(request, probe):
     return JsonResponse({"requests": rows, "limit": limit, "offset": offset})
 
 
-def _one_request(probe, missing: str, **key) -> JsonResponse:
-    """One request in full, with a signed ``explain_id`` on each recorded SELECT."""
+def _one_request(request, probe, missing: str, **key) -> JsonResponse:
+    """One request in full, with a signed ``explain_id`` on each statement that can be
+    explained (``explain.refusal``); a session caller also gets the CSRF cookie that
+    POSTing the id back needs."""
     record = probe.store.request(**key)
     if record is None:
         return JsonResponse({"error": missing}, status=404)
     for index, query in enumerate(record["queries"]):
-        if is_select(query["sql"]) and query["params"] is not None:
+        if refusal(query) is None:
             query["explain_id"] = explain_id(record["id"], index)
-    return JsonResponse(record)
+    return with_csrf_cookie(request, JsonResponse(record))
 
 
 @require_GET
-@api_view
-def request_detail(request, probe, row_id: int):
-    return _one_request(probe, "no such request", row_id=row_id)
+@api_view(path=ROW_ID)
+def request_detail(request, probe, *, row_id: int):
+    return _one_request(request, probe, "no such request", row_id=row_id)
 
 
 @require_GET
-@api_view
-def request_by_id(request, probe, request_id: str):
-    return _one_request(probe, "no request with that X-Request-ID", request_id=request_id)
+@api_view(path=REQUEST_ID_PATH)
+def request_by_id(request, probe, *, request_id: str):
+    return _one_request(request, probe, "no request with that X-Request-ID", request_id=request_id)
 
 
 @require_GET
-@api_view
-def request_profile(request, probe, row_id: int):
+@api_view(path=ROW_ID)
+def request_profile(request, probe, *, row_id: int):
     profile = probe.store.profile(row_id)
     if profile is None:
         return JsonResponse({"error": "this request was not profiled"}, status=404)
@@ -130,39 +161,52 @@ def request_profile(request, probe, row_id: int):
 
 
 @require_GET
-@api_view
-def sql(request, probe):
-    limit, _ = _page(request)
-    return JsonResponse({"sql": probe.store.sql(route=request.GET.get("route"), limit=limit)})
+@api_view(SQL_QUERY)
+def sql(request, probe, *, route, limit):
+    return JsonResponse({"sql": probe.store.sql(route=route, limit=limit)})
 
 
 @require_GET
-@api_view
-def findings(request, probe):
-    kind = request.GET.get("kind")
-    if kind not in (None, "n_plus_one", "duplicate"):
-        raise BadParameter("kind must be n_plus_one or duplicate")
-    limit, _ = _page(request)
-    rows = probe.store.findings(route=request.GET.get("route"), kind=kind, limit=limit)
+@api_view(FINDINGS_QUERY)
+def findings(request, probe, *, kind, route, limit):
+    rows = probe.store.findings(route=route, kind=kind, limit=limit)
     return JsonResponse({"findings": rows})
 
 
-@csrf_exempt
+@csrf_exempt  # not for all: a session caller is checked below, a token caller needs no token
 @require_POST
-@api_view
+@api_view()
 def explain_view(request, probe):
+    body = _explain_body(request)
+    reason = csrf_refusal(request)
+    if reason is not None:
+        return JsonResponse({"error": f"CSRF failed: {reason}"}, status=403)
     try:
-        signed = json.loads(request.body or b"{}").get("explain_id", "")
-    except (ValueError, AttributeError):
-        raise BadParameter('send JSON: {"explain_id": ...}') from None
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past Python's limit
+        raise BadInput('send JSON: {"explain_id": ...}') from None
+    signed = EXPLAIN_BODY.from_json(document)["explain_id"]
     try:
-        return JsonResponse(explain(probe.store, signed))
+        return JsonResponse(explain(probe.store, signed, probe.settings.EXPLAIN_ID_MAX_AGE_S))
     except ExplainRefused as exc:
         return JsonResponse({"error": str(exc)}, status=400)
 
 
+def _explain_body(request: HttpRequest) -> bytes:
+    """The body, refused unread when it says it is larger than any explain request."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isascii() or not declared.isdigit():
+        raise BadInput(f"Content-Length must be a number of bytes, got {declared[:40]!r}")
+    if int(declared) > EXPLAIN_BODY_MAX_BYTES:
+        raise BadInput(f"the body is larger than {EXPLAIN_BODY_MAX_BYTES} bytes")
+    body = request.body
+    if len(body) > EXPLAIN_BODY_MAX_BYTES:
+        raise BadInput(f"the body is larger than {EXPLAIN_BODY_MAX_BYTES} bytes")
+    return body
+
+
 @require_GET
-@api_view
+@api_view()
 def status(request, probe):
     """This worker process's probe: what it submitted, wrote and dropped."""
     counters = {}

@@ -61,6 +61,7 @@ class ProbeSettings:
     # API
     PERMISSION: Callable | None = None  # request -> bool; default: active staff user
     EXPOSE_ROUTES: bool = True  # /perf/api/urlpatterns/ open to all (patterns only, no data)
+    EXPLAIN_ID_MAX_AGE_S: float = 3600.0  # how long an explain_id the API signed is accepted
 
     @cached_property
     def ignored_path(self) -> Callable[[str], object]:
@@ -85,6 +86,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "SLOW_REQUEST_MS": (int, float), "STORE": (dict,), "QUEUE_SIZE": (int,),
     "BATCH_SIZE": (int,), "FLUSH_INTERVAL_S": (int, float), "MAX_REQUESTS": (int,),
     "MAX_AGE_S": (int, float), "RETENTION_INTERVAL_S": (int, float), "EXPOSE_ROUTES": (bool,),
+    "EXPLAIN_ID_MAX_AGE_S": (int, float),
 }  # fmt: skip
 _LISTS = {"IGNORE_PATHS", "PROFILE_PATHS", "SENSITIVE_NAMES", "CALLSITE_EXCLUDE",
           "STACK_FOR_FINGERPRINTS"}  # fmt: skip
@@ -130,6 +132,9 @@ def parse_settings(raw: dict[str, Any] | None, default_store: Path) -> ProbeSett
     for key in ("NPLUSONE_THRESHOLD", "QUEUE_SIZE", "BATCH_SIZE", "MAX_REQUESTS"):
         if values.get(key, 1) < 1:
             raise _fail(key, f"must be at least 1, got {values[key]!r}")
+    max_age = values.get("EXPLAIN_ID_MAX_AGE_S", 1)
+    if not 0 < max_age < float("inf"):
+        raise _fail("EXPLAIN_ID_MAX_AGE_S", f"must be a number of seconds above 0, got {max_age!r}")
     ignore = raw.get("IGNORE_PATHS", DEFAULT_IGNORE_PATHS)
     values["IGNORE_PATHS"] = _patterns("IGNORE_PATHS", ignore)
     values["PROFILE_PATHS"] = _patterns("PROFILE_PATHS", values.get("PROFILE_PATHS", ()))
