@@ -281,12 +281,12 @@ def test_a_record_that_cannot_be_completed_is_still_stored(tmp_path):
 
 @pytest.mark.parametrize("app_disabled_gc", [False, True])
 def test_no_garbage_collection_while_a_batch_is_written(tmp_path, app_disabled_gc):
-    """A batch's objects die together; a collection among them would age them (writer.py)."""
+    """A batch's objects die together; a collection among them would age them (collector.py)."""
     store = RecordingStore.at_path(tmp_path / "s.sqlite3")
     writer = BackgroundWriter(store, settings_for(tmp_path, FLUSH_INTERVAL_S=60))
     seen = []
-    original = store.write
-    store.write = lambda batch, counters: seen.append(gc.isenabled()) or original(batch, counters)
+    original = store._merge_rollups  # runs inside the write transaction
+    store._merge_rollups = lambda *a: seen.append(gc.isenabled()) or original(*a)
     if app_disabled_gc:
         gc.disable()
     try:
@@ -297,6 +297,42 @@ def test_no_garbage_collection_while_a_batch_is_written(tmp_path, app_disabled_g
     finally:
         gc.enable()
         writer.close()
+
+
+def test_the_collector_runs_while_the_writer_waits_for_a_locked_store(tmp_path):
+    """Another process holding the store's lock must not stop the app's garbage collection
+    for as long as it holds it: the pause covers the writer's own work only."""
+    path = tmp_path / "s.sqlite3"
+    store = RecordingStore.at_path(path)
+    store.ensure_schema()
+    writer = BackgroundWriter(store, settings_for(tmp_path, FLUSH_INTERVAL_S=60))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the lock another process would hold
+    samples: list[bool] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append(gc.isenabled())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    writer.submit(record(1).frozen())
+    try:
+        sampler.start()
+        flushing = threading.Thread(target=writer.flush, args=(30.0,))
+        flushing.start()
+        time.sleep(1.0)  # the writer is waiting for the lock all this time
+        waiting = list(samples)
+        holder.execute("COMMIT")
+        flushing.join(30)
+    finally:
+        done.set()
+        sampler.join()
+        holder.close()
+        writer.close()
+    assert len(waiting) > 50 and all(waiting), waiting.count(False)
+    assert store.request(request_id="r1") is not None
 
 
 def test_routes_count_distinct_findings_of_each_kind_apart(tmp_path):

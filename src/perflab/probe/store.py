@@ -23,6 +23,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from perflab.probe.collector import collector_paused
 from perflab.probe.database import DjangoAliasDatabase, SQLiteDatabase, StoreUnavailable
 from perflab.probe.fingerprint import fingerprint_sql, text_hash
 from perflab.probe.jsonbytes import to_json_bytes
@@ -55,6 +56,10 @@ def _empty_histogram() -> str:
     """An empty histogram, encoded (a new rollup row's); making one took ~0.2 ms a batch."""
     return new_histogram().encode().decode()
 
+
+# Store counters (``perflab_counter``) of records that never reached the store.
+DROPPED = "dropped"  # queue full, or the store refused batches until the backlog overflowed
+LOST_IN_DEAD_PROCESS = "lost_in_dead_process"  # queued in a process that was killed
 
 COMPRESS_ABOVE = 2048  # bytes; zlib's setup costs more than it saves on small documents
 # Statement texts outlive the oldest kept request by this much: writers in other
@@ -103,17 +108,19 @@ def _percentile(hist: HdrHistogram, percent: float, max_ms: float) -> float:
 class RecordingStore:
     def __init__(self, database: SQLiteDatabase | DjangoAliasDatabase) -> None:
         self.database = database
-        self._schema_ready = False
+        self._schema_at = -1  # ``database.connects`` when the tables were last ensured
 
     @classmethod
-    def at_path(cls, path: str | Path) -> RecordingStore:
-        return cls(SQLiteDatabase(Path(path)))
+    def at_path(cls, path: str | Path, read_only: bool = False) -> RecordingStore:
+        """``read_only``: for readers of a store the probe wrote (the CLI): never creates
+        the file or its tables, never takes a write lock."""
+        return cls(SQLiteDatabase(Path(path), read_only=read_only))
 
     @classmethod
-    def from_settings(cls, store: dict[str, str]) -> RecordingStore:
+    def from_settings(cls, store: dict[str, str], read_only: bool = False) -> RecordingStore:
         if "ALIAS" in store:
-            return cls(DjangoAliasDatabase(store["ALIAS"]))
-        return cls.at_path(store["PATH"])
+            return cls(DjangoAliasDatabase(store["ALIAS"], read_only=read_only))
+        return cls.at_path(store["PATH"], read_only=read_only)
 
     def __repr__(self) -> str:
         return repr(self.database)
@@ -121,10 +128,11 @@ class RecordingStore:
     # -- schema ---------------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the tables if missing; idempotent, safe from several processes at once."""
-        if self._schema_ready:
-            return
+        """Create the tables if missing; idempotent, safe from several processes at once.
+        Again after a reconnection: the file may be a new one (deleted, replaced)."""
         db = self.database
+        if db.read_only or self._schema_at == db.connects:
+            return
         statements = [
             f"""CREATE TABLE IF NOT EXISTS perflab_request (
                 id {db.autoincrement_id}, request_id TEXT NOT NULL, started DOUBLE PRECISION,
@@ -160,12 +168,18 @@ class RecordingStore:
             "CREATE INDEX IF NOT EXISTS perflab_finding_row ON perflab_finding (request_row)",
             """CREATE TABLE IF NOT EXISTS perflab_counter (
                 name TEXT PRIMARY KEY, value BIGINT NOT NULL)""",
+            # Per writing process: records accounted for (written, or counted as dropped),
+            # committed with each batch; with the process's ledger it tells what a process
+            # that died held unwritten (``perflab.probe.ledger``).
+            """CREATE TABLE IF NOT EXISTS perflab_writer (
+                writer TEXT PRIMARY KEY, settled BIGINT NOT NULL, last_seen DOUBLE PRECISION)""",
         ]
         with db.cursor(write=True) as cursor:
+            connects = db.connects  # read inside: this cursor may have reconnected
             for statement in statements:
                 cursor.execute(statement)
             self._add_missing_columns(cursor)
-        self._schema_ready = True
+        self._schema_at = connects
 
     # Columns added to a table after its first release, for stores an older perflab made.
     _LATER_COLUMNS = {"perflab_finding": ("template", "origin", "location")}
@@ -181,12 +195,22 @@ class RecordingStore:
 
     # -- writing --------------------------------------------------------------------------
 
-    def write(self, records: list[RequestRecord], counters: dict[str, int] | None = None) -> None:
-        """Store a batch in one transaction: requests, findings, rollups, SQL totals."""
+    def write(
+        self,
+        records: list[RequestRecord],
+        counters: dict[str, int] | None = None,
+        writer: tuple[str, int] | None = None,
+    ) -> None:
+        """Store a batch in one transaction: requests, findings, rollups, SQL totals, and
+        ``writer`` (its key, and how many records it has accounted for with this batch).
+
+        The collector is paused while the batch is turned into rows and while they are
+        inserted, not while the transaction waits for the store's lock or its commit."""
         self.ensure_schema()
         statements: dict[str, str] = {}
-        rows = [self._request_row(r, statements) for r in records]  # before the lock is taken
-        with self.database.cursor(write=True) as cursor:
+        with collector_paused():
+            rows = [self._request_row(r, statements) for r in records]  # before the lock
+        with self.database.cursor(write=True) as cursor, collector_paused():
             cursor.executemany(self._insert_sql, [row for row in rows if not row[_FINDINGS]])
             for record, row in zip(records, rows, strict=True):
                 if row[_FINDINGS]:
@@ -197,6 +221,13 @@ class RecordingStore:
             for name, delta in (counters or {}).items():
                 if delta:
                     self._bump_counter(cursor, name, delta)
+            if writer is not None:
+                cursor.execute(
+                    """INSERT INTO perflab_writer (writer, settled, last_seen) VALUES (%s, %s, %s)
+                       ON CONFLICT (writer) DO UPDATE
+                       SET settled = excluded.settled, last_seen = excluded.last_seen""",
+                    [*writer, time.time()],
+                )
 
     _insert_sql = (
         f"INSERT INTO perflab_request ({', '.join(REQUEST_COLUMNS)}, detail, profile) "
@@ -351,6 +382,28 @@ class RecordingStore:
                 if delta:
                     self._bump_counter(cursor, name, delta)
 
+    def settle_dead_writer(self, key: str, submitted: int, settled: int) -> int:
+        """Count as lost what a process that died held unwritten: ``submitted`` records
+        taken, less those accounted for (the larger of its ledger's ``settled`` and the
+        store's, which is committed with each batch). Its row goes; returns the count."""
+        self.ensure_schema()
+        with self.database.cursor(write=True) as cursor:
+            row = cursor.execute(
+                "SELECT settled FROM perflab_writer WHERE writer = %s" + self.database.row_lock,
+                [key],
+            ).fetchone()
+            lost = max(submitted - max(settled, row[0] if row else 0), 0)
+            if lost:
+                self._bump_counter(cursor, LOST_IN_DEAD_PROCESS, lost)
+            cursor.execute("DELETE FROM perflab_writer WHERE writer = %s", [key])
+        return lost
+
+    def forget_writer(self, key: str) -> None:
+        """A process that ended with everything accounted for has nothing left to settle."""
+        self.ensure_schema()
+        with self.database.cursor(write=True) as cursor:
+            cursor.execute("DELETE FROM perflab_writer WHERE writer = %s", [key])
+
     def trim(self, max_requests: int, max_age_s: float, now: float | None = None) -> int:
         """Apply retention: at most ``max_requests`` requests, none older than ``max_age_s``."""
         self.ensure_schema()
@@ -372,6 +425,7 @@ class RecordingStore:
             deleted = cursor.raw.rowcount
             cursor.execute("DELETE FROM perflab_route_minute WHERE minute < %s", [cutoff])
             cursor.execute("DELETE FROM perflab_sql WHERE last_seen < %s", [cutoff])
+            cursor.execute("DELETE FROM perflab_writer WHERE last_seen < %s", [cutoff])
             # A kept request was written after it started, and its texts marked then.
             oldest = cursor.execute("SELECT MIN(started) FROM perflab_request").fetchone()[0]
             horizon = now if oldest is None else oldest
@@ -579,4 +633,4 @@ class RecordingStore:
         return self._read("SELECT COUNT(*) AS n FROM perflab_request")[0]["n"]
 
 
-__all__ = ["RecordingStore", "StoreUnavailable"]
+__all__ = ["DROPPED", "LOST_IN_DEAD_PROCESS", "RecordingStore", "StoreUnavailable"]
