@@ -1,11 +1,16 @@
-"""The JSON API under /perf/api/: staff only, figures from the store, EXPLAIN refusals."""
+"""The JSON API under /perf/api/: staff only, figures from the store, EXPLAIN refusals, CSRF
+for session callers, ids that expire."""
 
 import json
+import time
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from rest_framework.test import APIClient
 
+from perflab.checks import check_store
+from perflab.probe.settings import parse_settings
 from tests.demo.conftest import client_for, make_posts, make_user
 from tests.probe.conftest import flushed
 
@@ -20,6 +25,29 @@ def staff(db):
     user.is_staff = True
     user.save()
     return client_for(user)
+
+
+@pytest.fixture
+def sessions(settings):
+    """The app as a browser-facing project has it: sessions and Django's request.user (cookie
+    sessions: no table needed)."""
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    ]
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+
+
+@pytest.fixture
+def browser(sessions, db):
+    """A staff user's browser: logged in by a session cookie, CSRF checks on as in production."""
+    user = make_user("browser-admin")
+    user.is_staff = True
+    user.save()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture
@@ -142,3 +170,112 @@ def test_a_hint_that_fails_costs_the_hint_not_the_finding(probe, staff, monkeypa
     assert len(loops) == 3 and {f["hint"] for f in loops} == {None}
     assert probe.writer.stats.complete_errors == 0
     assert staff.get("/perf/api/status/").json()["hint_errors"] == before + 3
+
+
+def _first_explain_id(client, request_id: str = "list") -> str:
+    detail = client.get(f"/perf/api/request-id/{request_id}/")
+    assert detail.status_code == 200, detail.content
+    return next(q["explain_id"] for q in detail.json()["queries"] if "explain_id" in q)
+
+
+def _explain(client, explain_id: str, **extra):
+    return client.post(
+        "/perf/api/explain/",
+        json.dumps({"explain_id": explain_id}),
+        content_type="application/json",
+        **extra,
+    )
+
+
+class TestExplainCsrf:
+    """A session cookie is sent by the browser on its own, also with another site's form: a
+    session caller must show Django's CSRF token; a token caller set its header itself."""
+
+    def test_a_cross_origin_session_post_without_a_token_is_refused(self, traffic, browser):
+        explain_id = _first_explain_id(browser)
+        for extra in ({}, {"HTTP_ORIGIN": "https://evil.example"}):
+            response = _explain(browser, explain_id, **extra)
+            assert response.status_code == 403
+            assert response.json()["error"].startswith("CSRF failed: ")
+        # A form another site posts (text/plain needs no CORS preflight), token or not.
+        token = browser.cookies["csrftoken"].value
+        forged = browser.post(
+            "/perf/api/explain/",
+            json.dumps({"explain_id": explain_id}),
+            content_type="text/plain",
+            HTTP_ORIGIN="https://evil.example",
+            HTTP_X_CSRFTOKEN=token,
+        )
+        assert forged.status_code == 403
+        assert "Origin checking failed" in forged.json()["error"]
+
+    def test_a_session_post_with_the_token_gets_the_plan(self, traffic, browser):
+        explain_id = _first_explain_id(browser)  # the listing hands a session its CSRF cookie
+        token = browser.cookies["csrftoken"].value
+        response = _explain(browser, explain_id, HTTP_X_CSRFTOKEN=token)
+        assert response.status_code == 200, response.content
+        assert response.json()["plan"]
+        same_origin = _explain(
+            browser, explain_id, HTTP_X_CSRFTOKEN=token, HTTP_ORIGIN="http://testserver"
+        )
+        assert same_origin.status_code == 200, same_origin.content
+
+    def test_token_auth_needs_no_csrf_token(self, traffic, sessions):
+        staff_user = make_user("token-admin")
+        staff_user.is_staff = True
+        staff_user.save()
+        client = client_for(staff_user)
+        client.handler.enforce_csrf_checks = True
+        explain_id = _first_explain_id(client)
+        assert "csrftoken" not in client.cookies  # no session, no cookie handed out
+        response = _explain(client, explain_id, HTTP_ORIGIN="https://elsewhere.example")
+        assert response.status_code == 200, response.content
+        assert response.json()["plan"]
+
+
+class TestExplainIds:
+    def test_an_expired_id_is_refused_with_a_clear_message(self, make_probe, staff):
+        probe = make_probe(EXPLAIN_ID_MAX_AGE_S=2)
+        make_posts(make_user("author"), 3)
+        Client().get("/api/posts/", HTTP_X_REQUEST_ID="list")
+        flushed(probe)
+        explain_id = _first_explain_id(staff)
+        assert _explain(staff, explain_id).status_code == 200
+        time.sleep(3.1)  # ids carry whole seconds: 3.1 s is more than 2 s old however cut
+        response = _explain(staff, explain_id)
+        assert response.status_code == 400
+        assert response.json()["error"] == (
+            "this explain_id has expired (ids are valid for 2 s): read the request again for "
+            "a new one"
+        )
+
+    def test_no_id_for_a_statement_with_masked_parameters(self, probe, staff):
+        from perflab.api.explain import explain_id
+        from perflab.probe.masking import MASK
+
+        make_user("walter")
+        login = Client().post(
+            "/api/token/",
+            json.dumps({"username": "walter", "password": "secret-pass"}),
+            content_type="application/json",
+            HTTP_X_REQUEST_ID="login",
+        )
+        assert login.status_code == 200
+        flushed(probe)
+        queries = staff.get("/perf/api/request-id/login/").json()["queries"]
+        masked = [i for i, q in enumerate(queries) if q["params"] and MASK in q["params"]]
+        assert masked, "the user lookup reads the password column: its parameters are masked"
+        assert all("explain_id" not in queries[i] for i in masked)
+        record = probe.store.request(request_id="login")
+        forged = explain_id(record["id"], masked[0])  # validly signed all the same
+        response = _explain(staff, forged)
+        assert response.status_code == 400
+        assert "parameters were not recorded" in response.json()["error"]
+
+    @pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "1h", True, None])
+    def test_the_max_age_setting_is_validated_at_startup(self, value, settings, tmp_path):
+        with pytest.raises(ImproperlyConfigured, match="EXPLAIN_ID_MAX_AGE_S"):
+            parse_settings({"EXPLAIN_ID_MAX_AGE_S": value}, tmp_path / "probe.sqlite3")
+        settings.PERFLAB = {**settings.PERFLAB, "EXPLAIN_ID_MAX_AGE_S": value}
+        [error] = check_store()
+        assert error.id == "perflab.E005" and "EXPLAIN_ID_MAX_AGE_S" in error.msg

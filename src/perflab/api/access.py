@@ -11,6 +11,8 @@ Django's own ``CsrfViewMiddleware`` (origin, referer and token), run on demand.
 
 from __future__ import annotations
 
+import copy
+
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 
@@ -31,8 +33,11 @@ def authenticated_user(request: HttpRequest):
         from rest_framework.settings import api_settings
     except ImportError:
         return getattr(request, "user", None)
+    # DRF sets the user it finds on the request it wraps: a copy, so that request.user stays
+    # the session's and csrf_refusal cannot take a token caller for a session.
     drf_request = Request(
-        request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+        copy.copy(request),
+        authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES],
     )
     try:
         return drf_request.user
