@@ -146,7 +146,7 @@ def _alias_store(alias: str, module: str):
         raise PerflabError(
             f"no probe store on database alias {alias!r} (PERFLAB['STORE'] of {module}){NOT_SERVED}"
         )
-    return RecordingStore.from_settings({"ALIAS": alias})
+    return RecordingStore.from_settings({"ALIAS": alias}, read_only=True)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -90,6 +90,12 @@ class SQLiteDatabase:
             return None
         return found.st_dev, found.st_ino
 
+    def generation(self) -> int:
+        """How many connections were made, after reconnecting if the file at the path is not
+        the one this thread is connected to: a new number may be a new, empty file."""
+        self._connection()
+        return self.connects
+
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is not None and self._identity() != self._local.identity:
@@ -165,7 +171,6 @@ class DjangoAliasDatabase:
 
         self.alias = alias
         self.read_only = read_only
-        self.connects = 0  # Django reconnects by itself; the tables stay where they are
         self.vendor = connections[alias].vendor
         postgres = self.vendor == "postgresql"
         self.autoincrement_id = (
@@ -178,6 +183,10 @@ class DjangoAliasDatabase:
 
     def __repr__(self) -> str:
         return f"store on database alias {self.alias!r}"
+
+    def generation(self) -> int:
+        """Always 0: Django reconnects by itself, and the tables stay where they are."""
+        return 0
 
     @contextmanager
     def cursor(self, write: bool = False) -> Iterator[_Cursor]:

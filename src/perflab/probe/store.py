@@ -108,7 +108,7 @@ def _percentile(hist: HdrHistogram, percent: float, max_ms: float) -> float:
 class RecordingStore:
     def __init__(self, database: SQLiteDatabase | DjangoAliasDatabase) -> None:
         self.database = database
-        self._schema_at = -1  # ``database.connects`` when the tables were last ensured
+        self._schema_at = -1  # ``database.generation()`` when the tables were last ensured
 
     @classmethod
     def at_path(cls, path: str | Path, read_only: bool = False) -> RecordingStore:
@@ -131,7 +131,10 @@ class RecordingStore:
         """Create the tables if missing; idempotent, safe from several processes at once.
         Again after a reconnection: the file may be a new one (deleted, replaced)."""
         db = self.database
-        if db.read_only or self._schema_at == db.connects:
+        if db.read_only:
+            return
+        generation = db.generation()
+        if self._schema_at == generation:
             return
         statements = [
             f"""CREATE TABLE IF NOT EXISTS perflab_request (
@@ -175,11 +178,10 @@ class RecordingStore:
                 writer TEXT PRIMARY KEY, settled BIGINT NOT NULL, last_seen DOUBLE PRECISION)""",
         ]
         with db.cursor(write=True) as cursor:
-            connects = db.connects  # read inside: this cursor may have reconnected
             for statement in statements:
                 cursor.execute(statement)
             self._add_missing_columns(cursor)
-        self._schema_at = connects
+        self._schema_at = generation
 
     # Columns added to a table after its first release, for stores an older perflab made.
     _LATER_COLUMNS = {"perflab_finding": ("template", "origin", "location")}

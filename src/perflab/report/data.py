@@ -64,7 +64,7 @@ class ReportData:
         if problem:
             self.store_note = problem
             return None
-        return RecordingStore.at_path(self.store_path)
+        return RecordingStore.at_path(self.store_path, read_only=True)
 
     # -- the client side (the run directory) ----------------------------------------------
 

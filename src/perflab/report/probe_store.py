@@ -43,4 +43,4 @@ def open_probe_store(path: Path | str, hint: str = ""):
     problem = probe_store_problem(path)
     if problem:
         raise PerflabError(problem)
-    return RecordingStore.at_path(path)
+    return RecordingStore.at_path(path, read_only=True)

@@ -90,7 +90,7 @@ def read_server_side(results: dict[str, Any], store_path: Path | str, run_dir: P
     """Routes in the run's minutes, each client endpoint's route, and its routes' findings."""
     from perflab.probe.store import RecordingStore
 
-    store = RecordingStore.at_path(store_path)
+    store = RecordingStore.at_path(store_path, read_only=True)
     since, until = _epoch(results["started_at"]), _epoch(results["ended_at"])
     routes = {
         (row["method"], row["route"]): row
