@@ -38,7 +38,7 @@ MINUTES = Number(0, 1e8)  # back from now
 UNIX_TIME = Number(0, 1e11)
 ROUTE = Text(max_length=1000)
 LIMIT = Integer(1, 1000, default=50)
-ROW_ID = Parameters(row_id=Integer(1))
+ROW_ID_PATH = Parameters(row_id=Integer(1))
 
 ROUTES_QUERY = Parameters(minutes=MINUTES, since=UNIX_TIME, until=UNIX_TIME)
 REQUESTS_QUERY = Parameters(
@@ -140,7 +140,7 @@ def _one_request(request, probe, missing: str, **key) -> JsonResponse:
 
 
 @require_GET
-@api_view(path=ROW_ID)
+@api_view(path=ROW_ID_PATH)
 def request_detail(request, probe, *, row_id: int):
     return _one_request(request, probe, "no such request", row_id=row_id)
 
@@ -152,7 +152,7 @@ def request_by_id(request, probe, *, request_id: str):
 
 
 @require_GET
-@api_view(path=ROW_ID)
+@api_view(path=ROW_ID_PATH)
 def request_profile(request, probe, *, row_id: int):
     profile = probe.store.profile(row_id)
     if profile is None:
