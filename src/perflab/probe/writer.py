@@ -131,6 +131,7 @@ class BackgroundWriter:
     def _run(self) -> None:
         # Wake on a timer, not per record: one batch per interval keeps the writer's share
         # of the GIL (and its per-transaction cost) small while requests are served.
+        self._maybe_tidy()  # first thing: a restarted worker counts what a killed one held
         failures = 0
         while not self._stop.wait(self._delay(failures)):
             failures = 0 if self._drain() else failures + 1
