@@ -1,60 +1,166 @@
 """Secrets never reach the store: headers, query strings, bodies and SQL parameters are
-masked here, before a record is queued."""
+masked here, before a record is queued.
+
+A name is secret when it holds one of the sensitive words, compared after the name is cut
+into lowercase tokens (at ``-``, ``_``, spaces, dots and any other punctuation, at camelCase
+boundaries and between letters and digits): ``api-key``, ``api key``, ``api_key``, ``apiKey``
+and ``API_KEY`` are one name. Long words (five letters or more: ``password``, ``token``,
+``signature``) match anywhere in the joined tokens, so ``access_token`` and ``oldpassword``
+are secret. Short words (``key``, ``pwd``, ``auth``, ``jwt``, ``code``, ``pass``, ``csrf``)
+match only whole tokens: as substrings they would mask ``monkey``, ``author``, ``barcode``
+and ``passenger``. SQL statements are judged by their identifiers, a short word only as a
+whole identifier (a column ``key``), else every statement on ``auth_user`` would be masked.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus
 
 MASK = "********"
+SHORT_WORD = 4  # letters: a word this short matches whole tokens only
 # Headers worth keeping to explain a request; everything else is left out.
 KEPT_HEADERS = (
     "HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING", "HTTP_CONTENT_TYPE", "CONTENT_TYPE",
-    "CONTENT_LENGTH", "HTTP_HOST", "HTTP_REFERER", "HTTP_X_FORWARDED_FOR", "HTTP_AUTHORIZATION",
-    "HTTP_COOKIE", "HTTP_X_REQUEST_ID", "HTTP_X_PERFLAB_PROFILE", "HTTP_X_API_KEY",
+    "CONTENT_LENGTH", "HTTP_HOST", "HTTP_REFERER", "HTTP_ORIGIN", "HTTP_X_FORWARDED_FOR",
+    "HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_X_REQUEST_ID", "HTTP_X_PERFLAB_PROFILE",
+    "HTTP_X_API_KEY",
 )  # fmt: skip
 ALWAYS_SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
+# Request headers whose value is a URL: its userinfo and secret query values are masked.
+# (Location is a response header; the probe records none.)
+URL_HEADERS = {"referer", "origin"}
+_PLAIN, _SECRET, _URL = 0, 1, 2
+
+# ASCII capitals run ("API" of "APIKey"), a word with one leading capital, digits; other
+# letters (ä, é) count as lowercase. Whatever matches none of these separates tokens.
+_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[^\W\dA-Z_]+|\d+")
+_IDENTIFIER = re.compile(r"\w+")
+_PAIR_SEPARATOR = re.compile(r"([&;])")
+
+
+def name_tokens(name: str) -> tuple[str, ...]:
+    """``"X-Amz-Credential"`` → ``("x", "amz", "credential")``; ``"apiKey"`` → ``("api", "key")``:
+    the units a short sensitive word must equal."""
+    return tuple(token.lower() for token in _TOKEN.findall(name))
+
+
+@lru_cache(maxsize=8)
+def _words(sensitive_names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """(long words joined, short words as token tuples), once per setting."""
+    long: list[str] = []
+    short: list[tuple[str, ...]] = []
+    for word in sensitive_names:
+        tokens = name_tokens(word)
+        joined = "".join(tokens)
+        if len(joined) > SHORT_WORD:
+            long.append(joined)
+        elif joined:  # "" or "-" would match every name
+            short.append(tokens)
+    return tuple(long), tuple(short)
 
 
 @lru_cache(maxsize=4096)
 def is_sensitive(name: str, sensitive_names: tuple[str, ...]) -> bool:
-    """Names repeat (headers, fields, statement shapes): decided once per name."""
-    lowered = name.lower()
-    return any(word in lowered for word in sensitive_names)
+    """Names repeat (headers, fields, parameters): decided once per name."""
+    long, short = _words(sensitive_names)
+    tokens = name_tokens(name)
+    joined = "".join(tokens)
+    if any(word in joined for word in long):
+        return True
+    return any(_has_run(tokens, word) for word in short)
+
+
+def _has_run(tokens: tuple[str, ...], word: tuple[str, ...]) -> bool:
+    """Whether ``word``'s tokens appear in ``tokens``, consecutive (``("x", "pw")`` in x-pw-id)."""
+    if len(word) == 1:
+        return word[0] in tokens
+    size = len(word)
+    return any(tokens[i : i + size] == word for i in range(len(tokens) - size + 1))
+
+
+@lru_cache(maxsize=4096)
+def statement_is_sensitive(sql: str, sensitive_names: tuple[str, ...]) -> bool:
+    """Whether a statement touches a secret column, judged by its identifiers: long words
+    anywhere in one (``password``, ``api_key`` in ``user_api_key``), short words only as a
+    whole identifier (``"key"``), never as part of a table name like ``auth_user``."""
+    long, short = _words(sensitive_names)
+    shorts = {"".join(word) for word in short}
+    for identifier in _IDENTIFIER.findall(sql.lower()):
+        joined = identifier.replace("_", "")
+        if joined in shorts or any(word in joined for word in long):
+            return True
+    return False
 
 
 def mask_headers(meta: dict[str, Any], sensitive_names: tuple[str, ...]) -> dict[str, str]:
     headers = {}
     plan = _header_plan(sensitive_names)
     for key in sorted(plan.keys() & meta.keys()):  # a request sends a few of them
-        name, secret = plan[key]
+        name, kind = plan[key]
         value = str(meta[key])
-        if secret and name == "authorization" and " " in value:
-            value = value.split(" ", 1)[0] + " " + MASK  # keep the scheme: "Bearer ****"
-        elif secret:
-            value = MASK
+        if kind == _SECRET:
+            if name == "authorization" and " " in value:
+                value = value.split(" ", 1)[0] + " " + MASK  # keep the scheme: "Bearer ****"
+            else:
+                value = MASK
+        elif kind == _URL:
+            value = mask_url(value, sensitive_names)
         headers[name] = value
     return headers
 
 
 @lru_cache(maxsize=8)
-def _header_plan(sensitive_names: tuple[str, ...]) -> dict[str, tuple[str, bool]]:
-    """META key -> (header name, secret), decided once per setting."""
+def _header_plan(sensitive_names: tuple[str, ...]) -> dict[str, tuple[str, int]]:
+    """META key -> (header name, kind), decided once per setting."""
     plan = {}
     for key in KEPT_HEADERS:
         name = key.removeprefix("HTTP_").replace("_", "-").lower()
-        plan[key] = name, name in ALWAYS_SECRET_HEADERS or is_sensitive(name, sensitive_names)
+        if name in ALWAYS_SECRET_HEADERS or is_sensitive(name, sensitive_names):
+            plan[key] = name, _SECRET
+        else:
+            plan[key] = name, _URL if name in URL_HEADERS else _PLAIN
     return plan
 
 
 def mask_query_string(query_string: str, sensitive_names: tuple[str, ...]) -> str:
+    """The query string as sent, with the value of every secret name masked; pairs are
+    separated by ``&`` or ``;`` (some servers split at both, so both are masked)."""
     if not query_string:
         return ""
-    pairs = parse_qsl(query_string, keep_blank_values=True)
-    masked = [(k, MASK if is_sensitive(k, sensitive_names) else v) for k, v in pairs]
-    return urlencode(masked, safe="*")
+    parts = _PAIR_SEPARATOR.split(query_string)  # pair, separator, pair, …
+    masked = False
+    for i in range(0, len(parts), 2):
+        name, equals, _ = parts[i].partition("=")
+        if not equals:
+            continue
+        decoded = unquote_plus(name) if "%" in name or "+" in name else name
+        if is_sensitive(decoded, sensitive_names):
+            parts[i] = f"{name}={MASK}"
+            masked = True
+    return "".join(parts) if masked else query_string
+
+
+def mask_url(url: str, sensitive_names: tuple[str, ...]) -> str:
+    """A URL (a Referer, a database URL) with its userinfo and secret query and fragment
+    values masked; the rest as it was."""
+    if "?" not in url and "#" not in url and "@" not in url:
+        return url
+    rest, hash_mark, fragment = url.partition("#")
+    rest, question_mark, query = rest.partition("?")
+    start = rest.find("//")
+    if start != -1:
+        start += 2
+        end = rest.find("/", start)
+        at = rest.rfind("@", start, len(rest) if end == -1 else end)
+        if at != -1:  # https://user:password@host/ or https://token@host/
+            rest = rest[:start] + MASK + rest[at:]
+    query = mask_query_string(query, sensitive_names)
+    fragment = mask_query_string(fragment, sensitive_names)  # #access_token=… (OAuth)
+    return f"{rest}{question_mark}{query}{hash_mark}{fragment}"
 
 
 def mask_data(data: Any, sensitive_names: tuple[str, ...]) -> Any:
@@ -93,6 +199,6 @@ def mask_params(fingerprint: str, params: Any, sensitive_names: tuple[str, ...])
     """A SELECT's parameters, JSON-safe; all masked when the statement touches a secret
     column (a password hash, a token) since which parameter is which is not known."""
     values = list(params.values()) if isinstance(params, dict) else list(params)
-    if is_sensitive(fingerprint, sensitive_names):
+    if statement_is_sensitive(fingerprint, sensitive_names):
         return [MASK] * len(values)
     return [_json_safe(v) for v in values]

@@ -17,9 +17,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 DEFAULT_IGNORE_PATHS = [r"^/static/", r"^/media/", r"^/perf/", r"^/favicon\.ico$"]
+# Matched after separators and case are normalised (api_key = api-key = apiKey); words of
+# five letters or more anywhere in a name, shorter ones as whole tokens (perflab.probe.masking).
+# credential and signature cover AWS's X-Amz-Credential and X-Amz-Signature.
 DEFAULT_SENSITIVE_NAMES = [
-    "password", "passwd", "secret", "token", "access", "refresh", "api_key", "apikey",
-    "authorization", "cookie", "session", "csrf",
+    "password", "passwd", "secret", "token", "access", "refresh", "api_key", "private_key",
+    "authorization", "cookie", "session", "credential", "signature",
+    "csrf", "key", "pwd", "pass", "auth", "jwt", "code",
 ]  # fmt: skip
 
 
