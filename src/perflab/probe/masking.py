@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -63,15 +64,25 @@ def _words(sensitive_names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tup
     return tuple(long), tuple(short)
 
 
-@lru_cache(maxsize=4096)
 def is_sensitive(name: str, sensitive_names: tuple[str, ...]) -> bool:
-    """Names repeat (headers, fields, parameters): decided once per name."""
+    return sensitivity(sensitive_names)(name)
+
+
+@lru_cache(maxsize=8)
+def sensitivity(sensitive_names: tuple[str, ...]) -> Callable[[str], bool]:
+    """The decision for one setting, cached per name: names repeat (headers, fields,
+    parameters), and the setting's tuple is hashed once per call site, not once per name."""
     long, short = _words(sensitive_names)
-    tokens = name_tokens(name)
-    joined = "".join(tokens)
-    if any(word in joined for word in long):
-        return True
-    return any(_has_run(tokens, word) for word in short)
+
+    @lru_cache(maxsize=4096)
+    def decide(name: str) -> bool:
+        tokens = name_tokens(name)
+        joined = "".join(tokens)
+        if any(word in joined for word in long):
+            return True
+        return any(_has_run(tokens, word) for word in short)
+
+    return decide
 
 
 def _has_run(tokens: tuple[str, ...], word: tuple[str, ...]) -> bool:
@@ -131,17 +142,24 @@ def mask_query_string(query_string: str, sensitive_names: tuple[str, ...]) -> st
     separated by ``&`` or ``;`` (some servers split at both, so both are masked)."""
     if not query_string:
         return ""
-    parts = _PAIR_SEPARATOR.split(query_string)  # pair, separator, pair, …
+    if ";" in query_string:
+        parts = _PAIR_SEPARATOR.split(query_string)  # pair, separator, pair, …
+        step = 2
+    else:
+        parts = query_string.split("&")
+        step = 1
+    decide = sensitivity(sensitive_names)
     masked = False
-    for i in range(0, len(parts), 2):
+    for i in range(0, len(parts), step):
         name, equals, _ = parts[i].partition("=")
         if not equals:
             continue
-        decoded = unquote_plus(name) if "%" in name or "+" in name else name
-        if is_sensitive(decoded, sensitive_names):
+        if decide(unquote_plus(name) if "%" in name or "+" in name else name):
             parts[i] = f"{name}={MASK}"
             masked = True
-    return "".join(parts) if masked else query_string
+    if not masked:
+        return query_string
+    return "".join(parts) if step == 2 else "&".join(parts)
 
 
 def mask_url(url: str, sensitive_names: tuple[str, ...]) -> str:
@@ -166,9 +184,9 @@ def mask_url(url: str, sensitive_names: tuple[str, ...]) -> str:
 def mask_data(data: Any, sensitive_names: tuple[str, ...]) -> Any:
     """JSON-like data with the values of sensitive keys replaced, at any depth."""
     if isinstance(data, dict):
+        decide = sensitivity(sensitive_names)
         return {
-            k: MASK if is_sensitive(str(k), sensitive_names) else mask_data(v, sensitive_names)
-            for k, v in data.items()
+            k: MASK if decide(str(k)) else mask_data(v, sensitive_names) for k, v in data.items()
         }
     if isinstance(data, list):
         return [mask_data(item, sensitive_names) for item in data]
