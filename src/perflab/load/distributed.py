@@ -8,7 +8,9 @@ In the open model the master tells each worker its share of the arrival schedule
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -25,7 +27,11 @@ if TYPE_CHECKING:
     from perflab.load.runner import LoadRun, RunConfig
 
 OPEN_MODEL_MESSAGE = "perflab_open_model"
+STOP_ARRIVALS_MESSAGE = "perflab_stop_arrivals"  # open model: no arrival is due after this
+WORKER_STOPPED_MESSAGE = "perflab_worker_stopped"  # a worker's last figures, once its users stopped
+LAST_MESSAGE_LINGER_S = 2.0
 WORKER_WAIT_S = 60.0
+logger = logging.getLogger("perflab.run")
 
 
 def start_local_workers(config: RunConfig, run_dir: RunDirectory | None) -> list:
@@ -83,14 +89,54 @@ def send_open_model(runner, config: RunConfig) -> None:
         )
 
 
+def stop_workers(runner, stopped: dict[str, float], timeout_s: float, processes: list) -> float:
+    """End the load on every worker and wait, bounded, for each one's last figures.
+
+    ``stopped`` fills in as workers' last messages arrive (client id -> when, this clock).
+    Locust's ``quit``, not ``stop``: a stopped Locust worker is unregistered and waits
+    ``--stop-timeout`` before it listens again, so it can be neither quit nor heard. Returns
+    when the last worker's users had stopped: the end of the run's load.
+    """
+    from locust.runners import STATE_MISSING
+
+    runner.stop(send_stop_to_client=False)  # the master's own state; ends a shape's greenlet
+    # Before the quit: Locust's stop() walks the stack with inspect (~0.1 s) before any hook
+    # runs, and arrivals falling due meanwhile would count as dropped.
+    runner.send_message(STOP_ARRIVALS_MESSAGE)
+    runner.send_message("quit")  # each worker stops its users, sends its last message, exits
+    deadline = time.monotonic() + timeout_s
+    while True:
+        waiting = [
+            client for client in runner.clients.all
+            if client.id not in stopped and client.state != STATE_MISSING
+        ]  # fmt: skip
+        if not waiting:
+            return max(stopped.values(), default=time.time())
+        if processes and all(process.poll() is not None for process in processes):
+            break  # local workers all gone: no message can come any more
+        if time.monotonic() > deadline:
+            break
+        gevent.sleep(0.02)
+    logger.warning("%d worker(s) sent no last report; their final second is lost", len(waiting))
+    return time.time()
+
+
 def serve_as_worker(run: LoadRun) -> None:
-    """Run users as the master says; report perflab's figures with every Locust report."""
+    """Run users as the master says; report perflab's figures with every Locust report.
+
+    A perflab worker serves one run. Once its users have stopped (the master's ``stop`` or
+    ``quit``, or a SIGINT/SIGTERM here) it sends everything it measured in one last message,
+    then exits. Locust's own worker would instead wait ``--stop-timeout`` after a ``stop``
+    and offer itself for another test, unregistered meanwhile: the master's ``quit`` then
+    reached no one and its reports came from a worker the master had forgotten.
+    """
     import locust.runners
 
     locust.runners.WORKER_REPORT_INTERVAL = 1.0
     config = run.config
     runner = run.env.create_worker_runner(config.master_host, config.master_port)
     run.runner = runner
+    stopped = False
 
     def on_open_model(environment, msg, **_kwargs) -> None:
         data = msg.data
@@ -106,18 +152,39 @@ def serve_as_worker(run: LoadRun) -> None:
         if run.open_model is not None and not run.open_model.has_started:
             run.open_model.start()  # this worker's users are all ready
 
-    def on_report(client_id: str, data: dict) -> None:
+    def measured() -> dict:
         now = time.time()
         run.fold()
         run.stats.set_gauge("in_flight", run.tracker.in_flight, now)
-        open_snapshot = run.open_model.snapshot(now) if run.open_model else None
-        data["perflab"] = {
-            "stats": run.stats.drain(),
-            "samples": run.samples.drain(),
-            "open": open_snapshot,
-        }
+        open_snapshot = run.open_model.snapshot() if run.open_model else None  # its own clock
+        return {"stats": run.stats.drain(), "samples": run.samples.drain(), "open": open_snapshot}
+
+    def on_report(client_id: str, data: dict) -> None:
+        if not stopped:  # after the last message there is nothing more to say
+            data["perflab"] = measured()
+
+    def stop_arrivals(**_kwargs) -> None:
+        if run.open_model is not None:
+            run.open_model.stop()  # as a local run does, before its users stop
+
+    def on_stopped(**_kwargs) -> None:
+        nonlocal stopped
+        stopped = True
+        runner.send_message(WORKER_STOPPED_MESSAGE, measured())
+        # Leave at the next switch: the greenlets end before Locust's worker sleeps
+        # --stop-timeout or sends another report.
+        runner.greenlet.kill(block=False)
 
     runner.register_message(OPEN_MODEL_MESSAGE, on_open_model)
+    runner.register_message(STOP_ARRIVALS_MESSAGE, stop_arrivals)
     run.env.events.spawning_complete.add_listener(on_spawned)
     run.env.events.report_to_master.add_listener(on_report)
+    run.env.events.test_stopping.add_listener(stop_arrivals)  # a stop the master did not send
+    run.env.events.test_stop.add_listener(on_stopped)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # a terminal's Ctrl-C reaches workers too
+        gevent.signal_handler(signum, runner.quit)
     runner.greenlet.join()
+    # The last message may still be queued: close the socket and let zmq deliver it
+    # (bounded) rather than lose it with the process.
+    runner.client.close(linger=int(LAST_MESSAGE_LINGER_S * 1000))
+    runner.client.socket.context.term()

@@ -43,6 +43,7 @@ ABORT_CHECK_EVERY_S = 5.0
 # ~3 µs more per request, in context, than the same calls in a loop over a batch).
 FOLD_EVERY = 512
 ABORT_GRACE_S = 10.0  # SLOs are not judged for --abort-on-fail before this much of the run
+STOP_GRACE_S = 5.0  # beyond --stop-timeout, for a worker's last message to arrive
 logger = logging.getLogger("perflab.run")
 
 
@@ -126,6 +127,7 @@ class LoadRun:
         self.abort_detail = "an SLO was breached"  # which one, when "aborted"
         self.schedule_started_epoch: float | None = None  # open model: the schedule's zero
         self._worker_processes: list = []
+        self._workers_stopped: dict[str, float] = {}  # master: client id -> last message, when
 
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -178,9 +180,12 @@ class LoadRun:
 
         config = self.config
         if config.role == "master":
+            from perflab.load.distributed import WORKER_STOPPED_MESSAGE
+
             locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL_S
             self.runner = self.env.create_master_runner(config.master_bind, config.master_port)
             self.env.events.worker_report.add_listener(self._on_worker_report)
+            self.runner.register_message(WORKER_STOPPED_MESSAGE, self._on_worker_stopped)
             self._start_local_workers(run_dir)
             self._await_workers()
         else:
@@ -195,8 +200,7 @@ class LoadRun:
             with LiveView(self.console, quiet=config.quiet) as view:
                 status = self._watch(view, shape)
         finally:
-            self._stop_load()
-        self.ended = time.time()
+            self.ended = self._stop_load()
         return self._finish(status, run_dir, shape)
 
     def _start_load(self, shape) -> None:
@@ -244,13 +248,22 @@ class LoadRun:
                 if self._breached_ceilings(now):
                     return "aborted"
 
-    def _stop_load(self) -> None:
+    def _stop_load(self) -> float:
+        """Stop the users; return when they had stopped, the run's end (workers leaving and
+        processes exiting after that are not run time)."""
+        from perflab.load.distributed import stop_workers
+
         if self.open_model is not None:
             self.open_model.stop()
         try:
-            self.runner.stop()
             if self.config.role == "master":
-                gevent.sleep(REPORT_INTERVAL_S + 0.5)  # the workers' last reports
+                timeout_s = self.config.stop_timeout_s + STOP_GRACE_S
+                stopped_at = stop_workers(
+                    self.runner, self._workers_stopped, timeout_s, self._worker_processes
+                )
+            else:
+                self.runner.stop()
+                stopped_at = time.time()
             self.runner.quit()
         finally:
             for process in self._worker_processes:
@@ -260,6 +273,7 @@ class LoadRun:
                     process.kill()
             if self.monitor is not None:
                 self._monitor_done = True
+        return stopped_at
 
     # -- what each request tells us ------------------------------------------------------
     def _on_request(
@@ -309,7 +323,7 @@ class LoadRun:
     def _open_totals(self, now: float) -> dict[str, float]:
         snapshots = list(self.open_snapshots.values())
         if self.open_model is not None:
-            snapshots.append(self.open_model.snapshot(now))
+            snapshots.append(self.open_model.snapshot())  # its own (monotonic) clock
         if not snapshots:
             return {}
         totals: dict[str, float] = {}
@@ -389,6 +403,11 @@ class LoadRun:
         self.samples.merge(report["samples"])
         if report.get("open") is not None:
             self.open_snapshots[client_id] = report["open"]
+
+    def _on_worker_stopped(self, environment, msg, **_kwargs) -> None:
+        """A worker's users stopped: its last figures, and when (this clock) the load ended."""
+        self._on_worker_report(msg.node_id, {"perflab": msg.data})
+        self._workers_stopped[msg.node_id] = time.time()
 
     def _work(self) -> RunOutcome:
         from perflab.load.distributed import serve_as_worker
