@@ -164,3 +164,26 @@ def test_resolve_request_id_reads_heads_and_passes_ids_through():
     head = f"GET / HTTP/1.1\r\nHost: x\r\n{HEADER}: pl-1-a\r\n\r\n"
     assert resolve_request_id(head) == "pl-1-a"
     assert resolve_request_id("pl-1-b") == "pl-1-b"
+
+
+@pytest.mark.parametrize("session_class", [HttpSession, FastHttpSession])
+def test_unnamed_requests_are_named_without_secret_values(server, tracker, session_class):
+    """Without the probe's routes a request is named by its URL (Locust's name), and that name
+    goes to results.json: secret query values are masked by the probe's rule, on the name
+    only — the request still sends them."""
+    names: list[str] = []
+    events = EventHook()
+    events.add_listener(lambda name, **kwargs: names.append(name))
+    session = session_class(server.url, events, user=None)
+    session.get("/posts/?page=2&api-key=k1;jwt=k2")
+    session.get("/posts/?page=2&author=me")
+    session.get("/posts/?token=k3", name="/posts/ by token")
+    with session.rename_request("renamed"):
+        session.get("/posts/?token=k4")
+    assert names == [
+        "/posts/?page=2&api-key=********;jwt=********",
+        "/posts/?page=2&author=me",
+        "/posts/ by token",
+        "renamed",
+    ]
+    assert "api-key=k1;jwt=k2" in server.heads[0]  # the server gets the real values

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from functools import wraps
+from functools import lru_cache, wraps
 
 from perflab.load.grouping import RouteGrouper
 
@@ -55,7 +55,7 @@ class ClientTracker:
             else:
                 cls._send_request_safe_mode = self._with_id_header(send, own_headers=fast)
             request = getattr(cls.request, "__perflab_original__", None) or cls.request
-            cls.request = _named_by_route(request, grouper) if grouper else request
+            cls.request = _named_by_route(request, grouper) if grouper else _unnamed_masked(request)
 
     def _counted(self, send):
         """FastHttpUser in wire mode: the id is the head writer's job, this only counts."""
@@ -133,6 +133,31 @@ def _named_by_route(request, grouper: RouteGrouper):
 
     request_named.__perflab_original__ = request
     return request_named
+
+
+def _unnamed_masked(request):
+    """Without the app's routes a request keeps Locust's name, its URL, which results.json,
+    requests.csv and the report show: the values of secret query parameters are masked
+    there by the probe's rule (``?token=********``); a URL with none keeps Locust's name."""
+
+    @wraps(request)
+    def request_masked(session, method, url, name=None, *args, **kwargs):
+        # (rename_request's name is left to Locust)
+        if name is None and type(url) is str and "?" in url and not session.request_name:
+            name = _masked_name(url)
+        return request(session, method, url, name, *args, **kwargs)
+
+    request_masked.__perflab_original__ = request
+    return request_masked
+
+
+@lru_cache(maxsize=4096)
+def _masked_name(url: str) -> str | None:
+    from perflab.probe.masking import mask_url
+    from perflab.probe.settings import DEFAULT_SENSITIVE_NAMES  # imported here: it imports Django
+
+    masked = mask_url(url, tuple(DEFAULT_SENSITIVE_NAMES))
+    return None if masked == url else masked
 
 
 def _has_id(headers) -> bool:
