@@ -3,7 +3,9 @@
 Each worker drains its LoadStats and request samples into Locust's own ``report_to_master``
 payload; the master merges them (HDR histograms merge exactly). ``--workers N`` starts N
 worker processes on this machine; ``--master``/``--worker`` spread them over machines.
-In the open model the master tells each worker its share of the arrival schedule.
+In the open model the master tells each worker its share of the arrival schedule. At the
+end each worker sends what it measured in one last message and exits; the run's duration
+ends when the last worker's users stopped.
 """
 
 from __future__ import annotations
