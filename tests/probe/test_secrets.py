@@ -237,7 +237,9 @@ def test_sql_masking_is_what_it_was_for_the_old_words():
     for model in apps.get_models():
         manager = model._default_manager
         querysets = [manager.all()]
-        querysets += [manager.filter(**{f"{f.attname}__isnull": True}) for f in model._meta.concrete_fields]
+        querysets += [
+            manager.filter(**{f"{f.attname}__isnull": True}) for f in model._meta.concrete_fields
+        ]
         for queryset in querysets:
             fingerprint = fingerprint_sql(queryset.query.sql_with_params()[0])
             before = any(word in fingerprint.lower() for word in old)
@@ -292,3 +294,22 @@ def test_a_request_carrying_secrets_everywhere_leaves_none_in_the_store(make_pro
         "title": "kept", "pass": MASK, "credentials": MASK,
         "meta": {"private_key": MASK, "author": "kept-author"},
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("postgres://app:pw@127.0.0.1:5432/blog", "postgres://app:***@127.0.0.1:5432/blog"),
+        ("postgres://app@127.0.0.1/blog?password=pw&sslmode=require",
+         f"postgres://app@127.0.0.1/blog?password={MASK}&sslmode=require"),
+        ("postgres://127.0.0.1/blog?sslpassword=pw;connect_timeout=5",
+         f"postgres://127.0.0.1/blog?sslpassword={MASK};connect_timeout=5"),
+        ("sqlite:///tmp/demo.sqlite3", "sqlite:///tmp/demo.sqlite3"),
+    ],
+)  # fmt: skip
+def test_the_load_sides_database_urls_follow_the_probes_rule(url, redacted):
+    """``redact_url`` (results.json's database_url, the monitor's warnings) masks query
+    values with the probe's words, not a list of its own."""
+    from perflab.demo.project import redact_url
+
+    assert redact_url(url) == redacted
