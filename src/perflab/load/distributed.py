@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 OPEN_MODEL_MESSAGE = "perflab_open_model"
 STOP_ARRIVALS_MESSAGE = "perflab_stop_arrivals"  # open model: no arrival is due after this
 WORKER_STOPPED_MESSAGE = "perflab_worker_stopped"  # a worker's last figures, once its users stopped
-LAST_MESSAGE_LINGER_S = 2.0
+LAST_MESSAGE_LINGER_S = 2.0  # a worker's exit waits this long, at most, to deliver its last
 WORKER_WAIT_S = 60.0
 logger = logging.getLogger("perflab.run")
 
@@ -95,8 +95,9 @@ def stop_workers(runner, stopped: dict[str, float], timeout_s: float, processes:
     """End the load on every worker and wait, bounded, for each one's last figures.
 
     ``stopped`` fills in as workers' last messages arrive (client id -> when, this clock).
-    Locust's ``quit``, not ``stop``: a stopped Locust worker is unregistered and waits
-    ``--stop-timeout`` before it listens again, so it can be neither quit nor heard. Returns
+    Locust's ``quit``, not ``stop``: a stopped Locust worker is unregistered, then waits
+    ``--stop-timeout`` before it reads messages again, so a ``quit`` after the ``stop``
+    reached no one and its reports meanwhile were discarded as an unknown worker's. Returns
     when the last worker's users had stopped: the end of the run's load.
     """
     from locust.runners import STATE_MISSING
@@ -108,19 +109,24 @@ def stop_workers(runner, stopped: dict[str, float], timeout_s: float, processes:
     runner.send_message("quit")  # each worker stops its users, sends its last message, exits
     deadline = time.monotonic() + timeout_s
     while True:
+        # Looked at before the pause: what a worker sent before exiting is read during it.
+        gone = bool(processes) and all(process.poll() is not None for process in processes)
+        gevent.sleep(0.02)
         waiting = [
             client for client in runner.clients.all
             if client.id not in stopped and client.state != STATE_MISSING
         ]  # fmt: skip
         if not waiting:
             return max(stopped.values(), default=time.time())
-        if processes and all(process.poll() is not None for process in processes):
-            break  # local workers all gone: no message can come any more
-        if time.monotonic() > deadline:
+        if gone or time.monotonic() > deadline:
             break
-        gevent.sleep(0.02)
-    logger.warning("%d worker(s) sent no last report; their final second is lost", len(waiting))
-    return time.time()
+    logger.warning(
+        "%d worker(s) sent no last message: what they measured since their last report is "
+        "lost", len(waiting),
+    )  # fmt: skip
+    if gone:  # every local worker exited: the load ended with the last one that said so
+        return max(stopped.values(), default=time.time())
+    return time.time()  # a worker that did not answer may have been loading until now
 
 
 def serve_as_worker(run: LoadRun) -> None:
