@@ -7,6 +7,16 @@ import pytest
 from perflab.errors import PerflabError
 from perflab.load.results import SCHEMA, RunDirectory, default_run_dir, load_results
 
+SUMMARY = dict.fromkeys(
+    ("count", "min", "mean", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99", "max"), 1.0
+)
+TOTALS = {"method": "", "name": "Aggregated", "requests": 5, "failures": 0, "error_rate": 0.0,
+          "rps": 5.0, "latency": SUMMARY, "service": SUMMARY}  # fmt: skip
+# What every results.json has had since schema 1 (the fields the readers index).
+ESSENTIAL = {"schema": SCHEMA, "status": "completed", "started_at": "2026-11-24T11:34:22+00:00",
+             "ended_at": "2026-11-24T11:34:23+00:00", "duration_s": 1.0, "totals": TOTALS,
+             "endpoints": [{**TOTALS, "method": "GET", "name": "/"}]}  # fmt: skip
+
 
 def test_written_run_reads_back(tmp_path):
     locustfile = tmp_path / "lf.py"
@@ -14,7 +24,7 @@ def test_written_run_reads_back(tmp_path):
     run = RunDirectory(tmp_path / "run").create()
     run.keep_inputs(locustfile, {"users": 3})
     run.write(
-        {"schema": SCHEMA, "status": "completed"}, {"Aggregated": "h1:..."},
+        ESSENTIAL, {"Aggregated": "h1:..."},
         [{"second": 1, "requests": 5, "users": 3}], [{"t": 1.0, "server_rss_mb": 50.0}],
         [("id-1", "GET", "/", 1.0, 2.0, 2.0, None)], ("request_id", "method", "name", "at",
                                                       "latency_ms", "service_ms", "error"),
@@ -36,6 +46,52 @@ def test_not_a_run_is_one_line(tmp_path):
         load_results(tmp_path)
     (tmp_path / "results.json").write_text("{broken")
     with pytest.raises(PerflabError, match="cannot read"):
+        load_results(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda r: r.pop("totals"), "totals is missing"),
+        (lambda r: r.update(totals="lots"), 'totals is "lots", not an object'),
+        (lambda r: r["totals"]["latency"].update(p95="fast"), "totals.latency.p95 is"),
+        (lambda r: r["endpoints"][0].pop("name"), "endpoints[0].name is missing"),
+        (lambda r: r.update(started_at="yesterday"), "not an ISO 8601 time"),
+        (lambda r: r.update(ended_at=None), "ended_at is null, not a string"),
+        (lambda r: r.update(status="done"), 'status is "done", not one of completed'),
+        (lambda r: r.update(files={"requests": "/etc/passwd"}), "not a file name in the run"),
+        (lambda r: r.update(probe_store=5), "probe_store is 5, not a string"),
+    ],
+)
+def test_a_results_file_of_the_wrong_shape_is_one_line_naming_the_first_problem(
+    tmp_path, change, problem
+):
+    results = json.loads(json.dumps(ESSENTIAL))
+    change(results)
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    with pytest.raises(PerflabError) as caught:
+        load_results(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'results.json'} is not a valid {SCHEMA} file: ")
+    assert problem in message and "\n" not in message
+
+
+def test_fields_added_since_schema_1_may_be_absent_or_new(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({**ESSENTIAL, "added_later": [1]}))
+    assert load_results(tmp_path)["added_later"] == [1]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(b"request_id,method\n\xff\xfe,GET\n", "'utf-8' codec can't decode"),
+     (b"request_id\n" + b"x" * 200_000 + b"\n", "field larger than field limit")],
+)  # fmt: skip
+def test_a_csv_that_does_not_read_is_one_line(tmp_path, content, problem):
+    (tmp_path / "results.json").write_text(json.dumps(ESSENTIAL))
+    (tmp_path / "requests.csv").write_bytes(content)
+    with pytest.raises(PerflabError, match=f"cannot read {tmp_path / 'requests.csv'} as CSV"):
+        load_results(tmp_path)
+    with pytest.raises(PerflabError, match=problem):
         load_results(tmp_path)
 
 
