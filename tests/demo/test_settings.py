@@ -62,3 +62,28 @@ def test_dev_profile_switches(env, apps, middleware):
     assert s["debug"] is True
     assert {"debug_toolbar", "silk"} & set(s["apps"]) == apps
     assert {m.split(".")[0] for m in s["middleware"]} & {"debug_toolbar", "silk"} == middleware
+
+
+def secret_keys(data_dir, processes: int = 1) -> set[str]:
+    """SECRET_KEY as ``processes`` fresh interpreters (gunicorn workers) starting at once see it."""
+    env = {k: v for k, v in os.environ.items() if k != "PERFLAB_SECRET_KEY"}
+    env |= {"DJANGO_SETTINGS_MODULE": "perflab.demo.settings", "PERFLAB_DATA_DIR": str(data_dir)}
+    code = "from django.conf import settings; print(settings.SECRET_KEY)"
+    started = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
+    return {process.communicate(timeout=60)[0].strip() for process in started}
+
+
+def test_each_data_directory_makes_its_own_secret_key_and_keeps_it(tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    (key_one,) = secret_keys(first, processes=4)  # workers starting together agree on one
+    (key_two,) = secret_keys(second)
+    assert key_one != key_two
+    assert len(key_one) >= 50 and key_one != "perflab-demo-not-secret-loopback-only-0f3c9a"
+    assert secret_keys(first) == {key_one}  # a restart signs with the same key: tokens stay valid
+    kept = first / "secret_key"
+    assert kept.read_text().strip() == key_one
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in first.iterdir() if "secret" in p.name) == ["secret_key"]
