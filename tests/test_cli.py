@@ -35,15 +35,15 @@ def closed_port():
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["seed", "--posts", "-5"], "--posts must be 0 or more"),
-        (["seed", "--users", "0"], "--users must be 1 or more"),
-        (["seed", "--posts", "many"], "invalid int value"),
+        (["seed", "--posts", "-5"], "argument --posts: must be from 0 to 10,000,000, got -5"),
+        (["seed", "--users", "0"], "argument --users: must be from 1 to 100,000, got 0"),
+        (["seed", "--posts", "many"], "argument --posts: expected a whole number, got 'many'"),
         (["seed", "--db", "nosuch://x/y"], "is not a database URL"),
-        (["serve", "--workers", "0"], "--workers and --threads must be at least 1"),
-        (["serve", "--port", "70000"], "--port must be between 1 and 65535"),
+        (["serve", "--workers", "0"], "argument --workers: must be from 1 to 256, got 0"),
+        (["serve", "--port", "70000"], "argument --port: must be from 1 to 65,535, got 70000"),
         (["serve", "--host", "0.0.0.0"], "invalid choice"),
         (["serve", "--toolbar"], "needs --dev"),
-        (["demo", "--duration", "0"], "must be positive"),
+        (["demo", "--duration", "0"], "argument --duration: must be from 1 to 86,400, got 0"),
     ],
 )
 def test_bad_arguments(args, expected, tmp_path):

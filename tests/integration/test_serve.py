@@ -30,8 +30,11 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     raise AssertionError(f"{url} never answered")
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_serve_answers_from_the_given_database_and_stops_cleanly(seeded_db, stop_signal):
+@pytest.mark.parametrize(
+    ("stop_signal", "exit_code"),
+    [(signal.SIGTERM, 0), (signal.SIGINT, 130)],  # a service's stop; Ctrl-C: interrupted
+)
+def test_serve_answers_from_the_given_database_and_stops_cleanly(seeded_db, stop_signal, exit_code):
     url, directory = seeded_db
     port = free_port()
     process = subprocess.Popen(
@@ -48,11 +51,32 @@ def test_serve_answers_from_the_given_database_and_stops_cleanly(seeded_db, stop
     assert len([p for p in workers if "gunicorn" in " ".join(p.cmdline())]) == 3  # master + 2
     process.send_signal(stop_signal)
     stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 0, stderr
+    assert process.returncode == exit_code, stderr
     assert "stopped" in stdout
     assert "Traceback" not in stderr
     _gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive
+
+
+def test_gunicorn_stopped_by_someone_else_ends_serve_cleanly_in_one_line(seeded_db):
+    """SIGTERM to gunicorn's master (a supervisor, a person): gunicorn stops gracefully and
+    exits 0, so `perflab serve` says who stopped it and exits 0, as SIGTERM to it would."""
+    url, directory = seeded_db
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "serve", "--port", str(port), "--workers", "1",
+         "--db", url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PERFLAB_DATA_DIR": str(directory / "elsewhere")},
+    )  # fmt: skip
+    wait_for(f"http://127.0.0.1:{port}/healthz/", process)
+    (master,) = [p for p in psutil.Process(process.pid).children() if "gunicorn" in p.cmdline()]
+    master.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stdout + stderr
+    assert "gunicorn was stopped by a signal from outside perflab: stopped" in stdout
+    assert "exited unexpectedly" not in stdout + stderr
+    assert "Traceback" not in stderr and "perflab: error" not in stderr, stderr
 
 
 def test_demo_seeds_serves_load_tests_and_reports(tmp_path):

@@ -9,10 +9,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from perflab.commands.run import add_load_arguments
+from perflab.commands.arguments import float_between, int_between, make_output_dir, nonempty_path
+from perflab.commands.run import add_load_arguments, check_server_pid
 from perflab.errors import PerflabError
 
 MAX_HOLD_S = 3600.0
+MAX_RATE = 100_000.0  # iterations/s, as `perflab run --arrival-rate` takes it
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,26 +29,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "1 a step's run failed, 130 interrupted.",
     )
     add_load_arguments(parser)
+    rate = float_between(0, MAX_RATE, above_low=True)
     parser.add_argument(
-        "--start-rate", type=float, default=10.0, help="first rate, iterations/s (default 10)"
+        "--start-rate", type=rate, default=10.0, help="first rate, iterations/s (default 10)"
     )
     steps = parser.add_mutually_exclusive_group()
     steps.add_argument(
-        "--step-factor", type=float, default=1.5, help="geometric step (default 1.5)"
+        "--step-factor",
+        type=float_between(1, 1000, above_low=True),
+        default=1.5,
+        help="geometric step (default 1.5)",
     )
-    steps.add_argument("--step", type=float, help="additive step in iterations/s, instead")
+    steps.add_argument("--step", type=rate, help="additive step in iterations/s, instead")
     parser.add_argument("--hold", default="20s", help="how long each rate is held (default 20s)")
-    parser.add_argument("--max-rate", type=float, help="never try more than this")
+    parser.add_argument("--max-rate", type=rate, help="never try more than this")
     parser.add_argument(
-        "--max-steps", type=int, default=12, help="steps before bisecting (default 12)"
-    )
+        "--max-steps", type=int_between(1, 100), default=12,
+        help="steps before bisecting (default 12)",
+    )  # fmt: skip
     parser.add_argument(
-        "--bisect-steps", type=int, default=3, help="bisection steps after a breach (default 3)"
-    )
+        "--bisect-steps", type=int_between(0, 20), default=3,
+        help="bisection steps after a breach (default 3)",
+    )  # fmt: skip
     parser.add_argument(
-        "--max-in-flight", type=int, default=200, help="concurrent iterations (default 200)"
+        "--max-in-flight", type=int_between(1, 100_000), default=200,
+        help="concurrent iterations (default 200)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=nonempty_path, help="directory (default .perflab/capacity/TIMESTAMP)"
     )
-    parser.add_argument("--out", type=Path, help="directory (default .perflab/capacity/TIMESTAMP)")
     parser.set_defaults(run=run)
 
 
@@ -62,17 +73,19 @@ def search_from(args: argparse.Namespace):
     hold = parse_duration(args.hold)
     if not 1 <= hold <= MAX_HOLD_S:
         raise PerflabError(f"--hold must be between 1s and 1h, got {args.hold}")
-    if not 1 <= args.max_in_flight <= 100_000:
-        raise PerflabError("--max-in-flight must be between 1 and 100000")
+    max_rate = MAX_RATE if args.max_rate is None else args.max_rate  # what a step can run
     planner = StepPlanner(
-        start=args.start_rate, factor=args.step_factor, step=args.step, max_rate=args.max_rate,
+        start=args.start_rate, factor=args.step_factor, step=args.step, max_rate=max_rate,
         max_steps=args.max_steps, bisect_steps=args.bisect_steps,
     )  # fmt: skip
     if not args.locustfile.is_file():
         raise PerflabError(f"locustfile not found: {args.locustfile}")
+    check_server_pid(args.server_pid)
     host = check_target(args.host)
+    out = args.out or default_out()
+    make_output_dir(out, "--out")  # last: a refused command leaves nothing behind
     config = SearchConfig(
-        locustfile=args.locustfile.resolve(), host=host, out=args.out or default_out(),
+        locustfile=args.locustfile.resolve(), host=host, out=out,
         slos=slos, user_classes=tuple(args.user_classes), hold_s=hold,
         max_in_flight=args.max_in_flight, server_pid=args.server_pid,
         database_url=args.database_url,

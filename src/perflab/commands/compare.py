@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from rich.console import Console
 
+from perflab.commands.arguments import nonempty_path
 from perflab.errors import ExitCode, PerflabError
 
 FORMATS = ("table", "md", "json")
@@ -21,8 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "error rate, and from the probe store queries per request and new findings. "
         "Exit codes: 0 no limit exceeded, 3 a limit was exceeded, 2 bad input.",
     )
-    parser.add_argument("base", type=Path, metavar="BASE_RUN", help="the run to compare against")
-    parser.add_argument("new", type=Path, metavar="NEW_RUN", help="the run being judged")
+    parser.add_argument(
+        "base", type=nonempty_path, metavar="BASE_RUN", help="the run to compare against"
+    )
+    parser.add_argument("new", type=nonempty_path, metavar="NEW_RUN", help="the run being judged")
     parser.add_argument(
         "--max-regression",
         metavar="LIMITS",
@@ -41,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for which in ("base", "new"):
         parser.add_argument(
             f"--{which}-store",
-            type=Path,
+            type=nonempty_path,
             metavar="PATH",
             help=f"the {which} run's probe store (default: the one its results.json records)",
         )

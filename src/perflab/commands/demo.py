@@ -11,8 +11,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from perflab.commands.arguments import int_between
+from perflab.commands.run import MAX_USERS
+from perflab.commands.seed import add_posts_argument
 from perflab.commands.serve import add_server_arguments
-from perflab.errors import PerflabError
 from perflab.server import GunicornServer, free_port
 
 DEMO_LOCUSTFILE = Path(__file__).resolve().parent.parent / "demo" / "locustfile.py"
@@ -20,6 +22,7 @@ STAGED_SHAPE_FILE = DEMO_LOCUSTFILE.with_name("staged_shape.py")
 STAGED_SECONDS = 420  # the seed's staged profile, before compression
 DEMO_USER_CLASSES = ("BlogUser", "AuthorsUser")
 DEMO_SLO = "p95<200ms"
+MAX_DURATION_S = 86_400
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,19 +35,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "recorded inside the server. Exits with the runner's code (3: the SLO was breached).",
     )
     add_server_arguments(parser)
-    parser.add_argument("--posts", type=int, default=10_000, help="posts to seed (default 10000)")
+    add_posts_argument(parser, "posts to seed (default 10000)")
     parser.add_argument(
-        "--users", type=int, default=20, help="peak users of the staged shape (default 20)"
-    )
+        "--users", type=int_between(1, MAX_USERS), default=20,
+        help="peak users of the staged shape (default 20)",
+    )  # fmt: skip
     parser.add_argument(
-        "--duration", type=int, default=60, help="seconds the staged shape is compressed to"
-    )
+        "--duration", type=int_between(1, MAX_DURATION_S), default=60,
+        help="seconds the staged shape is compressed to",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    if args.duration < 1 or args.users < 1:
-        raise PerflabError("--duration and --users must be positive")
     from perflab.commands.seed import seed_with_progress
     from perflab.demo import project
 

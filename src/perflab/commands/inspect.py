@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from perflab.commands.arguments import SQLITE_INTEGER_MAX, float_between, int_between, nonempty_path
 from perflab.errors import ExitCode, PerflabError
 from perflab.report.location import location_of
 from perflab.report.sqltext import shorten_sql
@@ -31,6 +32,9 @@ NUMERIC_FINDING_COLUMNS = ("requests", "per request", "total ms")
 SQL_CHARS = 160  # a statement in a table cell: long column lists collapsed, then cut
 PATH_PAGE = 1000  # requests read per page while filtering by --path
 NOT_SERVED = " (serve the app with the probe first)"
+MAX_MINUTES = 10_000_000.0  # about 19 years: every store's whole life
+MAX_LIMIT = 1_000_000_000
+ROUTE_VIEWS = ("requests", "sql", "findings")  # the views --route filters
 
 
 def default_store() -> Path:
@@ -51,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("id", nargs="?", help="for `request`: a row id or an X-Request-ID")
     parser.add_argument(
         "--store",
-        type=Path,
+        type=nonempty_path,
         help="store file (default: PERFLAB['STORE'] of DJANGO_SETTINGS_MODULE when set, "
         f"else {default_store()})",
     )
@@ -61,8 +65,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="requests: only this path (/api/posts/42/), or the paths starting with a prefix "
         "ending in * (/api/posts/*)",
     )
-    parser.add_argument("--minutes", type=float, help="only the last N minutes (routes)")
-    parser.add_argument("--limit", type=int, default=20, help="rows to show (default 20)")
+    parser.add_argument(
+        "--minutes",
+        type=float_between(0, MAX_MINUTES, above_low=True),
+        help="only the last N minutes (routes)",
+    )
+    parser.add_argument(
+        "--limit", type=int_between(1, MAX_LIMIT), default=20, help="rows to show (default 20)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.set_defaults(run=run)
 
@@ -70,12 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     from perflab.probe.database import StoreUnavailable
 
-    if args.limit < 1:
-        raise PerflabError("--limit must be at least 1")
-    if args.view == "request" and not args.id:
-        raise PerflabError("`perflab inspect request` needs a row id or an X-Request-ID")
-    if args.path is not None and args.view != "requests":
-        raise PerflabError("--path filters `perflab inspect requests` only")
+    check_arguments(args)
     path_filter = path_matcher(args.path) if args.path is not None else None
     store = open_store(args.store)
     try:
@@ -87,6 +92,29 @@ def run(args: argparse.Namespace, console: Console) -> int:
     else:
         RENDERERS[args.view](data, console)
     return ExitCode.OK
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Options that mean nothing for the view asked for are refused, not silently ignored."""
+    if args.view == "request" and not args.id:
+        raise PerflabError("`perflab inspect request` needs a row id or an X-Request-ID")
+    if args.id is not None and args.view != "request":
+        raise PerflabError(f"`perflab inspect {args.view}` takes no ID (did you mean `request`?)")
+    if args.path is not None and args.view != "requests":
+        raise PerflabError("--path filters `perflab inspect requests` only")
+    if args.minutes is not None and args.view != "routes":
+        raise PerflabError("--minutes filters `perflab inspect routes` only")
+    if args.route is not None and args.view not in ROUTE_VIEWS:
+        raise PerflabError(f"--route filters `perflab inspect {'|'.join(ROUTE_VIEWS)}` only")
+
+
+def row_id(text: str) -> int | None:
+    """``text`` as a store row id, or None when it can only be an X-Request-ID (a row id is
+    ASCII digits within SQLite's INTEGER: "²" is a digit to ``str.isdigit`` but no number)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(SQLITE_INTEGER_MAX)):
+        return None
+    number = int(text)
+    return number if number <= SQLITE_INTEGER_MAX else None
 
 
 # -- which store --------------------------------------------------------------------------
@@ -187,7 +215,8 @@ def _read(store, args: argparse.Namespace, path_filter: Callable[[str], bool] | 
         if path_filter is None:
             return store.requests(route=args.route, limit=args.limit)
         return _requests_at_path(store, path_filter, args.route, args.limit)
-    record = store.request(row_id=int(args.id)) if args.id.isdigit() else None
+    number = row_id(args.id)
+    record = store.request(row_id=number) if number is not None else None
     record = record or store.request(request_id=args.id)
     if record is None:
         raise PerflabError(f"no recorded request {args.id!r} in the store")

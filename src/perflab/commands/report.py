@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 
+from perflab.commands.arguments import check_output_file, nonempty_path
 from perflab.errors import ExitCode, PerflabError
 
 
@@ -17,12 +17,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build one self-contained HTML file (no network needed to open it) from a "
         "run directory written by `perflab run`, with server figures from the probe's store.",
     )
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a `perflab run` directory")
     parser.add_argument(
-        "--store", type=Path, help="the probe's store file (default: the one results.json names)"
+        "run_dir", type=nonempty_path, metavar="RUN_DIR", help="a `perflab run` directory"
     )
     parser.add_argument(
-        "-o", "--out", type=Path, help="the HTML file to write (default RUN_DIR/report.html)"
+        "--store",
+        type=nonempty_path,
+        help="the probe's store file (default: the one results.json names)",
+    )
+    parser.add_argument(
+        "-o",
+        "--out",
+        type=nonempty_path,
+        help="the HTML file to write (default RUN_DIR/report.html)",
     )
     parser.set_defaults(run=run)
 
@@ -31,9 +38,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from perflab.probe.database import StoreUnavailable
     from perflab.report import build_report
     from perflab.report.probe_store import open_probe_store
+    from perflab.report.render import DEFAULT_NAME
 
     if not args.run_dir.exists():
         raise PerflabError(f"no run directory at {args.run_dir}")
+    run_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
+    check_output_file(args.out if args.out is not None else run_dir / DEFAULT_NAME, "--out")
     if args.store is not None:
         open_probe_store(args.store)  # a missing file or not a probe store: exit 2, none made
     try:

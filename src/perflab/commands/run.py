@@ -9,9 +9,20 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from perflab.commands.arguments import (
+    float_between,
+    int_between,
+    nonempty_path,
+    port,
+    process_id,
+    url,
+)
 from perflab.errors import ExitCode, PerflabError
 
 MAX_RUN_TIME_S = 7 * 86400.0  # every run stops by itself
+MAX_USERS = 1_000_000  # per run; beyond this a typo is likelier than a plan
+MAX_STOP_TIMEOUT_S = 3600.0
+DEFAULT_MASTER_PORT = 5557  # Locust's
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,10 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "130 interrupted.",
     )
     add_load_arguments(parser)
-    parser.add_argument("-u", "--users", type=int, default=10, help="peak users (closed model)")
     parser.add_argument(
-        "-r", "--spawn-rate", type=float, default=10.0, help="users started per second"
-    )
+        "-u", "--users", type=int_between(1, MAX_USERS), default=10,
+        help="peak users (closed model)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-r", "--spawn-rate", type=float_between(0, MAX_USERS, above_low=True), default=10.0,
+        help="users started per second",
+    )  # fmt: skip
     parser.add_argument("-t", "--run-time", default="1m", help="how long: 30s, 5m, 1h (default 1m)")
     parser.add_argument("--shape", help="ramp|step|spike|soak|stress[:key=value,…] or FILE:Class")
     parser.add_argument(
@@ -35,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--max-in-flight",
-        type=int,
+        type=int_between(1, 100_000),
         default=100,
         help="open model: concurrent iterations at most (default 100)",
     )
@@ -44,10 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="stop as soon as a latency/error SLO is breached",
     )
-    parser.add_argument("--out", type=Path, help="run directory (default .perflab/runs/TIMESTAMP)")
+    parser.add_argument(
+        "--out", type=nonempty_path, help="run directory (default .perflab/runs/TIMESTAMP)"
+    )
     parser.add_argument("--label", default="", help="a name for this run in reports")
     parser.add_argument(
-        "--store", type=Path, help="the probe's store file, recorded for report and compare"
+        "--store",
+        type=nonempty_path,
+        help="the probe's store file, recorded for report and compare",
     )
     parser.add_argument(
         "--report", action="store_true", help="write RUN_DIR/report.html at the end"
@@ -56,26 +75,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true", help="no live view (CI)")
     parser.add_argument(
         "--stop-timeout",
-        type=float,
+        type=float_between(0, MAX_STOP_TIMEOUT_S),
         default=10.0,
         help="seconds users get to finish their task at the end",
     )
     group = parser.add_argument_group("distributed")
     group.add_argument(
-        "--workers", type=int, default=0, help="start N Locust worker processes on this machine"
+        "--workers",
+        type=int_between(0, 256),
+        default=0,
+        help="start N Locust worker processes on this machine",
     )
     group.add_argument(
         "--master", action="store_true", help="be the master for workers on other machines"
     )
     group.add_argument(
-        "--expect-workers", type=int, default=1, help="with --master: workers to wait for"
+        "--expect-workers",
+        type=int_between(1, 10_000),
+        default=1,
+        help="with --master: workers to wait for",
     )
     group.add_argument("--worker", action="store_true", help="be a worker of --master-host")
     group.add_argument("--master-host", default="127.0.0.1")
     group.add_argument(
         "--master-bind", default="127.0.0.1", help="with --master: address to listen on"
     )
-    group.add_argument("--master-port", type=int, default=5557)
+    group.add_argument("--master-port", type=port, default=DEFAULT_MASTER_PORT)
     parser.set_defaults(run=run)
 
 
@@ -85,9 +110,9 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "user_classes", nargs="*", metavar="UserClass", help="user classes to run (default: all)"
     )
-    parser.add_argument("-f", "--locustfile", type=Path, required=True)
+    parser.add_argument("-f", "--locustfile", type=nonempty_path, required=True)
     parser.add_argument(
-        "--host", required=True, help="base URL on loopback, e.g. http://127.0.0.1:8000"
+        "--host", type=url, required=True, help="base URL on loopback, e.g. http://127.0.0.1:8000"
     )
     parser.add_argument(
         "--slo",
@@ -97,7 +122,7 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--server-pid",
-        type=int,
+        type=process_id,
         help="watch this server process tree (default: whoever listens on --host)",
     )
     parser.add_argument(
@@ -115,27 +140,21 @@ def config_from(args: argparse.Namespace):
     from perflab.load.slo import parse_slo
     from perflab.load.target import check_target
 
-    if args.users < 1 or args.spawn_rate <= 0:
-        raise PerflabError("--users must be at least 1 and --spawn-rate positive")
-    if not 1 <= args.max_in_flight <= 100_000:
-        raise PerflabError("--max-in-flight must be between 1 and 100000")
-    if not 0 <= args.workers <= 256:
-        raise PerflabError("--workers must be between 0 and 256")
     if sum([args.master, args.worker, args.workers > 0]) > 1:
         raise PerflabError("choose one of --workers N, --master and --worker")
     run_time = parse_duration(args.run_time)
-    if not 0 < run_time <= MAX_RUN_TIME_S:
+    if not 1 <= run_time <= MAX_RUN_TIME_S:
         raise PerflabError(f"--run-time must be between 1s and 7 days, got {args.run_time}")
     if not args.locustfile.is_file():
         raise PerflabError(f"locustfile not found: {args.locustfile}")
-    if args.server_pid is not None and not _process_exists(args.server_pid):
-        raise PerflabError(f"--server-pid {args.server_pid}: no such process")
+    check_server_pid(args.server_pid)
     if args.store is not None:
         _check_store(args.store)
     slos = tuple(parse_slo(text) for text in args.slo)
     rate = ArrivalRate.parse(args.arrival_rate) if args.arrival_rate else None
     role = "worker" if args.worker else "master" if (args.master or args.workers) else "local"
     host = check_target(args.host)
+    _check_master_address(args, role)
     out = args.out
     if out is None and role != "worker":
         from perflab.load.results import default_run_dir
@@ -154,10 +173,32 @@ def config_from(args: argparse.Namespace):
     )  # fmt: skip
 
 
-def _process_exists(pid: int) -> bool:
+def check_server_pid(pid: int | None) -> None:
+    """``--server-pid`` of no process is a typo (or a server that died): watching it would
+    leave the run's resource columns empty without saying why."""
     import psutil
 
-    return pid > 0 and psutil.pid_exists(pid)
+    if pid is not None and not psutil.pid_exists(pid):
+        raise PerflabError(f"--server-pid {pid}: no such process")
+
+
+def _check_master_address(args: argparse.Namespace, role: str) -> None:
+    """The master's address, before any load: Locust would raise a traceback for a taken
+    port or an unknown bind address, and a worker would retry an unknown master forever."""
+    import socket
+
+    from perflab.server import ensure_port_free
+
+    if role == "master" and not (args.workers and args.master_port == DEFAULT_MASTER_PORT):
+        try:
+            ensure_port_free(args.master_bind, args.master_port)
+        except PerflabError as exc:
+            raise PerflabError(f"--master-bind/--master-port: {exc}") from None
+    if role == "worker":
+        try:
+            socket.getaddrinfo(args.master_host, args.master_port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise PerflabError(f"--master-host {args.master_host}: {exc.strerror}") from None
 
 
 def _check_store(path: Path) -> None:
@@ -179,7 +220,7 @@ def _check_store(path: Path) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     config = config_from(args)
-    if config.workers and config.master_port == 5557:
+    if config.workers and config.master_port == DEFAULT_MASTER_PORT:
         from perflab.server import free_port
 
         config.master_port = free_port()  # several local runs must not share a port

@@ -9,7 +9,12 @@ import json
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from perflab.errors import ExitCode, PerflabError
+from perflab.commands.arguments import int_between, not_empty
+from perflab.errors import ExitCode
+
+MAX_POSTS = 10_000_000  # a reference app: more is a typo, and would seed for hours
+MAX_AUTHORS = 100_000
+MAX_BATCH = 100_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,24 +23,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fill the reference app's database with realistic posts",
         description="Migrate, then add posts, authors, categories and tags in bulk batches.",
     )
-    parser.add_argument("--posts", type=int, default=10_000, help="posts to add (default 10000)")
-    parser.add_argument("--users", type=int, default=50, help="authors to spread them over")
-    parser.add_argument("--reset", action="store_true", help="delete every row first")
-    parser.add_argument("--batch-size", type=int, default=2000, help="rows per bulk insert")
+    add_posts_argument(parser, "posts to add (default 10000)")
     parser.add_argument(
-        "--db", metavar="URL", help="database URL (default: $DATABASE_URL or SQLite)"
+        "--users", type=int_between(1, MAX_AUTHORS), default=50,
+        help="authors to spread them over",
+    )  # fmt: skip
+    parser.add_argument("--reset", action="store_true", help="delete every row first")
+    parser.add_argument(
+        "--batch-size", type=int_between(1, MAX_BATCH), default=2000, help="rows per bulk insert"
     )
+    add_database_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.set_defaults(run=run)
 
 
+def add_posts_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--posts", type=int_between(0, MAX_POSTS), default=10_000, help=help_text)
+
+
+def add_database_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="URL", type=not_empty,
+        help="database URL (default: $DATABASE_URL or SQLite)",
+    )  # fmt: skip
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
-    if args.posts < 0:
-        raise PerflabError(f"--posts must be 0 or more, got {args.posts}")
-    if args.users < 1:
-        raise PerflabError(f"--users must be 1 or more, got {args.users}")
-    if args.batch_size < 1:
-        raise PerflabError(f"--batch-size must be 1 or more, got {args.batch_size}")
     from perflab.demo import project
 
     project.setup_django(args.db)

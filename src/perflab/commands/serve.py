@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 
 from rich.console import Console
 
+from perflab.commands.arguments import int_between, port
+from perflab.commands.seed import add_database_argument
 from perflab.errors import ExitCode, PerflabError
 from perflab.server import LOOPBACK_HOSTS, GunicornServer, default_workers, ensure_port_free
 from perflab.signals import StopRequest
+
+MAX_WORKERS = 256  # gunicorn processes: a typo must not fork thousands
+MAX_THREADS = 1024
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Migrate, then serve the reference blog API under gunicorn until stopped.",
     )
     add_server_arguments(parser)
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--port", type=port, default=8000, help="port (default 8000)")
     parser.add_argument("--host", default="127.0.0.1", choices=LOOPBACK_HOSTS)
     parser.add_argument(
         "--dev", action="store_true", help="the DEBUG profile (perflab.demo.settings_dev)"
@@ -38,12 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--workers", type=int, default=None, help=f"gunicorn workers (default {default_workers()})"
-    )
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
+        "--workers", type=int_between(1, MAX_WORKERS), default=None,
+        help=f"gunicorn workers (default {default_workers()})",
+    )  # fmt: skip
     parser.add_argument(
-        "--db", metavar="URL", help="database URL (default: $DATABASE_URL or SQLite)"
-    )
+        "--threads", type=int_between(1, MAX_THREADS), default=1,
+        help="threads per worker (default 1)",
+    )  # fmt: skip
+    add_database_argument(parser)
 
 
 def app_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -89,9 +97,24 @@ def run(args: argparse.Namespace, console: Console) -> int:
         while not stop.requested:
             code = server.wait(timeout=0.2)
             if code is not None:
-                raise PerflabError(
-                    f"gunicorn exited unexpectedly with code {code}", ExitCode.FAILED
-                )
+                server.stop()  # closes its log; nothing left to signal
+                return ended_by_itself(code, console)
         server.stop()
     console.print("stopped")
-    return ExitCode.OK
+    return ExitCode.INTERRUPTED if stop.signal == signal.SIGINT else ExitCode.OK
+
+
+def ended_by_itself(code: int, console: Console) -> int:
+    """gunicorn exited while perflab was serving: told to stop by someone else, or died.
+
+    gunicorn's master exits 0 only after a graceful stop, which it does on SIGTERM, SIGINT
+    or SIGQUIT: someone (a supervisor, a person) stopped the server, as SIGTERM to perflab
+    would have — a clean end, exit 0. Any other code, or a signal it did not survive
+    (SIGKILL, a crash), is a failure, exit 1.
+    """
+    if code == 0:
+        console.print("gunicorn was stopped by a signal from outside perflab: stopped")
+        return ExitCode.OK
+    if code < 0:
+        raise PerflabError(f"gunicorn was killed by {signal.Signals(-code).name}", ExitCode.FAILED)
+    raise PerflabError(f"gunicorn exited with code {code} while serving", ExitCode.FAILED)
