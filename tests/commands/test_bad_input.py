@@ -89,6 +89,8 @@ BROKEN_RESULTS = {
     "user_errors_numbers": lambda r: r.update(user_errors=[1]),
     "model_number": lambda r: r.update(model=1),
     "label_number": lambda r: r.update(label=1),
+    "label_not_utf8": lambda r: r.update(label="\udcff"),  # a run given bytes that are not
+    "hostname_not_utf8": lambda r: r["environment"].update(hostname="\udcff"),  # UTF-8
     "verdict_number": lambda r: r.update(verdict=1),
     "schema_only": lambda r: [r.pop(k) for k in list(r) if k != "schema"],
 }
@@ -280,6 +282,10 @@ CASES = [
     ("run server pid above pid_max", [*RUN, "--server-pid", "99999999"], 2,
      "--server-pid 99999999: no such process"),
     # -- run: SLOs --------------------------------------------------------------------------
+    ("run label not utf-8", [*RUN, "--label", "\udcff"], 2,
+     "argument --label: '\\udcff' is not UTF-8 text"),
+    ("run data volume not utf-8", [*RUN, "--data-volume", "\udcff"], 2,
+     "argument --data-volume"),
     ("run slo nonsense", [*RUN, "--slo", "p95<<200"], 2, 'bad SLO "p95<<200"'),
     ("run slo negative", [*RUN, "--slo", "p95<-1ms"], 2, 'bad SLO "p95<-1ms"'),
     ("run slo empty", [*RUN, "--slo", ""], 2, 'bad SLO ""'),
@@ -402,6 +408,12 @@ CASES = [
      "no recorded request"),
     ("inspect request id superscript digit", ["inspect", "request", "²", *STORE], 2,
      "no recorded request '²'"),
+    ("inspect request id not utf-8", ["inspect", "request", "\udcff", *STORE], 2,
+     "argument id: '\\udcff' is not UTF-8 text"),
+    ("inspect route not utf-8", ["inspect", "findings", "--route", "\udcff", *STORE], 2,
+     "argument --route: '\\udcff' is not UTF-8 text"),
+    ("inspect path not utf-8", ["inspect", "requests", "--path", "/\udcff", *STORE], 2,
+     "argument --path"),
     ("inspect request without id", ["inspect", "request", *STORE], 2,
      "needs a row id or an X-Request-ID"),
     ("inspect id for another view", ["inspect", "routes", "5", *STORE], 2,

@@ -61,6 +61,8 @@ def test_not_a_run_is_one_line(tmp_path):
         (lambda r: r.update(status="done"), 'status is "done", not one of completed'),
         (lambda r: r.update(files={"requests": "/etc/passwd"}), "not a file name in the run"),
         (lambda r: r.update(probe_store=5), "probe_store is 5, not a string"),
+        (lambda r: r.update(label="\udcff"), 'label is "\\udcff", not UTF-8 text'),
+        (lambda r: r.update(settings={"host": "\udcff"}), "settings.host is"),
     ],
 )
 def test_a_results_file_of_the_wrong_shape_is_one_line_naming_the_first_problem(

@@ -82,6 +82,16 @@ def nonempty_path(text: str) -> Path:
     return Path(not_empty(text))
 
 
+def utf8_text(value: str) -> str:
+    """Free text that is stored or shown (a label, a route, a request id): bytes that are not
+    UTF-8 reach Python as lone surrogates, which SQLite, JSON readers and HTML refuse later."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not UTF-8 text") from None
+    return value
+
+
 def not_empty(text: str) -> str:
     """A value that means something only when it is not blank (a database URL)."""
     if not text.strip():

@@ -21,7 +21,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from perflab.commands.arguments import SQLITE_INTEGER_MAX, float_between, int_between, nonempty_path
+from perflab.commands.arguments import (
+    SQLITE_INTEGER_MAX,
+    float_between,
+    int_between,
+    nonempty_path,
+    utf8_text,
+)
 from perflab.errors import ExitCode, PerflabError
 from perflab.report.location import location_of
 from perflab.report.sqltext import shorten_sql
@@ -52,16 +58,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"else {default_store()}.",
     )
     parser.add_argument("view", choices=VIEWS)
-    parser.add_argument("id", nargs="?", help="for `request`: a row id or an X-Request-ID")
+    parser.add_argument(
+        "id", nargs="?", type=utf8_text, help="for `request`: a row id or an X-Request-ID"
+    )
     parser.add_argument(
         "--store",
         type=nonempty_path,
         help="store file (default: PERFLAB['STORE'] of DJANGO_SETTINGS_MODULE when set, "
         f"else {default_store()})",
     )
-    parser.add_argument("--route", help="only this route (requests, sql, findings)")
+    parser.add_argument("--route", type=utf8_text, help="only this route (requests, sql, findings)")
     parser.add_argument(
         "--path",
+        type=utf8_text,
         help="requests: only this path (/api/posts/42/), or the paths starting with a prefix "
         "ending in * (/api/posts/*)",
     )

@@ -16,6 +16,7 @@ from perflab.commands.arguments import (
     port,
     process_id,
     url,
+    utf8_text,
 )
 from perflab.errors import ExitCode, PerflabError
 
@@ -62,7 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=nonempty_path, help="run directory (default .perflab/runs/TIMESTAMP)"
     )
-    parser.add_argument("--label", default="", help="a name for this run in reports")
+    parser.add_argument(
+        "--label", type=utf8_text, default="", help="a name for this run in reports"
+    )
     parser.add_argument(
         "--store",
         type=nonempty_path,
@@ -71,7 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--report", action="store_true", help="write RUN_DIR/report.html at the end"
     )
-    parser.add_argument("--data-volume", help='what the database holds, e.g. "10,000 posts"')
+    parser.add_argument(
+        "--data-volume", type=utf8_text, help='what the database holds, e.g. "10,000 posts"'
+    )
     parser.add_argument("--quiet", action="store_true", help="no live view (CI)")
     parser.add_argument(
         "--stop-timeout",

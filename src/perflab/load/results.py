@@ -111,6 +111,7 @@ def load_results(run: Path | str) -> dict[str, Any]:
         raise PerflabError(f"{path} is not a {SCHEMA} file (schema: {found!r})")
     try:
         _RESULTS_SHAPE(data, "")
+        _all_text_utf8(data, "")
     except _Invalid as exc:
         raise PerflabError(f"{path} is not a valid {SCHEMA} file: {exc}") from None
     _check_csv_files(path.parent, data.get("files") or {})
@@ -164,8 +165,27 @@ def _kind(expected: str, accepts: Callable[[Any], bool]) -> Check:
 
 
 _number = _kind("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool))
-_text = _kind("a string", lambda v: isinstance(v, str))
 _flag = _kind("true or false", lambda v: isinstance(v, bool))
+
+
+_text = _kind("a string", lambda v: isinstance(v, str))
+
+
+def _all_text_utf8(value: Any, where: str) -> None:
+    """Every string, keys too: JSON may escape a lone surrogate ("\\udcff", what a run given
+    non-UTF-8 bytes would have written), which no page or terminal can show."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Invalid(where, f"is {_show(value)}, not UTF-8 text") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _all_text_utf8(key, f"{where}.{key!s}" if where else "a key")
+            _all_text_utf8(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _all_text_utf8(item, f"{where}[{index}]")
 
 
 def _timestamp(value: Any, where: str) -> None:
