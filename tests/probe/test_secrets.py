@@ -154,6 +154,15 @@ def test_a_users_own_words_follow_the_same_rule():
         ("token=a=b&flag&q=x+y", f"token={MASK}&flag&q=x+y"),
         ("a=1&amp;token=x", f"a=1&amp;token={MASK}"),  # an HTML-escaped query string
         ("q=django&author=me&monkey=1", "q=django&author=me&monkey=1"),
+        # URLs and query strings inside values: Django's ?next=, OAuth's state, encoded or not
+        ("next=/account/?token=a&page=2", f"next=/account/?token={MASK}&page=2"),
+        ("next=%2Faccount%2F%3Ftoken%3Da", f"next=%2Faccount%2F%3Ftoken%3D{MASK}"),
+        ("state=pwd%3Da%26x%3D1", f"state=pwd%3D{MASK}%26x%3D1"),
+        (
+            "r=https%3A%2F%2Fa.example%2F%3Fn%3D%252F%253Fpassword%253Da",
+            f"r=https%3A%2F%2Fa.example%2F%3Fn%3D%252F%253Fpassword%253D{MASK}",
+        ),
+        ("sig=YWJj%3D%3D&q=a%3Db", "sig=YWJj%3D%3D&q=a%3Db"),  # nothing secret inside: as sent
         ("", ""),
     ],
 )
@@ -255,18 +264,20 @@ def test_form_bodies_split_at_semicolons_too():
 
 
 def test_a_request_carrying_secrets_everywhere_leaves_none_in_the_store(make_probe, tmp_path):
-    """Referer and Origin with secret query values and userinfo, api-key and ; pairs in the
-    query string, pass and credentials in form and JSON bodies: none of the values is
-    anywhere in the stored record or the store file, and what is not secret is kept."""
+    """Referer (a ?next= URL in it too) and Origin with secret query values and userinfo,
+    api-key and ; pairs in the query string, pass and credentials in form and JSON bodies:
+    none of the values is anywhere in the stored record or the store file, and what is not
+    secret is kept."""
     probe = make_probe(CAPTURE_BODY=True)
-    secrets = [f"SECRET{n}VALUE" for n in range(14)]
+    secrets = [f"SECRET{n}VALUE" for n in range(15)]
     client = Client()
     client.post(
         f"/api/posts/?page=2&api-key={secrets[0]};api%20key={secrets[1]};jwt={secrets[2]}",
         data=f"title=kept;pass={secrets[3]}&credentials={secrets[4]}&code={secrets[5]}",
         content_type="application/x-www-form-urlencoded",
         HTTP_REFERER=f"https://app.example/login/?token={secrets[6]}&password={secrets[7]}"
-        f"&X-Amz-Signature={secrets[8]}#access_token={secrets[9]}",
+        f"&X-Amz-Signature={secrets[8]}&next=%2Fa%2F%3Fpwd%3D{secrets[14]}"
+        f"#access_token={secrets[9]}",
         HTTP_ORIGIN=f"https://admin:{secrets[10]}@app.example",
         HTTP_X_REQUEST_ID="form",
     )
@@ -286,7 +297,7 @@ def test_a_request_carrying_secrets_everywhere_leaves_none_in_the_store(make_pro
     assert form["query_string"] == f"page=2&api-key={MASK};api%20key={MASK};jwt={MASK}"
     assert form["headers"]["referer"] == (
         f"https://app.example/login/?token={MASK}&password={MASK}"
-        f"&X-Amz-Signature={MASK}#access_token={MASK}"
+        f"&X-Amz-Signature={MASK}&next=%2Fa%2F%3Fpwd%3D{MASK}#access_token={MASK}"
     )
     assert form["headers"]["origin"] == f"https://{MASK}@app.example"
     assert form["body"] == f"title=kept;pass={MASK}&credentials={MASK}&code={MASK}"

@@ -19,10 +19,11 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 MASK = "********"
 SHORT_WORD = 4  # letters: a word this short matches whole tokens only
+NESTED_LEVELS = 3  # URLs in query values in query values…: masked this deep
 # Headers worth keeping to explain a request; everything else is left out.
 KEPT_HEADERS = (
     "HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING", "HTTP_CONTENT_TYPE", "CONTENT_TYPE",
@@ -137,9 +138,11 @@ def _header_plan(sensitive_names: tuple[str, ...]) -> dict[str, tuple[str, int]]
     return plan
 
 
-def mask_query_string(query_string: str, sensitive_names: tuple[str, ...]) -> str:
+def mask_query_string(query_string: str, sensitive_names: tuple[str, ...], _depth: int = 0) -> str:
     """The query string as sent, with the value of every secret name masked; pairs are
-    separated by ``&`` or ``;`` (some servers split at both, so both are masked)."""
+    separated by ``&`` or ``;`` (some servers split at both, so both are masked). A value
+    that is itself a URL or query string (``next=/account/?token=…``, encoded or not) is
+    masked the same way, a few levels deep."""
     if not query_string:
         return ""
     if ";" in query_string:
@@ -151,18 +154,37 @@ def mask_query_string(query_string: str, sensitive_names: tuple[str, ...]) -> st
     decide = sensitivity(sensitive_names)
     masked = False
     for i in range(0, len(parts), step):
-        name, equals, _ = parts[i].partition("=")
+        name, equals, value = parts[i].partition("=")
         if not equals:
             continue
         if decide(unquote_plus(name) if "%" in name or "+" in name else name):
             parts[i] = f"{name}={MASK}"
             masked = True
+        elif _depth < NESTED_LEVELS and ("=" in value or "%3D" in value or "%3d" in value):
+            inner = _masked_nested(value, sensitive_names, _depth + 1)
+            if inner is not None:
+                parts[i] = f"{name}={inner}"
+                masked = True
     if not masked:
         return query_string
     return "".join(parts) if step == 2 else "&".join(parts)
 
 
-def mask_url(url: str, sensitive_names: tuple[str, ...]) -> str:
+def _masked_nested(value: str, sensitive_names: tuple[str, ...], depth: int) -> str | None:
+    """A value holding a URL or a query string, masked (re-encoded if it was encoded); None
+    when it holds no secret."""
+    encoded = "%" in value or "+" in value
+    text = unquote_plus(value) if encoded else value
+    if "?" in text or "#" in text:
+        masked = mask_url(text, sensitive_names, depth)
+    else:
+        masked = mask_query_string(text, sensitive_names, depth)
+    if masked == text:
+        return None
+    return quote(masked, safe="*") if encoded else masked
+
+
+def mask_url(url: str, sensitive_names: tuple[str, ...], _depth: int = 0) -> str:
     """A URL (a Referer, a database URL) with its userinfo and secret query and fragment
     values masked; the rest as it was."""
     if "?" not in url and "#" not in url and "@" not in url:
@@ -176,8 +198,8 @@ def mask_url(url: str, sensitive_names: tuple[str, ...]) -> str:
         at = rest.rfind("@", start, len(rest) if end == -1 else end)
         if at != -1:  # https://user:password@host/ or https://token@host/
             rest = rest[:start] + MASK + rest[at:]
-    query = mask_query_string(query, sensitive_names)
-    fragment = mask_query_string(fragment, sensitive_names)  # #access_token=… (OAuth)
+    query = mask_query_string(query, sensitive_names, _depth)
+    fragment = mask_query_string(fragment, sensitive_names, _depth)  # #access_token=… (OAuth)
     return f"{rest}{question_mark}{query}{hash_mark}{fragment}"
 
 
