@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -118,3 +119,43 @@ def test_dev_profile_serves_with_toolbar_and_silk(tmp_path):
     with sqlite3.connect(tmp_path / "demo.sqlite3") as db:  # silk writes to the app's database
         paths = {row[0] for row in db.execute("SELECT path FROM silk_request")}
     assert "/api/posts/" in paths
+
+
+def recorded(store: Path) -> int:
+    """Requests the probe has written so far (read-only: the writers own the store)."""
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM perflab_request").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_sigterm_to_demo_stops_its_server_and_load_test(tmp_path):
+    """gunicorn runs in its own session and the load test in its own process: a demo that
+    died on SIGTERM left both running. It stops them as Ctrl-C does, and still reports."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "demo", "--posts", "200", "--duration", "60",
+         "--users", "2", "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PERFLAB_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    children: list[psutil.Process] = []
+    while time.monotonic() < deadline and len(children) < 2:  # gunicorn, then `perflab run`
+        assert process.poll() is None, process.communicate()
+        children = psutil.Process(process.pid).children()
+        time.sleep(0.2)
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    while time.monotonic() < deadline and recorded(tmp_path / "probe.sqlite3") < 5:
+        time.sleep(0.5)  # some load measured: the run is interrupted, not empty
+    process.send_signal(signal.SIGTERM)
+    try:
+        stdout, stderr = process.communicate(timeout=90)
+        _gone, alive = psutil.wait_procs(descendants, timeout=20)
+    finally:  # what a failing demo left behind must not outlive the test
+        for leftover in psutil.wait_procs(descendants, timeout=0)[1]:
+            leftover.kill()
+    assert process.returncode == 130, stdout[-2000:] + stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert not alive, [p.cmdline() for p in alive]
+    assert (tmp_path / "runs" / "demo" / "results.json").is_file()
