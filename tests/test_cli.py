@@ -1,12 +1,19 @@
-"""Bad input to `perflab seed` and `perflab serve`: one line on stderr, exit code 2."""
+"""Bad input to `perflab seed` and `perflab serve`: one line on stderr, exit code 2; SIGTERM
+ends a command as Ctrl-C does."""
 
+import json
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 
+import psutil
 import pytest
 
 from perflab.server import free_port
+from perflab.testing.latency_server import LatencyServer
 
 
 def perflab(*args: str, tmp_path) -> subprocess.CompletedProcess:
@@ -74,3 +81,43 @@ def test_seed_reports_rows_per_second(tmp_path):
     assert "seeded 500 posts" in result.stdout
     assert "rows/s" in result.stdout
     assert (tmp_path / "demo.sqlite3").exists()
+
+
+def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path):
+    """capacity's step is a child process: a SIGTERM that killed capacity on the spot left it
+    running and wrote no capacity.json. Now: the step is ended, capacity.json says
+    "interrupted", exit 130."""
+    server = LatencyServer()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    locustfile = tmp_path / "lf.py"
+    locustfile.write_text(
+        "from locust import HttpUser, task\n\nclass U(HttpUser):\n"
+        "    @task\n    def t(self):\n        self.client.get('/')\n"
+    )
+    out = tmp_path / "capacity"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perflab", "capacity", "-f", str(locustfile), "--host",
+         f"http://127.0.0.1:{server.port}", "--hold", "60s", "--start-rate", "5",
+         "--max-steps", "1", "--bisect-steps", "0", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    steps: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not (steps := psutil.Process(process.pid).children()):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.1)
+        time.sleep(2)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        _gone, alive = psutil.wait_procs(steps, timeout=10)
+    finally:
+        server.shutdown()
+        if process.poll() is None:
+            process.kill()
+        for leftover in psutil.wait_procs(steps, timeout=0)[1]:
+            leftover.kill()  # what a failing command left behind must not outlive the test
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["perflab: interrupted"]
+    assert not alive
+    assert json.loads((out / "capacity.json").read_text())["status"] == "interrupted"

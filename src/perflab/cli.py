@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -45,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Piped output (CI logs, scripts) gets wide tables rather than 80 squeezed columns.
     width = None if sys.stdout.isatty() else PIPED_WIDTH
     console = Console(soft_wrap=True, width=width)
+    previous = _sigterm_as_interrupt()
     try:
         return int(args.run(args, console))
     except PerflabError as exc:
@@ -53,6 +56,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("perflab: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM ends a command as Ctrl-C does (cleanup runs, exit 130) rather than on the
+    spot, which left children behind: the demo's gunicorn (its own session) and load test,
+    capacity's step. Commands that stop on signals themselves (run, serve) install their own
+    handlers while they do. Returns the handler to restore (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _patch_for_locust() -> None:

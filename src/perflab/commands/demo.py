@@ -8,8 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -77,37 +75,21 @@ def run(args: argparse.Namespace, console: Console) -> int:
         env={**project.project_environment(args.db), "PERFLAB_DATA_DIR": str(project.data_dir())},
         log_path=project.data_dir() / "gunicorn.log",
     )
-    with sigterm_as_interrupt():
-        with console.status("starting gunicorn …"):
-            server.start()
-        try:
-            console.print(f"serving at {server.url} with {server.workers} worker(s)")
-            run_dir = project.data_dir() / "runs" / "demo"
-            shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run directory per demo, too
-            code = _run_load(args, server.url, run_dir, store_path)
-        finally:
-            server.stop()  # the workers flush the probe's writers as they exit
+    with console.status("starting gunicorn …"):
+        server.start()
+    try:
+        console.print(f"serving at {server.url} with {server.workers} worker(s)")
+        run_dir = project.data_dir() / "runs" / "demo"
+        shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run directory per demo, too
+        code = _run_load(args, server.url, run_dir, store_path)
+    finally:
+        server.stop()  # the workers flush the probe's writers as they exit
     _show_server_side(store_path, console)
     if (run_dir / "results.json").is_file():  # after the server stopped: the store is complete
         from perflab.commands.run import write_report
 
         write_report(run_dir, console)
     return code
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the demo as Ctrl-C does: gunicorn runs in its own session and the load
-    test in its own process, so dying on the spot would leave both running."""
-
-    def interrupt(signum, frame) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _show_server_side(store_path: Path, console: Console) -> None:
@@ -155,5 +137,5 @@ def _run_load(args: argparse.Namespace, url: str, run_dir: Path, store: Path) ->
     try:
         return child.wait()
     except KeyboardInterrupt:  # the child stops and writes its results (Ctrl-C reached it too;
-        child.send_signal(signal.SIGINT)  # a SIGTERM to the demo did not)
+        child.send_signal(signal.SIGINT)  # a SIGTERM to the demo, see cli, did not)
         return child.wait(timeout=60)
