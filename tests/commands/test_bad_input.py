@@ -19,6 +19,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
 from perflab.server import free_port
@@ -144,8 +145,10 @@ def fx(tmp_path_factory) -> dict[str, str]:
         app_db.execute("CREATE TABLE blog_post (id INTEGER)")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a process id that existed and is gone
+    # The example, when no process has that id here (else the one that is gone).
+    absent = "999999" if not psutil.pid_exists(999999) else str(dead.pid)
     return {"root": str(root), "run": str(good), "store": str(root / "probe.sqlite3"),
-            "lf": str(root / "lf.py"), "dead_pid": str(dead.pid),
+            "lf": str(root / "lf.py"), "dead_pid": str(dead.pid), "absent_pid": absent,
             "closed": str(free_port())}  # fmt: skip
 
 
@@ -251,6 +254,15 @@ CASES = [
     ("run shape bad parameter", [*RUN, "--shape", "ramp:bad=1"], 2, 'has no parameter "bad"'),
     ("run shape zero steps", [*RUN, "--shape", "step:steps=0"], 2, "steps=0 must be at least 1"),
     ("run shape file missing", [*RUN, "--shape", "{root}/nope.py:X"], 2, "not found"),
+    ("run shape class not a shape", [*RUN, "--shape", "{lf}:U"], 2,
+     "is not a LoadTestShape subclass"),
+    ("run shape factor nan", [*RUN, "--shape", "stress:factor=nan"], 2,
+     "factor=nan must be above 1 and at most 100"),
+    ("run shape factor inf", [*RUN, "--shape", "stress:factor=inf"], 2, "factor=inf must be"),
+    ("run shape duration huge", [*RUN, "--shape", "ramp:ramp=1e400"], 2,
+     "ramp=1e400 is not a duration"),
+    ("run workers on a taken master port", [*RUN, "--workers", "2", "--master-port", "{port}"],
+     2, "port {port} on 127.0.0.1 is already in use"),
     ("run shape and rate", [*RUN, "--shape", "ramp", "--arrival-rate", "5"], 2,
      "--shape and --arrival-rate exclude each other"),
     ("run rate 0", [*RUN, "--arrival-rate", "0"], 2, "rates must be above 0/s"),
@@ -279,6 +291,8 @@ CASES = [
     ("run server pid text", [*RUN, "--server-pid", "abc"], 2, "argument --server-pid"),
     ("run server pid of no process", [*RUN, "--server-pid", "{dead_pid}"], 2,
      "--server-pid {dead_pid}: no such process"),
+    ("run server pid 999999", [*RUN, "--server-pid", "{absent_pid}"], 2,
+     "--server-pid {absent_pid}: no such process"),
     ("run server pid above pid_max", [*RUN, "--server-pid", "99999999"], 2,
      "--server-pid 99999999: no such process"),
     # -- run: SLOs --------------------------------------------------------------------------

@@ -141,9 +141,9 @@ class StressShape(StepShape):
         self, users: int, spawn_rate: float, run_time_s: float, steps: int = 4, factor: float = 2.0
     ):
         self.factor = factor
-        if factor <= 1:
+        if not 1 < factor <= 100:  # NaN and infinity fail here too, not as a traceback later
             raise PerflabError(
-                f'shape "stress": factor={factor:g} must be above 1 '
+                f'shape "stress": factor={factor:g} must be above 1 and at most 100 '
                 '(use "step" to stay within users)'
             )
         super().__init__(users, spawn_rate, run_time_s, steps)
