@@ -41,9 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] and argv[0] in LOAD_COMMANDS:
+    args = build_parser().parse_args(argv)  # bad usage ends here, before gevent's 0.2 s
+    if argv[0] in LOAD_COMMANDS:
         _patch_for_locust()
-    args = build_parser().parse_args(argv)
     # Piped output (CI logs, scripts) gets wide tables rather than 80 squeezed columns.
     width = None if sys.stdout.isatty() else PIPED_WIDTH
     console = Console(soft_wrap=True, width=width)
