@@ -76,3 +76,20 @@ def test_an_app_database_is_refused_and_left_as_it_was(app_database, joined_run,
     assert snapshot(tmp_path) == before
     tables = sqlite3.connect(app_database).execute("SELECT name FROM sqlite_master").fetchall()
     assert tables == [("blog_post",)]
+
+
+def test_a_store_missing_tables_the_readers_need_is_refused(joined_run, tmp_path):  # noqa: F811
+    run_dir, store = joined_run
+    partial = tmp_path / "partial.sqlite3"
+    partial.write_bytes(store.read_bytes())
+    connection = sqlite3.connect(partial)
+    connection.execute("DROP TABLE perflab_finding")
+    connection.commit()
+    connection.close()
+    expected = f"an incomplete probe store: {partial} has no perflab_finding"
+    for command in (
+        ["inspect", "findings", "--store", str(partial)],
+        ["report", str(run_dir), "--store", str(partial), "-o", str(tmp_path.parent / "r.html")],
+        ["compare", str(run_dir), str(run_dir), "--new-store", str(partial)],
+    ):
+        assert_one_line_error(perflab(*command), expected)

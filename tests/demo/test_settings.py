@@ -44,6 +44,23 @@ def test_postgres_url_gets_persistent_connections():
     assert s["db"]["CONN_HEALTH_CHECKS"] is True
 
 
+def test_a_bad_connection_age_is_one_line_not_a_traceback():
+    code = "from django.conf import settings; settings.DATABASES"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "perflab.demo.settings",
+             "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/blog", "PERFLAB_CONN_MAX_AGE": "abc"},
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        "django.core.exceptions.ImproperlyConfigured: "
+        "PERFLAB_CONN_MAX_AGE must be whole seconds from 0 to 86400, got 'abc'"
+    )
+    s = settings_under({"DATABASE_URL": "postgres://u:p@127.0.0.1:5432/blog",
+                        "PERFLAB_CONN_MAX_AGE": "0"})  # fmt: skip
+    assert s["db"]["CONN_MAX_AGE"] == 0
+
+
 def test_redis_url_selects_djangos_redis_cache():
     s = settings_under({"REDIS_URL": "redis://127.0.0.1:6379/1"})
     assert s["cache"] == "django.core.cache.backends.redis.RedisCache"

@@ -134,6 +134,15 @@ def test_slo_pass_and_breach_exit_codes(profiled_server, tmp_path):
                          "--out", str(tmp_path / "ok"), "FastUser")  # fmt: skip
     assert passed.returncode == 0, passed.stderr[-2000:]
     assert results_of(tmp_path / "ok")["verdict"] == "pass"
+    # A target given with credentials: used for the load, never written down.
+    secret = profiled_server.url.replace("://", "://ops:hunter2-secret@")
+    with_userinfo = perflab_run("-f", str(LATENCY_FILE), "--host", secret, "-u", "1", "-t", "1s",
+                                "--out", str(tmp_path / "userinfo"), "FastUser")  # fmt: skip
+    assert with_userinfo.returncode == 0, with_userinfo.stderr[-2000:]
+    target = results_of(tmp_path / "userinfo")["environment"]["target"]
+    assert target == profiled_server.url.replace("://", "://ops:***@")  # as database URLs are
+    written = "".join(p.read_text() for p in (tmp_path / "userinfo").iterdir() if p.is_file())
+    assert "hunter2-secret" not in written
     breached = perflab_run(*common, "--slo", "p50<100ms", "--slo", "p99<20ms",
                            "--out", str(tmp_path / "bad"), "FastUser")  # fmt: skip
     assert breached.returncode == 3, breached.stderr[-2000:]

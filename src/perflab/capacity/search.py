@@ -23,6 +23,7 @@ from perflab.capacity.knee import find_knee
 from perflab.capacity.plan import StepPlanner
 from perflab.capacity.saturation import Saturation, judge_saturation
 from perflab.capacity.step import StepResult, read_step
+from perflab.demo.project import redact_url
 from perflab.errors import ExitCode, PerflabError
 from perflab.load.slo import SLO
 
@@ -144,7 +145,7 @@ class CapacitySearch:
             "status": result.status,
             "started_at": _iso(self.started_at),
             "ended_at": _iso(time.time()),
-            "host": self.config.host,
+            "host": redact_url(self.config.host),  # never --host's credentials
             "locustfile": str(self.config.locustfile),
             "slos": [slo.expression for slo in self.config.slos],
             "settings": {

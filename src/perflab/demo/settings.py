@@ -83,6 +83,15 @@ MIDDLEWARE = [
 ]
 
 
+def _conn_max_age(value: str) -> int:
+    """Seconds a PostgreSQL connection is kept (Django's ``CONN_MAX_AGE``; 0 closes each)."""
+    if not value.isascii() or not value.isdigit() or int(value) > 86_400:
+        raise ImproperlyConfigured(
+            f"PERFLAB_CONN_MAX_AGE must be whole seconds from 0 to 86400, got {value!r}"
+        )
+    return int(value)
+
+
 def _switch(name: str, default: str, choices: tuple[str, ...]) -> str:
     """An environment switch of the reference app, refused with one line when unknown."""
     value = os.environ.get(name, default)
@@ -150,7 +159,7 @@ def database_from_url(url: str | None) -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     elif engine == "django.db.backends.postgresql":
-        config["CONN_MAX_AGE"] = int(os.environ.get("PERFLAB_CONN_MAX_AGE", "600"))
+        config["CONN_MAX_AGE"] = _conn_max_age(os.environ.get("PERFLAB_CONN_MAX_AGE", "600"))
         config["CONN_HEALTH_CHECKS"] = True
         config.setdefault("OPTIONS", {})["connect_timeout"] = 5
     return config

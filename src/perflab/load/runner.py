@@ -82,6 +82,7 @@ class RunConfig:
         data["arrival_rate"] = asdict(self.arrival_rate) if self.arrival_rate else None
         data["slos"] = [slo.expression for slo in self.slos]
         data["database_url"] = _redacted(self.database_url)
+        data["host"] = _redacted(self.host)  # a --host with credentials is never written down
         return data
 
 
@@ -501,7 +502,7 @@ class LoadRun:
                 "platform": platform.platform(),
                 "hostname": socket.gethostname(),
                 "cpus": os.cpu_count(),
-                "target": config.host,
+                "target": _redacted(config.host),  # no userinfo from --host
                 "workers": config.workers or config.expect_workers,
                 "user_classes": [cls.__name__ for cls in self._original_user_classes],
                 **{key: self.app_facts.get(key) for key in ("django", "debug", "database")},

@@ -57,6 +57,12 @@ def _empty_histogram() -> str:
     return new_histogram().encode().decode()
 
 
+# The tables the readers (API, CLI) query: a file holding none of them is not a probe store.
+READ_TABLES = frozenset({
+    "perflab_request", "perflab_route_minute", "perflab_statement", "perflab_sql",
+    "perflab_finding", "perflab_counter",
+})  # fmt: skip
+
 # Store counters (``perflab_counter``) of records that never reached the store.
 DROPPED = "dropped"  # queue full, or the store refused batches until the backlog overflowed
 LOST_IN_DEAD_PROCESS = "lost_in_dead_process"  # queued in a process that was killed
@@ -635,4 +641,10 @@ class RecordingStore:
         return self._read("SELECT COUNT(*) AS n FROM perflab_request")[0]["n"]
 
 
-__all__ = ["DROPPED", "LOST_IN_DEAD_PROCESS", "RecordingStore", "StoreUnavailable"]
+__all__ = [
+    "DROPPED",
+    "LOST_IN_DEAD_PROCESS",
+    "READ_TABLES",
+    "RecordingStore",
+    "StoreUnavailable",
+]

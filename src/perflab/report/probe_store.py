@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from perflab.errors import PerflabError
+from perflab.probe.store import READ_TABLES
 
 __all__ = ["open_probe_store", "probe_store_problem"]
 
@@ -20,16 +21,20 @@ def probe_store_problem(path: Path) -> str | None:
     if not path.is_file():
         return f"probe store not found: {path}"
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            found = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'perflab_route_minute'"
-            ).fetchone()
+            found = {
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
         finally:
             connection.close()
     except sqlite3.Error:
-        found = None
-    return None if found else f"not a probe store: {path}"
+        found = set()
+    if not found & READ_TABLES:
+        return f"not a probe store: {path}"
+    missing = sorted(READ_TABLES - found)
+    return f"an incomplete probe store: {path} has no {', '.join(missing)}" if missing else None
 
 
 def open_probe_store(path: Path | str, hint: str = ""):
