@@ -230,6 +230,26 @@ def test_abort_on_fail_stops_as_soon_as_a_ceiling_is_breached(profiled_server, t
     assert "p50" in results["message"]
 
 
+def test_a_shape_that_raises_fails_the_run_in_one_line(profiled_server, tmp_path):
+    locustfile = tmp_path / "broken_shape.py"
+    locustfile.write_text(
+        LATENCY_FILE.read_text()
+        + "\n\nfrom locust import LoadTestShape\n\n\nclass Broken(LoadTestShape):\n"
+        "    def tick(self):\n"
+        "        if self.get_run_time() > 1:\n"
+        "            raise RuntimeError('shape broke')\n"
+        "        return (2, 2)\n"
+    )
+    result = perflab_run("-f", str(locustfile), "--host", profiled_server.url, "-t", "10s",
+                         "--out", str(tmp_path / "out"), "FastUser")  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "failed: the load shape's tick() raised RuntimeError: shape broke" in result.stdout
+    results = results_of(tmp_path / "out")
+    assert results["status"] == "failed" and results["totals"]["requests"] > 0
+    assert results["duration_s"] < 5
+
+
 def test_preset_shape_steps_the_users(profiled_server, tmp_path):
     out = tmp_path / "run"
     result = perflab_run(

@@ -347,3 +347,22 @@ def test_a_real_locust_runner_stops_an_endless_shape_at_the_run_time():
     assert runner.shape_greenlet is None
     assert peak == 3
     assert 1.5 <= elapsed < 5
+
+
+def test_a_shape_whose_tick_raises_ends_the_load_and_says_why():
+    class Broken(LoadTestShape):
+        def tick(self):
+            if self.get_run_time() > 1:
+                raise ValueError("no more steps")
+            return (2, 2)
+
+    shape = BoundedShape(Broken(), 60)
+
+    def both_at(seconds):
+        shape.inner.start_time = time.perf_counter() - seconds
+        return tick_at(shape, seconds)
+
+    assert both_at(0.5) == (2, 2) and shape.error == ""
+    assert both_at(2) is None
+    assert shape.error == "ValueError: no more steps"
+    assert both_at(0.5) is None  # stays ended

@@ -239,6 +239,9 @@ class LoadRun:
                 return self._stop_reason
             if now >= deadline:
                 return "completed"
+            if shape is not None and getattr(shape, "error", ""):
+                self.failure = f"the load shape's tick() raised {shape.error}"
+                return "failed"
             if shape is not None and self.runner.state == STATE_STOPPED:
                 return "completed"  # the shape said the test is over
             if self.config.role == "master" and not self.runner.clients.all:

@@ -231,6 +231,7 @@ class BoundedShape(LoadTestShape):
         self.duration = float(run_time_s)
         self.origin = origin
         self.use_common_options = inner.use_common_options
+        self.error = ""  # what the inner shape's tick() raised: the run ended there
         super().__init__()
 
     # Environment.create_runner sets ``shape_class.runner``; the inner shape reads it.
@@ -248,9 +249,13 @@ class BoundedShape(LoadTestShape):
         self.inner.reset_time()
 
     def tick(self) -> Any:
-        if self.get_run_time() >= self.duration:
+        if self.get_run_time() >= self.duration or self.error:
             return None
-        return self.inner.tick()
+        try:
+            return self.inner.tick()
+        except Exception as exc:  # a locustfile's bug: end the load, say so in one line
+            self.error = f"{type(exc).__name__}: {exc}"
+            return None
 
     def describe(self) -> str:
         source = f" from {self.origin}" if self.origin else ""
