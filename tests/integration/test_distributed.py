@@ -189,3 +189,31 @@ def test_ctrl_c_ends_a_distributed_run_in_seconds(blog_server, store, locustfile
     assert "Discarded report" not in (out / "locust.log").read_text()
     assert "Traceback" not in stderr
     print(f"SIGINT to the {target}: exit 130 in {took:.2f} s, {requests} requests = server's")
+
+
+def test_a_worker_that_fails_before_the_load_leaves_no_worker_behind(blog_server, tmp_path):
+    """The first worker to import the locustfile fails; the master gives up on the run, and
+    the worker that did start is ended with it, not left waiting for its heartbeat."""
+    marker = tmp_path / "first-worker"
+    locustfile = tmp_path / "first_worker_fails.py"
+    locustfile.write_text(
+        "import os, sys\n"
+        f"if '--worker' in sys.argv and not os.path.exists({str(marker)!r}):\n"
+        f"    open({str(marker)!r}, 'x').close()\n"
+        "    raise RuntimeError('this worker cannot start')\n" + LOCUSTFILE
+    )
+    run = perflab_run("-f", str(locustfile), "--host", blog_server.url, "-u", "2", "-t", "5s",
+                      "--workers", "2", "--out", str(tmp_path / "out"))  # fmt: skip
+    _out, err = run.communicate(timeout=90)
+    assert run.returncode == 1, err
+    assert "a worker process exited" in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = [
+            p for p in psutil.process_iter(["cmdline"])
+            if str(locustfile) in " ".join(p.info["cmdline"] or [])
+        ]  # fmt: skip
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, [p.info["cmdline"] for p in left]

@@ -188,7 +188,11 @@ class LoadRun:
             self.env.events.worker_report.add_listener(self._on_worker_report)
             self.runner.register_message(WORKER_STOPPED_MESSAGE, self._on_worker_stopped)
             self._start_local_workers(run_dir)
-            self._await_workers()
+            try:
+                self._await_workers()
+            except BaseException:  # the run never starts: no worker is left waiting for it
+                self._end_local_workers()
+                raise
         else:
             self.runner = self.env.create_local_runner()
         self._start_monitor()
@@ -388,6 +392,15 @@ class LoadRun:
         from perflab.load.distributed import start_local_workers
 
         self._worker_processes = start_local_workers(self.config, run_dir)
+
+    def _end_local_workers(self) -> None:
+        for process in self._worker_processes:
+            process.terminate()
+        for process in self._worker_processes:
+            try:
+                process.wait(timeout=5)
+            except Exception:
+                process.kill()
 
     def _await_workers(self) -> None:
         from perflab.load.distributed import await_workers
