@@ -10,6 +10,8 @@ are secret. Short words (``key``, ``pwd``, ``auth``, ``jwt``, ``code``, ``pass``
 match only whole tokens: as substrings they would mask ``monkey``, ``author``, ``barcode``
 and ``passenger``. SQL statements are judged by their identifiers, a short word only as a
 whole identifier (a column ``key``), else every statement on ``auth_user`` would be masked.
+URLs (``Referer``, ``Origin``, a query value holding one) lose their userinfo and the values
+of their secret query and fragment parameters.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def _words(sensitive_names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tup
 
 
 def is_sensitive(name: str, sensitive_names: tuple[str, ...]) -> bool:
+    """Whether a header, field or parameter name is secret by the rule above (cached)."""
     return sensitivity(sensitive_names)(name)
 
 
