@@ -18,7 +18,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from perflab.probe.callsite import mark_boundary
 from perflab.probe.context import ActiveRequest, current_request
-from perflab.probe.masking import mask_body, mask_headers, mask_query_string
+from perflab.probe.masking import mask_body, mask_headers, mask_path, mask_query_string
 from perflab.probe.probe import get_probe
 from perflab.probe.process import current_pid
 from perflab.probe.profiling import RequestProfiler
@@ -120,6 +120,8 @@ class ProbeMiddleware:
             return
         try:
             mark_boundary(view_func)  # call-site walks stop here (perflab.probe.callsite)
+            if view_kwargs:
+                active.path = mask_path(active.path, view_kwargs, active.settings.SENSITIVE_NAMES)
         except Exception:
             self._internal_error("marking the view")
         if active.profiler is not None:

@@ -307,6 +307,15 @@ def test_a_request_carrying_secrets_everywhere_leaves_none_in_the_store(make_pro
     }  # fmt: skip
 
 
+def test_a_secret_captured_by_the_url_pattern_is_masked_in_the_path(make_probe, tmp_path):
+    """``reset/<uidb64>/<token>/``: the token is in the path, named by the pattern."""
+    probe = make_probe()
+    Client().get("/t/reset/MjQ/c1nnd0-SECRETRESETTOKEN/", HTTP_X_REQUEST_ID="reset")
+    store = flushed(probe)
+    assert store.request(request_id="reset")["path"] == f"/t/reset/MjQ/{MASK}/"
+    assert "SECRETRESETTOKEN" not in store_text(tmp_path / "probe.sqlite3")
+
+
 @pytest.mark.parametrize(
     ("url", "redacted"),
     [

@@ -45,7 +45,13 @@ def slow(request):
     return HttpResponse("done")
 
 
+def password_reset(request, uidb64, token):
+    """Django's password-reset URL shape: the token is a path segment."""
+    return HttpResponse("reset")
+
+
 urlpatterns = [
+    path("t/reset/<uidb64>/<token>/", password_reset),
     path("t/templated/", templated),
     path("t/counted/", counted),
     path("t/raw/", raw_count),

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import platform
+import re
 import signal
 import socket
 import time
@@ -554,11 +555,16 @@ def _nothing_measured(user_errors: dict[str, int]) -> str:
     return "no request completed"
 
 
+_URL_IN_TEXT = re.compile(r"\bhttps?://[^\s'\"<>]+")
+
+
 def _error_text(exception: BaseException) -> str:
+    """One line for requests.csv and results.json; a URL in it (requests' "… for url: …")
+    has its credentials and secret query values masked."""
     text = str(exception) or type(exception).__name__
     if not text.startswith(type(exception).__name__):
         text = f"{type(exception).__name__}: {text}"
-    return text.splitlines()[0][:300]
+    return _URL_IN_TEXT.sub(lambda m: _redacted(m.group()), text.splitlines()[0])[:300]
 
 
 def _iso(epoch: float) -> str:

@@ -206,6 +206,19 @@ def mask_url(url: str, sensitive_names: tuple[str, ...], _depth: int = 0) -> str
     return f"{rest}{question_mark}{query}{hash_mark}{fragment}"
 
 
+def mask_path(path: str, url_kwargs: dict[str, Any], sensitive_names: tuple[str, ...]) -> str:
+    """The path with the segments that a secret URL argument captured masked: Django's
+    ``reset/<uidb64>/<token>/`` puts the reset token in the path itself."""
+    decide = sensitivity(sensitive_names)
+    secrets = {
+        value for name, value in url_kwargs.items() if isinstance(value, str) and value
+        and decide(name)
+    }  # fmt: skip
+    if not secrets:
+        return path
+    return "/".join(MASK if segment in secrets else segment for segment in path.split("/"))
+
+
 def mask_data(data: Any, sensitive_names: tuple[str, ...]) -> Any:
     """JSON-like data with the values of sensitive keys replaced, at any depth."""
     if isinstance(data, dict):
