@@ -93,8 +93,10 @@ def staff_token(seeded_db, server) -> str:
 def test_an_unwritable_store_still_answers_every_request_and_counts(seeded_db, tmp_path):
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("")
-    # One process, so its status is the whole story.
-    server = server_for(seeded_db, blocker, log_dir=tmp_path, workers=1)
+    # One process, so its status is the whole story. The demo keeps its secret key in the
+    # data directory, which is not one here: the key comes from the environment instead.
+    server = server_for(seeded_db, blocker, log_dir=tmp_path, workers=1,
+                        PERFLAB_SECRET_KEY="an-unwritable-store-test-key-" + "k" * 32)  # fmt: skip
     with server:
         token = staff_token(seeded_db, server)
         results = hammer(server.url, 60)
