@@ -112,26 +112,20 @@ def test_a_locked_store(seeded_db, tmp_path):
     assert counted(data / STORE) == (sent, 0)
 
 
-def test_a_deleted_store(seeded_db, tmp_path):
+@pytest.mark.parametrize("recreated", [False, True], ids=["deleted", "recreated-elsewhere"])
+def test_a_deleted_store(seeded_db, tmp_path, recreated):
+    """Deleted under the workers (and, for the second, made again empty by someone else):
+    they write into the file now at the path, never into the unlinked one."""
     data = tmp_path / "data"
     with fault_server(seeded_db, data, tmp_path) as server:
         wait_recorded(data / STORE, load(server, 30))
         for path in store_files(data):
             path.unlink()
-        sent = load(server, 90)  # into a new file at the path, not the unlinked one
+        if recreated:
+            RecordingStore.at_path(data / STORE).ensure_schema()
+        sent = load(server, 90)
         wait_recorded(data / STORE, sent)
         sent += load(server, 30)
-    assert counted(data / STORE) == (sent, 0)
-
-
-def test_a_store_recreated_by_someone_else(seeded_db, tmp_path):
-    data = tmp_path / "data"
-    with fault_server(seeded_db, data, tmp_path) as server:
-        wait_recorded(data / STORE, load(server, 30))
-        for path in store_files(data):
-            path.unlink()
-        RecordingStore.at_path(data / STORE).ensure_schema()  # an empty store, made elsewhere
-        sent = load(server, 90)
     assert counted(data / STORE) == (sent, 0)
 
 
