@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from perflab.probe.ledger import ledger_directory
 from perflab.probe.store import DROPPED, LOST_IN_DEAD_PROCESS, RecordingStore
 from tests.integration.conftest import server_for
 from tests.integration.test_probe_gunicorn import staff_token
@@ -253,5 +254,6 @@ def test_a_killed_worker(seeded_db, tmp_path):
     recorded, lost = counted(data / STORE)
     assert (recorded, lost) == (sent, held)
     assert f"ended with {held} records unwritten" in (tmp_path / "gunicorn.log").read_text()
-    assert not list((data / (STORE + "-ledgers")).iterdir())  # every process accounted for
+    ledgers = ledger_directory({"PATH": str(data / STORE)})
+    assert not list(ledgers.iterdir())  # every process accounted for
     shutil.rmtree(data)

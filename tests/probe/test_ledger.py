@@ -6,8 +6,11 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-from perflab.probe.ledger import SUFFIX, Ledger, dead_ledgers
+import pytest
+
+from perflab.probe.ledger import SHARED_MEMORY, SUFFIX, Ledger, dead_ledgers, ledger_directory
 from perflab.probe.store import LOST_IN_DEAD_PROCESS, RecordingStore
 from perflab.probe.writer import BackgroundWriter
 from tests.probe.test_store import record, settings_for
@@ -47,6 +50,11 @@ def run_and_kill(tmp_path, written: int, queued: int) -> None:
         child.wait()
 
 
+def ledgers_of(tmp_path) -> Path:
+    """Where the processes writing to the test's store keep their ledgers."""
+    return ledger_directory(settings_for(tmp_path).STORE)
+
+
 def survivor(tmp_path) -> BackgroundWriter:
     store = RecordingStore.at_path(tmp_path / "probe.sqlite3")
     return BackgroundWriter(store, settings_for(tmp_path, FLUSH_INTERVAL_S=3600))
@@ -59,7 +67,7 @@ def test_the_queue_of_a_killed_process_is_counted_as_lost(tmp_path):
     assert writer.settle_dead_processes() == 7
     assert writer.store.counters()[LOST_IN_DEAD_PROCESS] == 7
     assert writer.settle_dead_processes() == 0  # counted once
-    assert os.listdir(tmp_path / "probe.sqlite3-ledgers") == []
+    assert os.listdir(ledgers_of(tmp_path)) == []
     writer.close()
 
 
@@ -68,7 +76,7 @@ def test_a_dead_process_is_not_counted_for_records_the_store_has(tmp_path):
     store = RecordingStore.at_path(tmp_path / "probe.sqlite3")
     gone = subprocess.Popen(["true"])
     gone.wait()  # its pid no longer runs
-    directory = tmp_path / "probe.sqlite3-ledgers"
+    directory = ledgers_of(tmp_path)
     directory.mkdir()
     key = f"{socket.gethostname()}.{gone.pid}.1"
     (directory / (key + SUFFIX)).write_bytes((20).to_bytes(8, "little") + (5).to_bytes(8, "little"))
@@ -84,7 +92,7 @@ def test_a_process_that_ends_cleanly_leaves_nothing_to_settle(tmp_path):
         writer.submit(record(n).frozen())
     key = writer._ledger.key
     writer.close()
-    assert not (tmp_path / "probe.sqlite3-ledgers" / (key + SUFFIX)).exists()
+    assert not (ledgers_of(tmp_path) / (key + SUFFIX)).exists()
     rows = writer.store._read("SELECT writer FROM perflab_writer")
     assert rows == []
     assert writer.store.request_count() == 5
@@ -99,10 +107,59 @@ def test_a_live_process_is_left_alone(tmp_path):
 
 
 def test_without_a_ledger_the_writer_works_and_says_what_a_kill_would_lose(tmp_path):
-    (tmp_path / "probe.sqlite3-ledgers").write_text("a file where the directory would be")
-    writer = survivor(tmp_path)
+    blocked = tmp_path / "ledgers"
+    blocked.write_text("a file where the directory would be")
+    store = RecordingStore.at_path(tmp_path / "probe.sqlite3")
+    writer = BackgroundWriter(store, settings_for(tmp_path, FLUSH_INTERVAL_S=3600), ledgers=blocked)
     writer.submit(record(1).frozen())
     assert writer.flush()
     assert writer.stats.ledger_problem.startswith("no ledger at")
     assert writer.store.request_count() == 1
     writer.close()
+
+
+def test_ledgers_live_in_shared_memory_where_the_host_has_it(tmp_path):
+    """A store of two integers per request instead of a system call (benchmarks/RESULTS.md)."""
+    if not SHARED_MEMORY.is_dir():
+        pytest.skip("no /dev/shm on this host")
+    directory = ledgers_of(tmp_path)
+    assert directory.parent == SHARED_MEMORY
+    ledger = Ledger(directory)
+    try:
+        ledger.took(7)
+        ledger.settled(5)
+        assert ledger._counts is not None  # mapped: no system call per record
+        data = ledger.path.read_bytes()
+        assert (
+            int.from_bytes(data[:8], sys.byteorder),
+            int.from_bytes(data[8:16], sys.byteorder),
+        ) == (7, 5)
+    finally:
+        ledger.close(remove=True)
+
+
+def test_a_mapped_ledger_made_immutable_does_not_kill_its_process(tmp_path):
+    """chattr +i on a mapped file on disk: the next write is a SIGBUS. On tmpfs it is not."""
+    if not SHARED_MEMORY.is_dir():
+        pytest.skip("no /dev/shm on this host")
+    code = textwrap.dedent(
+        f"""
+        import subprocess
+        from pathlib import Path
+        from perflab.probe.ledger import Ledger
+        ledger = Ledger(Path({str(ledgers_of(tmp_path))!r}))
+        ledger.took(1)
+        made = subprocess.run(["chattr", "+i", str(ledger.path)], capture_output=True)
+        try:
+            for n in range(2, 200_000):
+                ledger.took(n)
+        finally:
+            subprocess.run(["chattr", "-i", str(ledger.path)], capture_output=True)
+        ledger.close(remove=True)
+        print("alive", made.returncode)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=os.getcwd(), timeout=60)  # fmt: skip
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert done.stdout.split()[0] == "alive"

@@ -91,10 +91,10 @@ class SQLiteDatabase:
         return found.st_dev, found.st_ino
 
     def generation(self) -> int:
-        """How many connections were made, after reconnecting if the file at the path is not
-        the one this thread is connected to: a new number may be a new, empty file."""
+        """This thread's connection's number, after reconnecting if the file at the path is
+        not the one it is connected to: a new number may be a new, empty file."""
         self._connection()
-        return self.connects
+        return self._local.generation
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
@@ -106,6 +106,7 @@ class SQLiteDatabase:
             self._local.connection = connection
             self._local.identity = self._identity()
             self.connects += 1
+            self._local.generation = self.connects
         return connection
 
     def _connect(self) -> sqlite3.Connection:

@@ -13,6 +13,7 @@ histogram each, and per-fingerprint SQL totals, so summaries never scan requests
 from __future__ import annotations
 
 import json
+import threading
 import time
 import zlib
 from collections import defaultdict
@@ -114,7 +115,9 @@ def _percentile(hist: HdrHistogram, percent: float, max_ms: float) -> float:
 class RecordingStore:
     def __init__(self, database: SQLiteDatabase | DjangoAliasDatabase) -> None:
         self.database = database
-        self._schema_at = -1  # ``database.generation()`` when the tables were last ensured
+        # Per thread (each has its own connection): ``database.generation()`` when this
+        # thread last ensured the tables.
+        self._schema = threading.local()
 
     @classmethod
     def at_path(cls, path: str | Path, read_only: bool = False) -> RecordingStore:
@@ -140,7 +143,7 @@ class RecordingStore:
         if db.read_only:
             return
         generation = db.generation()
-        if self._schema_at == generation:
+        if getattr(self._schema, "at", None) == generation:
             return
         statements = [
             f"""CREATE TABLE IF NOT EXISTS perflab_request (
@@ -187,7 +190,7 @@ class RecordingStore:
             for statement in statements:
                 cursor.execute(statement)
             self._add_missing_columns(cursor)
-        self._schema_at = generation
+        self._schema.at = generation
 
     # Columns added to a table after its first release, for stores an older perflab made.
     _LATER_COLUMNS = {"perflab_finding": ("template", "origin", "location")}
