@@ -78,7 +78,7 @@ def test_a_dead_process_is_not_counted_for_records_the_store_has(tmp_path):
     gone.wait()  # its pid no longer runs
     directory = ledgers_of(tmp_path)
     directory.mkdir()
-    key = f"{socket.gethostname()}.{gone.pid}.1"
+    key = f"{socket.gethostname()}.{gone.pid}.1.0"
     (directory / (key + SUFFIX)).write_bytes((20).to_bytes(8, "little") + (5).to_bytes(8, "little"))
     store.write([record(n) for n in range(12)], writer=(key, 12))
     writer = survivor(tmp_path)
@@ -163,3 +163,19 @@ def test_a_mapped_ledger_made_immutable_does_not_kill_its_process(tmp_path):
                           cwd=os.getcwd(), timeout=60)  # fmt: skip
     assert done.returncode == 0, (done.returncode, done.stderr)
     assert done.stdout.split()[0] == "alive"
+
+
+def test_several_ledgers_in_one_process_never_share_a_file(tmp_path):
+    """A second ledger of the process (a probe rebuilt) must not cut short the first's
+    mapped file: that would be a SIGBUS on the first's next write."""
+    directory = ledgers_of(tmp_path)
+    first, second = Ledger(directory), Ledger(directory)
+    try:
+        assert first.path != second.path
+        first.took(3)
+        second.took(4)
+        first.took(5)
+        assert [first.path.read_bytes()[0], second.path.read_bytes()[0]] == [5, 4]
+    finally:
+        first.close(remove=True)
+        second.close(remove=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import mmap
 import os
 import socket
@@ -40,6 +41,7 @@ _COUNT = struct.Struct("=q")
 SUFFIX = ".ledger"
 CLAIMED = ".claimed-"  # then the claiming process's pid
 UNKNOWN_START = "0"
+_made = itertools.count()  # ledgers this process made
 SHARED_MEMORY = Path("/dev/shm")  # tmpfs: memory the host's processes share by file name
 SIZE = mmap.PAGESIZE  # a ledger file: one page, written out when made
 
@@ -86,7 +88,10 @@ class Ledger:
 
     def __init__(self, directory: Path) -> None:
         pid = current_pid()
-        self.key = f"{socket.gethostname()}.{pid}.{_start_ticks(pid) or UNKNOWN_START}"
+        # A process may make several (a probe rebuilt with new settings): one file each.
+        self.key = (
+            f"{socket.gethostname()}.{pid}.{_start_ticks(pid) or UNKNOWN_START}.{next(_made)}"
+        )
         self.path = directory / (self.key + SUFFIX)
         self.problem = ""
         self._fd: int | None = None
@@ -94,7 +99,8 @@ class Ledger:
         self._counts: memoryview | None = None  # taken, settled: through the shared map
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            # O_EXCL, never O_TRUNC: cutting short a file another ledger maps is a SIGBUS.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             self._fd = fd
             # Written out, not left sparse: later writes replace bytes and need no space.
             os.write(fd, bytes(SIZE))
@@ -181,7 +187,7 @@ def dead_ledgers(directory: Path) -> Iterator[DeadLedger]:
         if not name.endswith(SUFFIX):
             continue
         key = name.removesuffix(SUFFIX)
-        found_host, pid_text, ticks = [*key.rsplit(".", 2), "", ""][:3]
+        found_host, pid_text, ticks, _made_here = [*key.rsplit(".", 3), "", "", ""][:4]
         if found_host != host or not pid_text.isdigit() or _alive(int(pid_text), ticks):
             continue
         claimed = directory / f"{name}{CLAIMED}{current_pid()}"
