@@ -26,6 +26,9 @@ from perflab.server import free_port
 from tests.commands.test_inspect import write_store
 from tests.report.test_report import START, write_run
 
+# Real `perflab` processes (281 of them): run once, on the main Django, not again on 6.0.
+pytestmark = pytest.mark.integration
+
 CASE_TIMEOUT_S = 60
 THREADS = 4
 LOCUSTFILE = "from locust import HttpUser, task\n\nclass U(HttpUser):\n    @task\n    def t(self):\n        self.client.get('/')\n"  # fmt: skip  # noqa: E501
