@@ -98,9 +98,7 @@ class Ledger:
         self._map: mmap.mmap | None = None
         self._counts: memoryview | None = None  # taken, settled: through the shared map
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # O_EXCL, never O_TRUNC: cutting short a file another ledger maps is a SIGBUS.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = self._create(directory)
             self._fd = fd
             # Written out, not left sparse: later writes replace bytes and need no space.
             os.write(fd, bytes(SIZE))
@@ -110,6 +108,18 @@ class Ledger:
         except OSError as exc:
             self.problem = f"no ledger at {self.path}: {exc}"
             self.close(remove=True)
+
+    def _create(self, directory: Path) -> int:
+        """The ledger's file, new. The last process to close removes the directory, so it
+        may go between making it and opening the file: made again then."""
+        # O_EXCL, never O_TRUNC: cutting short a file another ledger maps is a SIGBUS.
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL
+        for _ in range(2):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                return os.open(self.path, flags, 0o600)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return os.open(self.path, flags, 0o600)
 
     def took(self, taken: int) -> None:
         """Records taken so far (called per record, on the request path)."""
@@ -152,6 +162,8 @@ class Ledger:
         if remove:
             with contextlib.suppress(OSError):
                 self.path.unlink()
+            with contextlib.suppress(OSError):  # not empty: other processes' ledgers
+                self.path.parent.rmdir()
 
 
 @dataclass
