@@ -34,7 +34,7 @@ from perflab.probe.ledger import Ledger, dead_ledgers, ledger_directory
 from perflab.probe.process import current_pid
 from perflab.probe.records import RequestRecord
 from perflab.probe.settings import ProbeSettings
-from perflab.probe.store import DROPPED, RecordingStore
+from perflab.probe.store import DROPPED, LOST_IN_DEAD_PROCESS, RecordingStore
 
 logger = logging.getLogger("perflab.probe")
 RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -69,7 +69,7 @@ class BackgroundWriter:
     ) -> None:
         """``complete`` finishes each record in this thread before it is stored (the
         recorders' ``complete``: what the request path left raw). ``ledgers``: where the
-        processes writing to this store keep their ledgers (by default, beside it)."""
+        processes writing to this store keep their ledgers (by default ``ledger_directory``)."""
         self.store = store
         self.settings = settings
         self._complete = complete
@@ -86,7 +86,7 @@ class BackgroundWriter:
         self._stop = threading.Event()
         self._backlog: list[RequestRecord] = []  # a batch the store refused, to retry
         self._unsaved_drops = 0  # drops not yet added to the store's counters
-        self._last_trim = 0.0
+        self._last_tidy = 0.0
         atexit.register(self.close)
 
     # -- request side ---------------------------------------------------------------------
@@ -211,9 +211,9 @@ class BackgroundWriter:
     def _maybe_tidy(self) -> None:
         """Now and then: count what dead processes left unwritten, apply retention."""
         now = time.monotonic()
-        if self._last_trim and now - self._last_trim < self.settings.RETENTION_INTERVAL_S:
+        if self._last_tidy and now - self._last_tidy < self.settings.RETENTION_INTERVAL_S:
             return
-        self._last_trim = now
+        self._last_tidy = now
         self.settle_dead_processes()
         try:
             self.store.trim(self.settings.MAX_REQUESTS, self.settings.MAX_AGE_S)
@@ -237,7 +237,7 @@ class BackgroundWriter:
                     "perflab: process %s ended with %d records unwritten; counted as %s",
                     dead.key,
                     lost,
-                    "lost_in_dead_process",
+                    LOST_IN_DEAD_PROCESS,
                 )
             total += lost
         self.stats.settled_dead += total
