@@ -71,6 +71,18 @@ def _start_ticks(pid: int) -> str:
     return fields[19].decode()  # field 22 of proc(5); the first two precede the ")"
 
 
+def _key(host: str, pid: int, ticks: str) -> str:
+    """A ledger's name: host, pid, start ticks, and a number (a process may make several,
+    a probe rebuilt with new settings: one file each). Read back by ``_key_fields``."""
+    return f"{host}.{pid}.{ticks}.{next(_made)}"
+
+
+def _key_fields(key: str) -> tuple[str, str, str]:
+    """(host, pid, start ticks) of a ledger's name; empty strings for a name not ours."""
+    host, pid, ticks, _number = [*key.rsplit(".", 3), "", "", ""][:4]
+    return host, pid, ticks
+
+
 def _alive(pid: int, ticks: str) -> bool:
     if ticks != UNKNOWN_START:
         return _start_ticks(pid) == ticks
@@ -88,10 +100,7 @@ class Ledger:
 
     def __init__(self, directory: Path) -> None:
         pid = current_pid()
-        # A process may make several (a probe rebuilt with new settings): one file each.
-        self.key = (
-            f"{socket.gethostname()}.{pid}.{_start_ticks(pid) or UNKNOWN_START}.{next(_made)}"
-        )
+        self.key = _key(socket.gethostname(), pid, _start_ticks(pid) or UNKNOWN_START)
         self.path = directory / (self.key + SUFFIX)
         self.problem = ""
         self._fd: int | None = None
@@ -199,7 +208,7 @@ def dead_ledgers(directory: Path) -> Iterator[DeadLedger]:
         if not name.endswith(SUFFIX):
             continue
         key = name.removesuffix(SUFFIX)
-        found_host, pid_text, ticks, _made_here = [*key.rsplit(".", 3), "", "", ""][:4]
+        found_host, pid_text, ticks = _key_fields(key)
         if found_host != host or not pid_text.isdigit() or _alive(int(pid_text), ticks):
             continue
         claimed = directory / f"{name}{CLAIMED}{current_pid()}"
