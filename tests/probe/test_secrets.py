@@ -330,6 +330,6 @@ def test_a_secret_captured_by_the_url_pattern_is_masked_in_the_path(make_probe, 
 def test_the_load_sides_database_urls_follow_the_probes_rule(url, redacted):
     """``redact_url`` (results.json's database_url, the monitor's warnings) masks query
     values with the probe's words, not a list of its own."""
-    from perflab.demo.project import redact_url
+    from perflab.probe.masking import redact_url
 
     assert redact_url(url) == redacted

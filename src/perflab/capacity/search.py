@@ -23,9 +23,9 @@ from perflab.capacity.knee import find_knee
 from perflab.capacity.plan import StepPlanner
 from perflab.capacity.saturation import Saturation, judge_saturation
 from perflab.capacity.step import StepResult, read_step
-from perflab.demo.project import redact_url
 from perflab.errors import ExitCode, PerflabError
 from perflab.load.slo import SLO
+from perflab.probe.masking import redact_url
 
 SCHEMA = "perflab.capacity/1"
 STEP_MARGIN_S = 90.0  # start-up, the users' stop timeout and writing the run directory

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from perflab.errors import PerflabError
 
 SETTINGS = "perflab.demo.settings"
 DEV_SETTINGS = "perflab.demo.settings_dev"
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password and the values of secret query parameters replaced (the
-    probe's rule and words: libpq also takes ``?password=``), fit for messages and logs."""
-    from perflab.probe.masking import mask_query_string
-    from perflab.probe.settings import DEFAULT_SENSITIVE_NAMES
-
-    parts = urlsplit(url)
-    if parts.password is not None:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        url = urlunsplit(parts._replace(netloc=netloc))
-    head, question_mark, query = url.partition("?")
-    return head + question_mark + mask_query_string(query, tuple(DEFAULT_SENSITIVE_NAMES))
 
 
 def project_environment(db_url: str | None, dev: bool = False) -> dict[str, str]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from perflab.demo.project import redact_url
+from perflab.probe.masking import redact_url
 
 SAMPLE_COLUMNS = (
     "t",

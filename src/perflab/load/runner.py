@@ -574,7 +574,7 @@ def _iso(epoch: float) -> str:
 def _redacted(url: str | None) -> str | None:
     if not url:
         return None
-    from perflab.demo.project import redact_url
+    from perflab.probe.masking import redact_url
 
     return redact_url(url)
 

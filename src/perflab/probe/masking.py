@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 MASK = "********"
 SHORT_WORD = 4  # letters: a word this short matches whole tokens only
@@ -258,3 +258,16 @@ def mask_params(fingerprint: str, params: Any, sensitive_names: tuple[str, ...])
     if statement_is_sensitive(fingerprint, sensitive_names):
         return [MASK] * len(values)
     return [_json_safe(v) for v in values]
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password and the values of secret query parameters replaced (the
+    probe's rule and words: libpq also takes ``?password=``), fit for messages and logs."""
+    from perflab.probe.settings import DEFAULT_SENSITIVE_NAMES
+
+    parts = urlsplit(url)
+    if parts.password is not None:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        url = urlunsplit(parts._replace(netloc=netloc))
+    head, question_mark, query = url.partition("?")
+    return head + question_mark + mask_query_string(query, tuple(DEFAULT_SENSITIVE_NAMES))
