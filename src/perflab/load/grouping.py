@@ -86,7 +86,7 @@ class RouteGrouper:
 def route_named(name: str) -> str:
     """The probe's route a client endpoint name stands for (the inverse of the names above):
     ``/api/posts/<pk>/?page=…`` is ``api/posts/<pk>/``, ``wagtail_serve[BlogPage]?page=…`` is
-    ``wagtail_serve[BlogPage]``. The report and compare join client and server by it."""
+    ``wagtail_serve[BlogPage]``. ``perflab.report.join`` joins client and server by it."""
     return name.partition("?")[0].removeprefix("/")
 
 

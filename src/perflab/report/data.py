@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from perflab.errors import PerflabError
-from perflab.load.grouping import route_named
 from perflab.load.results import MONITOR, REQUESTS, load_results
+from perflab.report.join import RouteJoin, join_routes, sampled_ids
 
 STORE_WINDOW_LIMIT = 200_000  # server rows read for a run (the probe keeps 100,000 by default)
 
@@ -138,15 +138,25 @@ class ReportData:
         server = self.server_requests
         return [(c, server[c["request_id"]]) for c in self.requests if c["request_id"] in server]
 
+    @cached_property
+    def route_join(self) -> RouteJoin:
+        """Each endpoint's route (``perflab.report.join``: by name, else by request id)."""
+        if self.store is None:
+            return RouteJoin()
+        endpoints = [(e["method"], e["name"]) for e in self.results.get("endpoints", [])]
+        server = self.server_requests
+
+        def route_of_request(request_id: str) -> tuple[str, str] | None:
+            row = server.get(request_id)
+            return (row["method"], row["route"]) if row is not None else None
+
+        return join_routes(endpoints, self.server_routes, sampled_ids(self.requests),
+                           route_of_request)  # fmt: skip
+
     def server_for(self, method: str, name: str) -> dict[str, Any] | None:
-        """A client endpoint's server figures: by route name, else by the request-id join."""
-        route = self.server_routes.get((method, route_named(name)))
-        if route is not None:
-            return route
-        seen = [s["route"] for c, s in self.joined if c["method"] == method and c["name"] == name]
-        if not seen:
-            return None
-        return self.server_routes.get((method, max(set(seen), key=seen.count)))
+        """A client endpoint's server figures, or None (``route_join.unmatched`` says why)."""
+        route = self.route_join.route_for(method, name)
+        return self.server_routes[route] if route is not None else None
 
     @cached_property
     def queue_ms(self) -> dict[tuple[str, str], float]:

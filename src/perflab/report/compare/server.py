@@ -2,11 +2,9 @@
 
 Client figures come from each run's ``results.json`` (read with ``load_results``); server
 figures (queries per request, N+1 and duplicate findings) from the probe store the run
-recorded (``perflab run --store``), restricted to the minutes the run spanned. A client name
-meets a server route by name when the runner grouped by route (``/api/posts/<pk>/``),
-otherwise through the request ids of the run's join sample (``requests.csv``, a documented
-file of the run directory), which the probe stored with each request. What cannot be matched
-is left unmatched and says why: a comparison that guesses would gate a pull request on noise.
+recorded (``perflab run --store``), restricted to the minutes the run spanned. Client names
+meet server routes as in the report (``perflab.report.join``); what cannot be matched is left
+unmatched and says why: a comparison that guesses would gate a pull request on noise.
 """
 
 from __future__ import annotations
@@ -18,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from perflab.errors import PerflabError
-from perflab.load.grouping import route_named
 from perflab.load.results import REQUESTS, load_results
+from perflab.report.join import join_routes, sampled_ids
 from perflab.report.probe_store import probe_store_problem
-
-JOIN_SAMPLE = 10  # request ids per endpoint looked up in the store to find its route
 
 
 @dataclass
@@ -97,19 +93,11 @@ def read_server_side(results: dict[str, Any], store_path: Path | str, run_dir: P
         for row in store.routes(since=since, until=until)
         if row["route"]
     }
-    side = ServerSide(str(Path(store_path).resolve()), since, until, routes, {}, {}, {}, {})
-    unmatched: list[tuple[str, str]] = []
-    for endpoint in results.get("endpoints", []):
-        key = (endpoint["method"], endpoint["name"])
-        route = _route_by_name(*key)
-        if route is not None and (key[0], route) in routes:
-            side.endpoint_routes[key] = (key[0], route)
-            side.matched_by[key] = "name"
-        else:
-            unmatched.append(key)
-    if unmatched:
-        sample = run_dir / results.get("files", {}).get("requests", REQUESTS)
-        _match_by_request_id(side, store, unmatched, sample)
+    endpoints = [(e["method"], e["name"]) for e in results.get("endpoints", [])]
+    sample = run_dir / results.get("files", {}).get("requests", REQUESTS)
+    join = join_routes(endpoints, routes, _sampled_ids(sample), _route_of_request(store))
+    side = ServerSide(str(Path(store_path).resolve()), since, until, routes, {},
+                      join.routes, join.matched_by, join.unmatched)  # fmt: skip
     for key in set(side.endpoint_routes.values()):
         if routes[key]["findings"]:
             found = store.findings(route=key[1], limit=500)
@@ -123,36 +111,17 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-def _route_by_name(method: str, name: str) -> str | None:
-    """With route grouping a client name is the route's name ("/" + a path-style route, or
-    the URL name of a regex or catch-all, ``wagtail_serve[BlogPage]`` when split), query keys
-    after ``?``; the "all requests" row (no method) has none."""
-    return route_named(name) if method else None
-
-
-def _match_by_request_id(side: ServerSide, store, keys: list[tuple[str, str]], csv_path: Path):
-    """Look up a few sampled request ids per endpoint: one route for all of them is a match."""
-    wanted = set(keys)
-    ids: dict[tuple[str, str], list[str]] = {key: [] for key in keys}
+def _sampled_ids(csv_path: Path) -> dict[tuple[str, str], list[str]]:
     try:
         with open(csv_path, newline="") as f:
-            for row in csv.DictReader(f):
-                key = (row.get("method", ""), row.get("name", ""))
-                if key in wanted and row.get("request_id") and len(ids[key]) < JOIN_SAMPLE:
-                    ids[key].append(row["request_id"])
+            return sampled_ids(csv.DictReader(f))
     except OSError:
-        pass
-    for key in keys:
-        found = [store.request(request_id=rid) for rid in ids[key]]
-        seen = {(r["method"], r["route"]) for r in found if r is not None and r["route"]}
-        if len(seen) == 1 and (route := seen.pop()) in side.routes:
-            side.endpoint_routes[key] = route
-            side.matched_by[key] = "request id"
-        elif len(seen) > 1:
-            side.unmatched[key] = "its requests went to several routes"
-        elif not ids[key]:
-            side.unmatched[key] = (
-                "no route of that name in the run's minutes, no sampled request ids"
-            )
-        else:
-            side.unmatched[key] = "its request ids are not in the store"
+        return {}
+
+
+def _route_of_request(store):
+    def route_of_request(request_id: str) -> tuple[str, str] | None:
+        row = store.request(request_id=request_id)
+        return (row["method"], row["route"]) if row is not None else None
+
+    return route_of_request

@@ -34,6 +34,7 @@ class EndpointsSection(Section):
                 # Apart: a route re-reading one row 527 times has one duplicate and no N+1.
                 "n_plus_one": server["n_plus_one"] if server else None,
                 "duplicates": server["duplicates"] if server else None,
+                "unjoined": data.route_join.unmatched.get((e["method"], e["name"])),
             })  # fmt: skip
         return rows
 
