@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from perflab.load.histogram import LatencyHistogram  # noqa: E402
+from perflab.histogram import LatencyHistogram  # noqa: E402
 from perflab.load.results import SCHEMA, RunDirectory  # noqa: E402
 from perflab.load.samples import FIELDS  # noqa: E402
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from perflab.load.histogram import LatencyHistogram
+from perflab.histogram import LatencyHistogram
 from perflab.server import free_port
 from tests.integration.conftest import run_perflab
 

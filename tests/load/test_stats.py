@@ -3,7 +3,7 @@ import random
 import msgpack
 import pytest
 
-from perflab.load.histogram import LatencyHistogram
+from perflab.histogram import LatencyHistogram
 from perflab.load.stats import OTHER, LoadStats, SecondSummary
 
 T0 = 1_700_000_000

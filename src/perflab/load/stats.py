@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from perflab.load.histogram import LatencyHistogram
+from perflab.histogram import LatencyHistogram
 
 OTHER = "(other)"
 MAX_ERROR_MESSAGES = 20

@@ -4,7 +4,7 @@ import random
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from perflab.load.histogram import (
+from perflab.histogram import (
     HIGHEST_US,
     LOWEST_US,
     SIGNIFICANT_FIGURES,

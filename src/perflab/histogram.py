@@ -1,10 +1,12 @@
 """Latency histogram with HDR precision, exact min/max/mean, and a compact wire form.
 
-Why not Locust's numbers: Locust rounds response times to ~2 significant digits before
-bucketing, so its p99 can exceed its max. Why not a bare ``hdrh`` HdrHistogram: each one
-allocates a dense 23,552-counter array (~190 KB), and we keep two per endpoint for up to
-hundreds of endpoints; its reported max is a bucket's *highest equivalent value*, which can
-also exceed the true max.
+One class for both sides: the load runner's per-endpoint statistics and the probe store's
+per-minute route rollups (so it imports nothing of either). Why not Locust's numbers: Locust
+rounds response times to ~2 significant digits before bucketing, so its p99 can exceed its
+max. Why not a bare ``hdrh`` HdrHistogram: each one allocates a dense 23,552-counter array
+(~190 KB), and the runner keeps two per endpoint for up to hundreds of endpoints; its
+reported percentiles are a bucket's *highest equivalent value*, which can exceed the true
+max.
 
 So counts live in a sparse dict keyed by HdrHistogram's own counts-array index (1 µs .. 1 h,
 3 significant digits), min/max/sum are tracked exactly next to them, and ``hdrh`` is used
