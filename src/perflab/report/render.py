@@ -11,26 +11,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, PrefixLoader, select_autoescape
 from markupsafe import Markup
 
 from perflab import __version__
 from perflab.report.data import ReportData
 from perflab.report.location import location_of
 from perflab.report.section import Section
-from perflab.report.sections.distribution import DistributionSection
-from perflab.report.sections.endpoints import EndpointsSection
-from perflab.report.sections.facts import FactsSection
-from perflab.report.sections.findings import FindingsSection
-from perflab.report.sections.slowest import SlowestSection
-from perflab.report.sections.timeline import TimelineSection
-from perflab.report.sections.verdict import VerdictSection
+from perflab.report.sections import report_sections
 from perflab.report.sqltext import shorten_sql
 
-SECTIONS: list[type[Section]] = [
-    VerdictSection, TimelineSection, DistributionSection, EndpointsSection, FindingsSection,
-    SlowestSection, FactsSection,
-]  # fmt: skip
+PAGE_PACKAGE = "perflab.report"  # holds templates/report.html.j2, the page around the sections
 DEFAULT_NAME = "report.html"
 SHORT_SQL_CHARS = 220  # a statement's one-line form in a table; the full text is one click away
 
@@ -54,9 +45,14 @@ def _fmt(value: Any, spec: str = ",.1f", suffix: str = "") -> str:
         return str(value)
 
 
-def environment() -> Environment:
+def environment(packages: set[str] = frozenset()) -> Environment:
+    """Templates are named ``package:path``, under ``templates/`` of perflab's report package
+    and of each package in ``packages`` (where other packages' sections keep theirs)."""
+    loaders = {
+        package: PackageLoader(package, "templates") for package in {PAGE_PACKAGE, *packages}
+    }
     env = Environment(
-        loader=PackageLoader("perflab.report", "templates"),
+        loader=PrefixLoader(loaders, delimiter=":"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -74,20 +70,22 @@ def environment() -> Environment:
 
 
 def render_html(data: ReportData, sections: list[type[Section]] | None = None) -> str:
-    """The whole page as a string; each section renders its own template."""
-    env = environment()
+    """The whole page as a string; each section (``report_sections()`` unless given) renders
+    its own template."""
+    sections = sections if sections is not None else report_sections()
+    env = environment({section.template_package for section in sections})
     parts, charts, warnings = [], [], []
-    for section_class in sections or SECTIONS:
+    for section_class in sections:
         section = section_class(data)
         section_charts = section.charts()
         charts.extend(chart.as_json() for chart in section_charts)
         warnings.extend(section.warnings())
-        template = env.get_template(f"sections/{section.template}")
+        template = env.get_template(f"{section.template_package}:sections/{section.template}")
         body = template.render(
             section=section, data=data, charts=section_charts, **section.context()
         )
         parts.append({"id": section.id, "title": section.title, "body": Markup(body)})
-    return env.get_template("report.html.j2").render(
+    return env.get_template(f"{PAGE_PACKAGE}:report.html.j2").render(
         data=data,
         results=data.results,
         sections=parts,

@@ -2,7 +2,8 @@
 
 Like django-debug-toolbar's ``Panel``: a section has an id, a title and a template, and turns
 the run's ``ReportData`` into a template context (plus any charts, drawn by the page's script).
-Adding a section is writing one class and listing it in ``perflab.report.render.SECTIONS``.
+Adding a section is writing one class and registering it (``perflab.report.sections``): in
+perflab, in ``BUILT_IN``; in another package, under the ``perflab.report_sections`` entry point.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ class Section:
 
     id: str = ""
     title: str = ""
-    template: str = ""  # under perflab/report/templates/sections/
+    template: str = ""  # under templates/sections/ of the package ``template_package``
+    template_package: str = "perflab.report"  # another package's section names its own
+    order: int = 1000  # place in the page: perflab's sections are at 100, 200 … 700
 
     def __init__(self, data: ReportData) -> None:
         self.data = data

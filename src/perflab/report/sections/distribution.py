@@ -14,6 +14,7 @@ def percentile_x(percent: float) -> float:
 
 class DistributionSection(Section):
     id = "distribution"
+    order = 300
     title = "Latency distribution"
     template = "distribution.html.j2"
 

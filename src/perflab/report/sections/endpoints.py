@@ -9,6 +9,7 @@ from perflab.report.section import Section
 
 class EndpointsSection(Section):
     id = "endpoints"
+    order = 400
     title = "Endpoints"
     template = "endpoints.html.j2"
 

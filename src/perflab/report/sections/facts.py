@@ -14,6 +14,7 @@ NOT_RECORDED = "not recorded"
 
 class FactsSection(Section):
     id = "facts"
+    order = 700
     title = "Run facts"
     template = "facts.html.j2"
 

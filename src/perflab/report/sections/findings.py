@@ -11,6 +11,7 @@ LIMIT = 30
 
 class FindingsSection(Section):
     id = "findings"
+    order = 500
     title = "Findings"
     template = "findings.html.j2"
 

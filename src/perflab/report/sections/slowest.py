@@ -46,6 +46,7 @@ def breakdown(server: dict[str, Any]) -> list[tuple[str, float]]:
 
 class SlowestSection(Section):
     id = "slowest"
+    order = 600
     title = "Slowest requests"
     template = "slowest.html.j2"
 

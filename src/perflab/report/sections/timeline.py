@@ -32,6 +32,7 @@ RATES = frozenset({"requests", "failures", "users", "arrival_rate", "in_flight",
 
 class TimelineSection(Section):
     id = "timeline"
+    order = 200
     title = "Over time"
     template = "timeline.html.j2"
 

@@ -10,6 +10,7 @@ from perflab.report.section import Section
 
 class VerdictSection(Section):
     id = "verdict"
+    order = 100
     title = "Verdict"
     template = "verdict.html.j2"
 
