@@ -74,9 +74,11 @@ django6-suite: $(STAMP6)
 	$(PY6) -m pytest -p no:cacheprovider -m "not integration" $(NO_TESTS_IS_FAILURE)
 	$(PY6) -m pytest -p no:cacheprovider $(DJANGO6_SERVED) $(NO_TESTS_IS_FAILURE)
 
+# ruff, then the import contracts of pyproject's [tool.importlinter] (the layers).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format src tests benchmarks

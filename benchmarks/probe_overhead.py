@@ -84,7 +84,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from perflab.demo.project import project_environment
+from perflab.demo.project import WSGI_APP, project_environment
 from perflab.errors import PerflabError
 from perflab.server import GunicornServer, free_port
 
@@ -278,7 +278,7 @@ def running_servers(configs, round_no: int, pristine: Path, scratch: Path, resul
             if config == "on-base":  # the app and probe imported from the other checkout
                 paths = [str(base_src.resolve()), env.get("PYTHONPATH")]
                 env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
-            server = GunicornServer(workers=1, port=free_port(), env=env,
+            server = GunicornServer(WSGI_APP, workers=1, port=free_port(), env=env,
                                     log_path=data_dir / "gunicorn.log")  # fmt: skip
             try:
                 server.start()

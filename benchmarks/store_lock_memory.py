@@ -55,7 +55,7 @@ from probe_overhead import restore, seed
 from rich.console import Console
 from rich.table import Table
 
-from perflab.demo.project import project_environment
+from perflab.demo.project import WSGI_APP, project_environment
 from perflab.errors import PerflabError
 from perflab.server import GunicornServer, free_port
 
@@ -256,7 +256,7 @@ def measure(config: str, round_no: int, src: Path, path: str, args, pristine: Pa
            "PERFLAB_BENCH_COLLECTOR_LOG": str(watch_log),
            "PYTHONPATH": os.pathsep.join(filter(None, python_path))}  # fmt: skip
     log = data_dir / "gunicorn.log"
-    server = GunicornServer(workers=1, port=free_port(), env=env, log_path=log)
+    server = GunicornServer(WSGI_APP, workers=1, port=free_port(), env=env, log_path=log)
     server.start()
     try:
         worker = worker_of(server)

@@ -1,22 +1,81 @@
-"""The `perflab` command: parses arguments, runs one subcommand, maps errors to exit codes."""
+"""The `perflab` command: parses arguments, runs one subcommand, maps errors to exit codes.
+
+This is the one module that assembles the command list, the reference app's own commands
+(seed, serve, demo: ``perflab.demo.commands``) included, and the one that knows which
+optional extra each command needs. ``pip install django-perflab`` is the probe alone; a
+command whose extra is not installed says in one line what to install (exit code 4).
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
+import re
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-
-from rich.console import Console
+from dataclasses import dataclass
+from importlib import metadata
 
 from perflab import __version__
-from perflab.commands import capacity, compare, demo, inspect, report, run, seed, serve
 from perflab.errors import ExitCode, PerflabError
 
-COMMANDS = [demo, run, capacity, report, compare, seed, serve, inspect]
+DISTRIBUTION = "django-perflab"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str  # has ``register(subparsers)``, which sets the parser's ``run``
+    extra: str  # the optional dependencies it needs (pyproject's optional-dependencies)
+
+
+COMMANDS = (
+    Command("demo", "perflab.demo.commands.demo", "demo"),
+    Command("run", "perflab.commands.run", "load"),
+    Command("capacity", "perflab.commands.capacity", "load"),
+    Command("report", "perflab.commands.report", "load"),
+    Command("compare", "perflab.commands.compare", "load"),
+    Command("seed", "perflab.demo.commands.seed", "demo"),
+    Command("serve", "perflab.demo.commands.serve", "demo"),
+    Command("inspect", "perflab.commands.inspect", "load"),
+)
 LOAD_COMMANDS = {"run"}  # run Locust in this process: gevent must patch first
 PIPED_WIDTH = 200
+# name[extras] version ; marker — a requirement as the installed metadata writes it
+_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?[^;]*(?:;(.*))?")
+
+
+@functools.cache
+def missing_requirements(extra: str) -> tuple[str, ...]:
+    """The distributions ``extra`` needs that are not installed, read from perflab's installed
+    metadata, so pyproject.toml stays the one list. Run from a source tree without metadata,
+    nothing is reported missing: the import then says what is."""
+    try:
+        requires = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return ()
+    wanted = re.compile(rf"""\bextra\s*==\s*['"]{re.escape(extra)}['"]""")
+    missing: list[str] = []
+    for requirement in requires:
+        name, extras, marker = _REQUIREMENT.match(requirement).groups()
+        if not marker or not wanted.search(marker):
+            continue
+        if _canonical(name) == DISTRIBUTION:  # an extra made of other extras
+            for inner in (extras or "").split(","):
+                missing += missing_requirements(inner.strip())
+            continue
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return tuple(missing)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -35,15 +94,31 @@ def build_parser() -> argparse.ArgumentParser:
         title="commands", metavar="COMMAND", required=True, parser_class=_OneLineParser
     )
     for command in COMMANDS:
-        command.register(subparsers)
+        if missing_requirements(command.extra):  # listed; main says what to install
+            subparsers.add_parser(command.name, help=f"(needs the {command.extra} extra)")
+        else:
+            importlib.import_module(command.module).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    requested = next((arg for arg in argv if not arg.startswith("-")), None)
+    command = next((c for c in COMMANDS if c.name == requested), None)
+    missing = missing_requirements(command.extra) if command else ()
+    if missing:
+        print(
+            f"perflab: error: perflab {command.name} needs the {command.extra} extra "
+            f"(not installed: {', '.join(missing)}): "
+            f"pip install '{DISTRIBUTION}[{command.extra}]'",
+            file=sys.stderr,
+        )
+        return int(ExitCode.MISSING_EXTRA)
     args = build_parser().parse_args(argv)  # bad usage ends here, before gevent's 0.2 s
-    if argv[0] in LOAD_COMMANDS:
+    if requested in LOAD_COMMANDS:
         _patch_for_locust()
+    from rich.console import Console  # every command prints through rich (the load extra)
+
     # Piped output (CI logs, scripts) gets wide tables rather than 80 squeezed columns.
     width = None if sys.stdout.isatty() else PIPED_WIDTH
     console = Console(soft_wrap=True, width=width)

@@ -12,6 +12,7 @@ class ExitCode(enum.IntEnum):
     FAILED = 1  # the job itself failed (a server died, requests failed)
     USAGE = 2  # bad input or configuration: fix the command line or settings
     SLO_BREACHED = 3
+    MISSING_EXTRA = 4  # the command needs an optional extra: pip install 'django-perflab[…]'
     INTERRUPTED = 130
 
 

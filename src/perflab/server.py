@@ -17,7 +17,6 @@ from pathlib import Path
 from perflab.errors import ExitCode, PerflabError
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
-DEMO_APP = "perflab.demo.wsgi:application"
 
 
 def default_workers() -> int:
@@ -46,7 +45,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class GunicornServer:
-    """gunicorn serving ``app`` on loopback: started, awaited until it answers, stopped cleanly.
+    """gunicorn serving ``app`` (a WSGI application's ``module:name``) on loopback: started,
+    awaited until it answers, stopped cleanly.
 
     ``pid`` is the gunicorn master; its children are the workers (the resource
     monitor watches that process tree).
@@ -54,7 +54,7 @@ class GunicornServer:
 
     def __init__(
         self,
-        app: str = DEMO_APP,
+        app: str,
         *,
         port: int = 8000,
         host: str = "127.0.0.1",

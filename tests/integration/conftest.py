@@ -3,6 +3,7 @@ import sys
 
 import pytest
 
+from perflab.demo.project import WSGI_APP
 from perflab.server import GunicornServer, free_port
 
 
@@ -28,6 +29,7 @@ def server_for(seeded_db, data_dir, log_dir=None, workers=2, **env) -> GunicornS
     """The reference app under gunicorn on the seeded database, probe data in ``data_dir``."""
     url, _ = seeded_db
     return GunicornServer(
+        WSGI_APP,
         port=free_port(),
         workers=workers,
         env={

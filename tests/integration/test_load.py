@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from perflab.commands.demo import DEMO_LOCUSTFILE, STAGED_SHAPE_FILE
+from perflab.demo.commands.demo import DEMO_LOCUSTFILE, STAGED_SHAPE_FILE
 
 pytestmark = pytest.mark.integration
 

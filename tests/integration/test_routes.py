@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from perflab.demo.project import WSGI_APP
 from perflab.load.grouping import route_named
 from perflab.probe.store import RecordingStore
 from perflab.server import GunicornServer, free_port
@@ -31,6 +32,7 @@ def catch_all_site(directory: Path, **env: str) -> GunicornServer:
     """tests/integration/catch_all_urls.py under gunicorn, its probe store in ``directory``."""
     RecordingStore.at_path(directory / "probe.sqlite3").ensure_schema()  # for --store
     return GunicornServer(
+        WSGI_APP,
         port=free_port(),
         workers=2,
         env={

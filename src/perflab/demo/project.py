@@ -9,6 +9,7 @@ from perflab.errors import PerflabError
 
 SETTINGS = "perflab.demo.settings"
 DEV_SETTINGS = "perflab.demo.settings_dev"
+WSGI_APP = "perflab.demo.wsgi:application"  # what gunicorn serves
 
 
 def project_environment(db_url: str | None, dev: bool = False) -> dict[str, str]:

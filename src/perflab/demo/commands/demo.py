@@ -14,11 +14,11 @@ from rich.console import Console
 
 from perflab.commands.arguments import int_between
 from perflab.commands.run import MAX_USERS
-from perflab.commands.seed import add_posts_argument
-from perflab.commands.serve import add_server_arguments
+from perflab.demo.commands.seed import add_posts_argument, seed_with_progress
+from perflab.demo.commands.serve import add_server_arguments
 from perflab.server import GunicornServer, free_port
 
-DEMO_LOCUSTFILE = Path(__file__).resolve().parent.parent / "demo" / "locustfile.py"
+DEMO_LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfile.py"
 STAGED_SHAPE_FILE = DEMO_LOCUSTFILE.with_name("staged_shape.py")
 STAGED_SECONDS = 420  # the seed's staged profile, before compression
 DEMO_USER_CLASSES = ("BlogUser", "AuthorsUser")
@@ -49,7 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from perflab.commands.seed import seed_with_progress
     from perflab.demo import project
 
     project.setup_django(args.db)
@@ -69,6 +68,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     fresh.ensure_schema()  # refuses a path with no store yet
     fresh.database.close()
     server = GunicornServer(
+        project.WSGI_APP,
         port=free_port(),
         workers=args.workers,
         threads=args.threads,

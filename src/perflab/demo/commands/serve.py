@@ -9,7 +9,7 @@ import signal
 from rich.console import Console
 
 from perflab.commands.arguments import int_between, port
-from perflab.commands.seed import add_database_argument
+from perflab.demo.commands.seed import add_database_argument
 from perflab.errors import ExitCode, PerflabError
 from perflab.server import LOOPBACK_HOSTS, GunicornServer, default_workers, ensure_port_free
 from perflab.signals import StopRequest
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     extra_env = app_environment(args)
     server = GunicornServer(
+        project.WSGI_APP,
         port=args.port,
         host=args.host,
         workers=args.workers,
