@@ -1,0 +1,1 @@
+"""The parts of ``benchmarks/generator.py``: servers, generators, measurement, table."""
