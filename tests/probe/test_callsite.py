@@ -1,6 +1,11 @@
 """The call site of a statement: the first app frame, also when the walk is remembered."""
 
-from perflab.probe.callsite import CallsiteFinder, mark_boundary
+import importlib
+import sys
+
+import pytest
+
+from perflab.probe.callsite import CallsiteFinder, mark_boundary, project_packages
 from tests.probe import fake_library
 
 EXCLUDE = ("fake_library",)
@@ -52,3 +57,45 @@ def test_a_walk_stops_at_a_boundary_marked_after_its_code_was_walked_past():
     assert fake_library.view(fake_library.query, finder, None) is None  # no app frame below
     callback = fake_library.view(lambda: fake_library.query(finder, None))
     assert callback.endswith(":<lambda>")  # app code below the boundary is still found
+
+
+INSTALLED_VIEW = """\
+from tests.probe import fake_library
+
+
+def listing(finder):
+    return fake_library.query(finder, None)
+"""
+
+
+@pytest.fixture
+def installed_project(tmp_path, monkeypatch):
+    """A project package installed among libraries (site-packages, as a wheel in an image)."""
+    site_packages = tmp_path / "lib" / "site-packages"
+    (site_packages / "shop").mkdir(parents=True)
+    (site_packages / "shop" / "__init__.py").write_text("")
+    (site_packages / "shop" / "views.py").write_text(INSTALLED_VIEW)
+    (site_packages / "shop" / "urls.py").write_text("urlpatterns = []\n")
+    monkeypatch.syspath_prepend(str(site_packages))
+    yield importlib.import_module("shop.views")
+    for name in ("shop.views", "shop.urls", "shop"):
+        sys.modules.pop(name, None)
+
+
+def test_an_installed_project_is_the_app_by_its_root_urlconf(installed_project, settings):
+    """Its frames are library code by location; its package, named by ROOT_URLCONF, is the
+    app (as the reference app inside perflab's directory is, by the same rule)."""
+    library_only = installed_project.listing(CallsiteFinder(EXCLUDE, app_packages=()))
+    assert library_only.endswith(":test_an_installed_project_is_the_app_by_its_root_urlconf")
+    settings.ROOT_URLCONF = "shop.urls"
+    site = installed_project.listing(CallsiteFinder(EXCLUDE))
+    assert site.split(":")[0].endswith("shop/views.py") and site.endswith(":listing")
+
+
+def test_perflab_itself_is_never_the_app(settings):
+    """A URLconf inside perflab (or a package holding it) would make the probe its own app."""
+    settings.ROOT_URLCONF = "perflab.urls"
+    settings.WSGI_APPLICATION = None
+    assert project_packages() == ("perflab",)
+    assert CallsiteFinder().app_dirs == ()
+    assert CallsiteFinder(app_packages=("perflab.demo",)).app_dirs[0].endswith("perflab/demo/")

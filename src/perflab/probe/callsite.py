@@ -21,6 +21,7 @@ bounds the work: on Python 3.11 every ``f_back`` materialises a frame object.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import re
@@ -34,7 +35,6 @@ from types import CodeType, FrameType
 from typing import NamedTuple
 
 _PERFLAB_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
-_DEMO_DIR = _PERFLAB_DIR + "demo" + os.sep  # the reference app is "the app", not perflab
 # id(code) -> code of the callables a walk stops at (kept alive: ids stay unique)
 _BOUNDARIES: dict[int, CodeType] = {}
 _BOUNDARY_FILES: set[str] = set()  # their files: never walked past by file name alone
@@ -124,6 +124,41 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(prefixes)
 
 
+def project_packages() -> tuple[str, ...]:
+    """The project's own packages, those of Django's ``ROOT_URLCONF`` and
+    ``WSGI_APPLICATION``: they are the app wherever they are installed (a project installed
+    into site-packages, as in a Docker image built from a wheel; the reference app inside
+    perflab's own directory). A top-level module names no package; perflab itself is never
+    the app."""
+    try:
+        from django.conf import settings
+
+        urlconf = settings.ROOT_URLCONF
+        application = getattr(settings, "WSGI_APPLICATION", None)
+    except Exception:  # settings not configured: the usual rules alone
+        return ()
+    modules = [urlconf if isinstance(urlconf, str) else getattr(urlconf, "__name__", "")]
+    if isinstance(application, str):
+        modules.append(application.rpartition(".")[0])  # "pkg.wsgi.application": pkg.wsgi
+    packages = {module.rpartition(".")[0] for module in modules}
+    return tuple(sorted(p for p in packages if p))
+
+
+def _package_dirs(packages: tuple[str, ...]) -> tuple[str, ...]:
+    """Directories of ``packages`` (never perflab's own or one holding it)."""
+    dirs = set()
+    for package in packages:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec and spec.submodule_search_locations) or ():
+            path = str(Path(location).resolve()) + os.sep
+            if not _PERFLAB_DIR.startswith(path):
+                dirs.add(path)
+    return tuple(sorted(dirs))
+
+
 def _orm_files() -> set[str]:
     """Every source file of ``django.db``, named as its code objects name it: the frames a
     statement passes before reaching whoever asked for it."""
@@ -139,9 +174,14 @@ def _orm_files() -> set[str]:
 
 
 class CallsiteFinder:
-    def __init__(self, extra_excludes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, extra_excludes: tuple[str, ...] = (), app_packages: tuple[str, ...] | None = None
+    ) -> None:
+        """``extra_excludes``: path fragments that are not the app; ``app_packages``: dotted
+        packages that are, wherever installed (default: ``project_packages()``)."""
         self.library_prefixes = _library_prefixes()
         self.extra_excludes = extra_excludes
+        self.app_dirs = _package_dirs(project_packages() if app_packages is None else app_packages)
         # Files holding library code only (no boundary): the walk passes their frames on one
         # set lookup of the file name (a string: its hash is cached), most frames of a walk.
         self._library_files: set[str] = set()
@@ -188,7 +228,7 @@ class CallsiteFinder:
         if filename.startswith("<"):
             return False
         path = os.path.realpath(filename)
-        if path.startswith(_DEMO_DIR):
+        if path.startswith(self.app_dirs):
             return True
         if path.startswith(self.library_prefixes) or "site-packages" in path:
             return False
