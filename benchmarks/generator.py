@@ -56,6 +56,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from arguments import comma_list
 from generator_throughput.generators import BASELINE, GENERATORS, choose_generators
 from generator_throughput.measurement import measure
 from generator_throughput.servers import Server, start_server
@@ -65,23 +66,13 @@ from rich.console import Console
 from rich.markup import escape
 
 
-def parse_generators(value: str) -> list[str]:
-    keys = [part.strip().lower() for part in value.split(",") if part.strip()]
-    unknown = [key for key in keys if key not in GENERATORS]
-    if unknown or not keys:
-        raise argparse.ArgumentTypeError(
-            f"unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(GENERATORS)}"
-        )
-    return list(dict.fromkeys(keys))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="measured seconds per run (20)")
     parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per run (3)")
     parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds; medians (1)")
     parser.add_argument("--users", type=int, default=20, help="users = wrk connections (20)")
-    parser.add_argument("--generators", type=parse_generators, default=list(GENERATORS),
+    parser.add_argument("--generators", type=comma_list(GENERATORS), default=list(GENERATORS),
                         help=f"comma-separated subset of {','.join(GENERATORS)}")  # fmt: skip
     parser.add_argument("--server", choices=["auto", "nginx", "python"], default="auto")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install")

@@ -14,11 +14,11 @@ warm-up, and reports collections per generation (``gc.callbacks``) and their tim
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
-from in_process import arguments, run_child, seeded_scratch
+import in_process
+from in_process import run_child, seeded_scratch
 from overhead_table import ENDPOINTS
 from probe_overhead import restore
 from rich.console import Console
@@ -66,11 +66,7 @@ def child(path: str, requests: int) -> dict:
     return {"counts": counts, "seconds": seconds, "elapsed": elapsed}
 
 
-def main() -> int:
-    args = arguments(__doc__, requests=8000, endpoints="detail,list")
-    if args.child:
-        print(json.dumps(child(args.child, args.requests)))
-        return 0
+def measure(args) -> None:
     console = Console()
     table = Table(title=f"Garbage collections while serving {args.requests:,} requests "
                         "(in-process, one interpreter per run)")  # fmt: skip
@@ -79,7 +75,7 @@ def main() -> int:
         left = column in ("endpoint", "configuration")
         table.add_column(column, justify="left" if left else "right")
     with seeded_scratch(console, args.posts) as (scratch, pristine):
-        for name in args.endpoints.split(","):
+        for name in args.endpoints:
             label, template = ENDPOINTS[name]
             for config, config_label in CONFIGS.items():
                 db = scratch / f"{name}-{config}.sqlite3"
@@ -95,8 +91,7 @@ def main() -> int:
                 )  # fmt: skip
     console.print(table)
     console.print("Counts are deterministic for one code version; times vary with the machine.")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(in_process.main(__doc__, child, measure, requests=8000, endpoints="detail,list"))

@@ -63,6 +63,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from arguments import comma_list
 from loadgen import LoadGenerator, Run, choose_load_generator
 from machine import (
     LOADGEN_CPU,
@@ -127,17 +128,6 @@ def get_json(url: str) -> tuple[int, object]:
 # -- the run ----------------------------------------------------------------------------------
 
 
-def parse_list(value: str, known: dict, aliases: dict | None = None) -> list[str]:
-    keys = [(aliases or {}).get(k.strip().lower(), k.strip().lower()) for k in value.split(",")]
-    keys = [k for k in keys if k]
-    unknown = [k for k in keys if k not in known]
-    if unknown or not keys:
-        raise argparse.ArgumentTypeError(
-            f"unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(known)}"
-        )
-    return list(dict.fromkeys(keys))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10,
@@ -149,12 +139,12 @@ def main() -> int:
                         help="idle seconds a server must show after its slice (0.6)")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=2,
                         help="rounds on freshly started servers, slices pooled (2)")  # fmt: skip
-    parser.add_argument("--configs", type=lambda v: parse_list(v, CONFIGS),
+    parser.add_argument("--configs", type=comma_list(CONFIGS),
                         default=[c for c in CONFIGS if c != "on-base"],
                         help=f"comma-separated subset of {','.join(CONFIGS)} (on-base: with "
                         "--base-src)")  # fmt: skip
     parser.add_argument(
-        "--endpoints", type=lambda v: parse_list(v, ENDPOINTS, ENDPOINT_ALIASES),
+        "--endpoints", type=comma_list(ENDPOINTS, ENDPOINT_ALIASES),
         default=list(ENDPOINTS), help=f"comma-separated subset of {','.join(ENDPOINTS)}",
     )  # fmt: skip
     parser.add_argument("--posts", type=int, default=10_000, help="posts to seed (10000)")

@@ -15,14 +15,14 @@ on every request. The writer thread's CPU per record is timed apart, over batche
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import statistics
 import sys
 import time
 
-from in_process import arguments, run_child, seeded_scratch
+import in_process
+from in_process import run_child, seeded_scratch
 from machine import SERVER_CPU, can_pin
 from overhead_table import ENDPOINTS
 from probe_overhead import restore
@@ -83,11 +83,7 @@ def child(path: str, requests: int) -> dict:
     }
 
 
-def main() -> int:
-    args = arguments(__doc__, requests=4000, endpoints="detail,list,naive")
-    if args.child:
-        print(json.dumps(child(args.child, args.requests)))
-        return 0
+def measure(args) -> None:
     console = Console()
     table = Table(title=f"The probe's cost per request, in one process ({args.requests:,} "
                         "requests each way, interleaved at random)")  # fmt: skip
@@ -96,7 +92,7 @@ def main() -> int:
     for column in columns:
         table.add_column(column, justify="left" if column == "endpoint" else "right")
     with seeded_scratch(console, args.posts) as (scratch, pristine):
-        for name in args.endpoints.split(","):
+        for name in args.endpoints:
             label, template = ENDPOINTS[name]
             db = scratch / f"{name}.sqlite3"
             restore(pristine, db)
@@ -115,8 +111,7 @@ def main() -> int:
         "thread's, per record. Not included: the collector's full collections "
         "(benchmarks/probe_gc.py) and what differs between separately started processes."
     )
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(in_process.main(__doc__, child, measure, requests=4000, endpoints="detail,list,naive"))

@@ -27,21 +27,18 @@ its own copy of the seeded database.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from in_process import seeded_scratch
+import in_process
+from in_process import run_child, seeded_scratch
 from overhead_table import ENDPOINTS
 from probe_overhead import restore
 from rich.console import Console
 from rich.table import Table
-
-from perflab.demo.project import project_environment
 
 CURRENT_SRC = Path(__file__).resolve().parent.parent / "src"
 UNWRITTEN = "PERFLAB_BENCH_LEDGER_UNWRITTEN"
@@ -98,38 +95,22 @@ def child(path: str, requests: int) -> dict:
     return result
 
 
-def run_child(src: Path, path: str, requests: int, db: Path, scratch: Path, tag: str,
-              unwritten: bool) -> dict:  # fmt: skip
-    python_path = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, **project_environment(f"sqlite:///{db}"), "PERFLAB_PROBE": "on",
-           "PERFLAB_SILK": "off", "PERFLAB_DATA_DIR": str(scratch / f"data-{tag}"),
-           "PYTHONPATH": python_path, UNWRITTEN: "1" if unwritten else ""}  # fmt: skip
-    command = [sys.executable, __file__, "--child", path, "--requests", str(requests)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
-                            timeout=3600, stdin=subprocess.DEVNULL)  # fmt: skip
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SystemExit(f"{tag} failed: {last}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def checkout_src(value: str) -> Path:
+    """An argparse ``type``: another checkout's ``src/`` (a folder holding perflab/)."""
+    path = Path(value)
+    if not (path / "perflab").is_dir():
+        raise argparse.ArgumentTypeError("must be a folder holding perflab/")
+    return path
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--base-src", type=Path, default=None, help="another checkout's src/")
+def more_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base-src", type=checkout_src, default=None,
+                        help="another checkout's src/")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="rounds (3)")
-    parser.add_argument("--requests", type=int, default=2000, help="per run, each way (2000)")
-    parser.add_argument("--endpoints", default="detail", help="of list,detail,naive (detail)")
-    parser.add_argument("--posts", type=int, default=10000)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(args.child, args.requests)))
-        return 0
-    if args.base_src and not (args.base_src / "perflab").is_dir():
-        parser.error("--base-src must be a folder holding perflab/")
-    endpoints = args.endpoints.split(",")
-    if unknown := [e for e in endpoints if e not in ENDPOINTS]:
-        parser.error(f"unknown endpoints: {', '.join(unknown)}")
+
+
+def measure(args) -> None:
+    endpoints = args.endpoints
     sources = {"current": CURRENT_SRC, "unwritten": CURRENT_SRC}
     if args.base_src:
         sources = {"base": args.base_src.resolve(), **sources}
@@ -143,14 +124,15 @@ def main() -> int:
                     tag = f"{config}-{endpoint}-{round_no}"
                     db = scratch / f"{tag}.sqlite3"
                     restore(pristine, db)
+                    python_path = [str(sources[config]), os.environ.get("PYTHONPATH")]
+                    env = {"PYTHONPATH": os.pathsep.join(filter(None, python_path)),
+                           UNWRITTEN: "1" if config == "unwritten" else ""}  # fmt: skip
                     with console.status(f"round {round_no}: {config}, {endpoint}"):
-                        result = run_child(sources[config], ENDPOINTS[endpoint][1],
-                                           args.requests, db, scratch, tag,
-                                           unwritten=config == "unwritten")  # fmt: skip
+                        result = run_child(__file__, "on", ENDPOINTS[endpoint][1], args.requests,
+                                           db, scratch, tag=tag, env=env)  # fmt: skip
                     runs.setdefault((endpoint, config), []).append(result)
                     console.print(f"  {tag}: {describe(result)}")
     print_table(console, runs, args)
-    return 0
 
 
 def describe(r: dict) -> str:
@@ -198,4 +180,5 @@ def print_table(console: Console, runs: dict[tuple[str, str], list[dict]], args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(in_process.main(__doc__, child, measure, requests=2000, endpoints="detail",
+                             more_arguments=more_arguments))  # fmt: skip
