@@ -1,17 +1,17 @@
-"""What issue 16's store-fault fixes cost per record, timed where they run: the ledger's
-``pwrite`` on the request path, and the writer's batch with a rollback journal.
+"""What the store-fault safeguards cost per record, timed where they run: the ledger's write
+on the request path, and the writer's batch with a rollback journal.
 
 ``probe_request_cost.py`` gives the request path's added µs and the writer's CPU per record,
-base against current; between two commits other request-path code moves too (masking, in
-issue 16), and its run-to-run spread is several µs, so a ~1 µs ``pwrite`` cannot be read
-from the difference. Here the same in-process harness runs (``probe_request_cost.child``:
+base against current; between two checkouts other request-path code moves too, and its
+run-to-run spread is several µs, so a write of ~1 µs cannot be read from the
+difference. Here the same in-process harness runs (``probe_request_cost.child``:
 Django's handler with and without the probe, interleaved at random), with two timers added:
 
 - ``Ledger.took`` (current code only) wrapped in ``perf_counter``: the time of the call that
   writes the counter, in place, with the app's work evicting it from the caches between
   requests (the wrapper's own call layer is not inside the timed span). The configuration
   ``unwritten`` (current code) times, in its place, the same call with the counter packed
-  but not written: the floor of this timing, so the difference is the ``pwrite`` itself;
+  but not written: the floor of this timing, so the difference is the write itself;
 - ``BackgroundWriter.flush`` (both): wall and thread CPU time per record written. A rollback
   journal (``journal_mode=TRUNCATE``, ``synchronous=NORMAL``) syncs the journal and the file
   at every commit; WAL with ``synchronous=NORMAL`` syncs only at checkpoints. The writer
@@ -54,7 +54,7 @@ def child(path: str, requests: int) -> dict:
     timed = {"flush_wall_s": 0.0, "flush_cpu_s": 0.0}
     try:
         from perflab.probe.ledger import _COUNT, Ledger
-    except ImportError:  # the code before issue 16 has no ledger
+    except ImportError:  # a --base-src checkout without a ledger
         Ledger = None
     if Ledger is not None:
         took = Ledger.took

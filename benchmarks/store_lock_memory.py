@@ -7,8 +7,9 @@ lock: the probe as it is (``current``) and as another checkout has it (``base``)
 
 Why. A writer that keeps the app's collector disabled while it waits for the store (the
 lock another process holds, a commit) lets the app's cyclic garbage pile up for as long as
-the wait lasts: the worker's memory grows with the lock's length. Issue 16 moved the pause
-to the writer's own work; this measures both versions under the same lock.
+the wait lasts: the worker's memory grows with the lock's length. The probe pauses the
+collector around the writer's own work only (``collector_paused``); this measures two
+checkouts under the same lock.
 
 Method. The reference app is seeded once through the real CLI (``perflab seed``, as
 ``probe_overhead.py`` does); each server gets a fresh copy of the database and its own
