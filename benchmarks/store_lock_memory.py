@@ -56,6 +56,7 @@ from probe_overhead import restore, seed
 from rich.console import Console
 from rich.table import Table
 
+from perflab.datadir import STORE_FILE
 from perflab.demo.project import WSGI_APP, project_environment
 from perflab.errors import PerflabError
 from perflab.server import GunicornServer, free_port
@@ -270,7 +271,7 @@ def measure(config: str, round_no: int, src: Path, path: str, args, pristine: Pa
             load = PacedLoad(url, args.rate, args.threads, p.started + total, limit).start()
             p.measured = p.started + WARMUP_S
             time.sleep(max(0.0, p.measured + args.before - time.time()))
-            with store_locked(data_dir / "probe.sqlite3"):
+            with store_locked(data_dir / STORE_FILE):
                 p.locked = time.time()
                 time.sleep(args.lock)
             p.released = time.time()
@@ -282,7 +283,7 @@ def measure(config: str, round_no: int, src: Path, path: str, args, pristine: Pa
         outcome.served, outcome.failed = load.served, load.failed
     finally:
         outcome.exit_code = server.stop()
-    read_store(outcome, data_dir / "probe.sqlite3", path.split("?")[0])
+    read_store(outcome, data_dir / STORE_FILE, path.split("?")[0])
     read_watch(outcome, watch_log, worker)
     text = log.read_text(errors="replace") if log.exists() else ""
     if "could not be written" in text or "Traceback" in text:

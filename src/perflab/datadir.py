@@ -10,6 +10,8 @@ import os
 import time
 from pathlib import Path
 
+STORE_FILE = "probe.sqlite3"  # the probe's store in the data directory, unless PERFLAB["STORE"]
+
 
 def data_dir() -> Path:
     """``$PERFLAB_DATA_DIR``, else ``.perflab`` under the current directory (absolute)."""

@@ -14,13 +14,15 @@ measurements. ``perflab.demo.settings_dev`` is the DEBUG profile.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from perflab.datadir import data_dir
+from perflab.datadir import STORE_FILE, data_dir
+from perflab.mount import URL_PREFIX
 
 DATA_DIR = data_dir()
 DEFAULT_SQLITE_PATH = DATA_DIR / "demo.sqlite3"
@@ -105,8 +107,14 @@ if PROBE_MODE != "off":
     INSTALLED_APPS.append("perflab")
     MIDDLEWARE.insert(0, "perflab.middleware.ProbeMiddleware")
 PERFLAB = {
-    "STORE": {"PATH": str(DATA_DIR / "probe.sqlite3")},
-    "IGNORE_PATHS": [r"^/static/", r"^/perf/", r"^/healthz/", r"^/silk/", r"^/favicon\.ico$"],
+    "STORE": {"PATH": str(DATA_DIR / STORE_FILE)},
+    "IGNORE_PATHS": [
+        r"^/static/",
+        f"^/{re.escape(URL_PREFIX)}",
+        r"^/healthz/",
+        r"^/silk/",
+        r"^/favicon\.ico$",
+    ],
     "PROFILE_PERCENT": 100 if PROBE_MODE == "profile-all" else 0,
 }
 

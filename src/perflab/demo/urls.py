@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from perflab.demo import naive, views
+from perflab.mount import URL_PREFIX
 
 router = DefaultRouter()
 router.register("posts", views.PostViewSet, basename="post")
@@ -26,7 +27,7 @@ if getattr(settings, "DEV_TOOLBAR", False):
     urlpatterns += debug_toolbar_urls()
 
 if "perflab" in settings.INSTALLED_APPS:
-    urlpatterns.append(path("perf/", include("perflab.urls")))
+    urlpatterns.append(path(URL_PREFIX, include("perflab.urls")))
 
 if "silk" in settings.INSTALLED_APPS:
     urlpatterns.append(path("silk/", include("silk.urls", namespace="silk")))

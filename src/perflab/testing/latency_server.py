@@ -27,6 +27,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from perflab.errors import PerflabError
+from perflab.mount import API_PATH
 
 BODY = b'{"ok": true}'
 
@@ -102,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
     def do_GET(self) -> None:
-        if self.path.startswith(("/perf/", "/_")):  # not load: the runner's route lookup, stats
+        if self.path.startswith((API_PATH, "/_")):  # not load: the runner's route lookup, stats
             body = json.dumps({"served": self.server.served}).encode()
             self._reply(200 if self.path == "/_stats" else 404, body)
             return

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from perflab.commands.arguments import int_between
 from perflab.commands.run import MAX_USERS
+from perflab.datadir import STORE_FILE
 from perflab.demo.commands.seed import add_posts_argument, seed_with_progress
 from perflab.demo.commands.serve import add_server_arguments
 from perflab.server import GunicornServer, free_port
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"seeded {report.posts:,} posts into {project.database_label()} "
         f"in {report.seconds:.1f}s ({report.rows_per_second:,.0f} rows/s)"
     )
-    store_path = project.data_dir() / "probe.sqlite3"
+    store_path = project.data_dir() / STORE_FILE
     for stale in store_path.parent.glob(store_path.name + "*"):  # a fresh store per demo
         stale.unlink()
     from perflab.probe.store import RecordingStore
