@@ -108,6 +108,7 @@ def report(real_run):
 
 def test_report_has_every_section_with_the_runs_figures(real_run, report):
     from perflab.probe.store import RecordingStore
+    from perflab.probe.store.reader import Window
 
     out, store_path = real_run
     path, html = report
@@ -134,7 +135,7 @@ def test_report_has_every_section_with_the_runs_figures(real_run, report):
 
     since = datetime.fromisoformat(started).timestamp()
     until = datetime.fromisoformat(results["ended_at"]).timestamp()
-    routes = {(r["method"], r["route"]): r for r in store.routes(since=since, until=until)}
+    routes = {(r["method"], r["route"]): r for r in store.routes(Window(since, until))}
     rows = endpoint_rows(html)
     assert set(rows) == {f"{e['method']} {e['name']}" for e in results["endpoints"]}
     with open(out / "requests.csv") as f:

@@ -25,7 +25,8 @@ import psutil
 import pytest
 
 from perflab.probe.ledger import ledger_directory
-from perflab.probe.store import DROPPED, LOST_IN_DEAD_PROCESS, RecordingStore
+from perflab.probe.store import RecordingStore
+from perflab.probe.store.schema import DROPPED, LOST_IN_DEAD_PROCESS
 from tests.integration.conftest import server_for
 from tests.integration.test_probe_gunicorn import staff_token
 

@@ -80,22 +80,27 @@ def choice(*choices: str):
 
 SINCE = number(0, 1e11)
 LIMIT = integer(1, 1000)
+WINDOW = {"minutes": number(0, 1e8), "since": SINCE, "until": SINCE}  # every listing's
 QUERY_PARAMETERS = {
-    "routes/": {"minutes": number(0, 1e8), "since": SINCE, "until": SINCE},
+    "routes/": WINDOW,
     "requests/": {
+        **WINDOW,
         "route": text(1000),
         "method": text(20, r"[A-Za-z]+"),
         "status": integer(100, 599),
         "min_ms": number(0, 1e12),
-        "minutes": number(0, 1e8),
-        "since": SINCE,
         "findings": choice("0", "1"),
         "order": choice("recent", "slowest"),
         "limit": LIMIT,
         "offset": integer(0),
     },
-    "sql/": {"route": text(1000), "limit": LIMIT},
-    "findings/": {"kind": choice("n_plus_one", "duplicate"), "route": text(1000), "limit": LIMIT},
+    "sql/": {**WINDOW, "route": text(1000), "limit": LIMIT},
+    "findings/": {
+        **WINDOW,
+        "kind": choice("n_plus_one", "duplicate"),
+        "route": text(1000),
+        "limit": LIMIT,
+    },
 }
 DECLARED = {
     "routes/": views.ROUTES_QUERY,

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from perflab.probe.ledger import SHARED_MEMORY, SUFFIX, Ledger, dead_ledgers, ledger_directory
-from perflab.probe.store import LOST_IN_DEAD_PROCESS, RecordingStore
+from perflab.probe.store import RecordingStore
+from perflab.probe.store.schema import LOST_IN_DEAD_PROCESS
 from perflab.probe.writer import BackgroundWriter
 from tests.probe.test_store import record, settings_for
 

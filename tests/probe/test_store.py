@@ -10,7 +10,9 @@ import pytest
 from perflab.probe.fingerprint import fingerprint_sql
 from perflab.probe.records import Finding, QueryEvent, RequestRecord
 from perflab.probe.settings import parse_settings
-from perflab.probe.store import STATEMENT_GRACE_S, RecordingStore
+from perflab.probe.store import RecordingStore
+from perflab.probe.store.batches import STATEMENT_GRACE_S
+from perflab.probe.store.reader import Window
 from perflab.probe.writer import BackgroundWriter
 
 
@@ -285,8 +287,8 @@ def test_no_garbage_collection_while_a_batch_is_written(tmp_path, app_disabled_g
     store = RecordingStore.at_path(tmp_path / "s.sqlite3")
     writer = BackgroundWriter(store, settings_for(tmp_path, FLUSH_INTERVAL_S=60))
     seen = []
-    original = store._merge_rollups  # runs inside the write transaction
-    store._merge_rollups = lambda *a: seen.append(gc.isenabled()) or original(*a)
+    original = store._merge_route_rollups  # runs inside the write transaction
+    store._merge_route_rollups = lambda *a: seen.append(gc.isenabled()) or original(*a)
     if app_disabled_gc:
         gc.disable()
     try:
@@ -337,7 +339,7 @@ def test_the_collector_runs_while_the_writer_waits_for_a_locked_store(tmp_path):
 
 def test_routes_count_distinct_findings_of_each_kind_apart(tmp_path):
     """A route re-reading one row on every request has one duplicate finding, not one per
-    request, and never adds it to its N+1s (the rollups' ``findings`` sums per request)."""
+    request, and never adds it to its N+1s (``findings`` counts finding rows)."""
     store = RecordingStore.at_path(tmp_path / "s.sqlite3")
     duplicate = Finding("duplicate", "hd", "SELECT ?", "app.py:3:f", 2, 2.0, "SELECT 1")
     loop = Finding("n_plus_one", "hn", "SELECT ?", None, 6, 6.0, "SELECT 2",
@@ -349,4 +351,4 @@ def test_routes_count_distinct_findings_of_each_kind_apart(tmp_path):
     store.write(records)
     (route,) = store.routes()
     assert (route["findings"], route["n_plus_one"], route["duplicates"]) == (5, 1, 1)
-    assert store.routes(since=time.time() + 120) == []
+    assert store.routes(Window(since=time.time() + 120)) == []

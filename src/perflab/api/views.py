@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Callable
 from functools import wraps
 
@@ -27,6 +26,7 @@ from perflab.api.urlpatterns import app_facts, url_patterns
 from perflab.probe.database import StoreUnavailable
 from perflab.probe.hints import HINT_ERRORS
 from perflab.probe.probe import get_probe
+from perflab.probe.store.reader import Window
 
 # What a request Django cannot read at all raises (too many fields, an oversized or
 # malformed body): a 400 with a message here too, not Django's HTML page.
@@ -40,23 +40,25 @@ ROUTE = Text(max_length=1000)
 LIMIT = Integer(1, 1000, default=50)
 ROW_ID_PATH = Parameters(row_id=Integer(1))
 
-ROUTES_QUERY = Parameters(minutes=MINUTES, since=UNIX_TIME, until=UNIX_TIME)
+# Every listing reads one window of time: the last ``minutes``, or ``since``..``until``.
+WINDOW = {"minutes": MINUTES, "since": UNIX_TIME, "until": UNIX_TIME}
+
+ROUTES_QUERY = Parameters(**WINDOW)
 REQUESTS_QUERY = Parameters(
+    **WINDOW,
     route=ROUTE,
     method=Text(max_length=20, pattern=re.compile("[A-Za-z]+"), expected="an HTTP method"),
     status=Integer(100, 599),
     min_ms=Number(0, 1e12),
-    minutes=MINUTES,
-    since=UNIX_TIME,
     findings=Choice(choices=("0", "1"), default="0"),
     order=Choice(choices=("recent", "slowest"), default="recent"),
     limit=LIMIT,
     offset=Integer(0, default=0),
 )
 REQUEST_ID_PATH = Parameters(request_id=Text(max_length=128))
-SQL_QUERY = Parameters(route=ROUTE, limit=LIMIT)
+SQL_QUERY = Parameters(**WINDOW, route=ROUTE, limit=LIMIT)
 FINDINGS_QUERY = Parameters(
-    kind=Choice(choices=("n_plus_one", "duplicate")), route=ROUTE, limit=LIMIT
+    **WINDOW, kind=Choice(choices=("n_plus_one", "duplicate")), route=ROUTE, limit=LIMIT
 )
 # An explain id is a few dozen characters of Django's signing alphabet.
 EXPLAIN_BODY = Parameters(
@@ -95,29 +97,30 @@ def api_view(query: Parameters = NO_PARAMETERS, path: Parameters = NO_PARAMETERS
     return decorate
 
 
-def _since(minutes: float | None, since: float | None) -> float | None:
-    """``since`` as unix time, or ``minutes`` back from now."""
-    return time.time() - minutes * 60 if minutes is not None else since
+def _window(minutes: float | None, since: float | None, until: float | None) -> Window:
+    """``since``..``until`` (unix time), or the last ``minutes`` up to now."""
+    return Window.last_minutes(minutes) if minutes is not None else Window(since, until)
 
 
 @require_GET
 @api_view(ROUTES_QUERY)
 def routes(request, probe, *, minutes, since, until):
-    data = probe.store.routes(since=_since(minutes, since), until=until)
+    data = probe.store.routes(_window(minutes, since, until))
     return JsonResponse({"routes": data})
 
 
 @require_GET
 @api_view(REQUESTS_QUERY)
 def requests(
-    request, probe, *, route, method, status, min_ms, minutes, since, findings, order, limit, offset
-):
+    request, probe, *, minutes, since, until, route, method, status, min_ms, findings, order,
+    limit, offset,
+):  # fmt: skip
     rows = probe.store.requests(
+        _window(minutes, since, until),
         route=route,
         method=method.upper() if method else None,
         status=status,
         min_ms=min_ms,
-        since=_since(minutes, since),
         with_findings=findings == "1",
         order=order,
         limit=limit,
@@ -162,14 +165,15 @@ def request_profile(request, probe, *, row_id: int):
 
 @require_GET
 @api_view(SQL_QUERY)
-def sql(request, probe, *, route, limit):
-    return JsonResponse({"sql": probe.store.sql(route=route, limit=limit)})
+def sql(request, probe, *, minutes, since, until, route, limit):
+    rows = probe.store.sql(_window(minutes, since, until), route=route, limit=limit)
+    return JsonResponse({"sql": rows})
 
 
 @require_GET
 @api_view(FINDINGS_QUERY)
-def findings(request, probe, *, kind, route, limit):
-    rows = probe.store.findings(route=route, kind=kind, limit=limit)
+def findings(request, probe, *, minutes, since, until, kind, route, limit):
+    rows = probe.store.findings(_window(minutes, since, until), route=route, kind=kind, limit=limit)
     return JsonResponse({"findings": rows})
 
 

@@ -44,9 +44,9 @@ ROUTE_VIEWS = ("requests", "sql", "findings")  # the views --route filters
 
 
 def default_store() -> Path:
-    from perflab.datadir import data_dir
+    from perflab.datadir import STORE_FILE, data_dir
 
-    return data_dir() / "probe.sqlite3"
+    return data_dir() / STORE_FILE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--minutes",
         type=float_between(0, MAX_MINUTES, above_low=True),
-        help="only the last N minutes (routes)",
+        help="only the last N minutes (routes, findings, sql, requests)",
     )
     parser.add_argument(
         "--limit", type=int_between(1, MAX_LIMIT), default=20, help="rows to show (default 20)"
@@ -111,8 +111,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise PerflabError(f"`perflab inspect {args.view}` takes no ID (did you mean `request`?)")
     if args.path is not None and args.view != "requests":
         raise PerflabError("--path filters `perflab inspect requests` only")
-    if args.minutes is not None and args.view != "routes":
-        raise PerflabError("--minutes filters `perflab inspect routes` only")
+    if args.minutes is not None and args.view == "request":
+        raise PerflabError("--minutes filters the listings, not `perflab inspect request`")
     if args.route is not None and args.view not in ROUTE_VIEWS:
         raise PerflabError(f"--route filters `perflab inspect {'|'.join(ROUTE_VIEWS)}` only")
 
@@ -170,7 +170,7 @@ def _alias_store(alias: str, module: str):
     """The store on a database alias, if its tables are there (looked at, never created)."""
     from django.db import connections
 
-    from perflab.probe.store import RecordingStore
+    from perflab.probe.store.reader import StoreReader
 
     try:
         tables = connections[alias].introspection.table_names()
@@ -179,11 +179,11 @@ def _alias_store(alias: str, module: str):
             f"cannot read the store on database alias {alias!r} "
             f"(PERFLAB['STORE'] of {module}): {_first_line(exc)}"
         ) from None
-    if "perflab_route_minute" not in tables:
+    if "perflab_route_rollup" not in tables:
         raise PerflabError(
             f"no probe store on database alias {alias!r} (PERFLAB['STORE'] of {module}){NOT_SERVED}"
         )
-    return RecordingStore.from_settings({"ALIAS": alias}, read_only=True)
+    return StoreReader.from_settings({"ALIAS": alias}, read_only=True)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -211,19 +211,19 @@ def path_matcher(pattern: str) -> Callable[[str], bool]:
 
 
 def _read(store, args: argparse.Namespace, path_filter: Callable[[str], bool] | None):
+    from perflab.probe.store.reader import Window
+
+    window = Window.last_minutes(args.minutes)
     if args.view == "routes":
-        since = None
-        if args.minutes is not None:
-            since = datetime.now(UTC).timestamp() - args.minutes * 60
-        return store.routes(since=since)[: args.limit]
+        return store.routes(window)[: args.limit]
     if args.view == "findings":
-        return store.findings(route=args.route, limit=args.limit)
+        return store.findings(window, route=args.route, limit=args.limit)
     if args.view == "sql":
-        return store.sql(route=args.route, limit=args.limit)
+        return store.sql(window, route=args.route, limit=args.limit)
     if args.view == "requests":
         if path_filter is None:
-            return store.requests(route=args.route, limit=args.limit)
-        return _requests_at_path(store, path_filter, args.route, args.limit)
+            return store.requests(window, route=args.route, limit=args.limit)
+        return _requests_at_path(store, window, path_filter, args.route, args.limit)
     number = row_id(args.id)
     record = store.request(row_id=number) if number is not None else None
     record = record or store.request(request_id=args.id)
@@ -232,13 +232,15 @@ def _read(store, args: argparse.Namespace, path_filter: Callable[[str], bool] | 
     return record
 
 
-def _requests_at_path(store, matches: Callable[[str], bool], route: str | None, limit: int):
+def _requests_at_path(
+    store, window, matches: Callable[[str], bool], route: str | None, limit: int
+):  # fmt: skip
     """The newest ``limit`` requests whose path matches, read page by page (the store keeps
     a bounded number of requests, so this ends)."""
     found: list[dict[str, Any]] = []
     offset = 0
     while len(found) < limit:
-        page = store.requests(route=route, limit=PATH_PAGE, offset=offset)
+        page = store.requests(window, route=route, limit=PATH_PAGE, offset=offset)
         found.extend(r for r in page if matches(r["path"] or ""))
         if len(page) < PATH_PAGE:
             break

@@ -158,7 +158,6 @@ class RequestRecord:
             "cache": _rows(self.cache),
             "templates": _rows(self.templates),
             "spans": _rows(self.spans),
-            "findings": _rows(self.findings),
         }
 
 

@@ -34,7 +34,8 @@ from perflab.probe.ledger import Ledger, dead_ledgers, ledger_directory
 from perflab.probe.process import current_pid
 from perflab.probe.records import RequestRecord
 from perflab.probe.settings import ProbeSettings
-from perflab.probe.store import DROPPED, LOST_IN_DEAD_PROCESS, RecordingStore
+from perflab.probe.store import RecordingStore
+from perflab.probe.store.schema import DROPPED, LOST_IN_DEAD_PROCESS
 
 logger = logging.getLogger("perflab.probe")
 RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import statistics
 from collections import defaultdict
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from perflab.errors import PerflabError
-from perflab.load.results import MONITOR, REQUESTS, load_results
+from perflab.load.results import MONITOR, REQUESTS, Environment, RunResults, load_results
+from perflab.probe.store.reader import Window
 from perflab.report.join import RouteJoin, join_routes, sampled_ids
 
 STORE_WINDOW_LIMIT = 200_000  # server rows read for a run (the probe keeps 100,000 by default)
@@ -31,10 +31,6 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def _epoch(iso: str | None) -> float | None:
-    return datetime.fromisoformat(iso).timestamp() if iso else None
-
-
 class ReportData:
     """What the report shows, read from a run directory and (when there is one) a probe store."""
 
@@ -42,16 +38,16 @@ class ReportData:
         self.run_dir = Path(run_dir)
         if not self.run_dir.exists():
             raise PerflabError(f"no run directory at {self.run_dir}")
-        self.results: dict[str, Any] = load_results(self.run_dir)
+        self.results: RunResults = load_results(self.run_dir)
         if self.run_dir.is_file():
             self.run_dir = self.run_dir.parent
-        chosen = store if store is not None else self.results.get("probe_store")
+        chosen = store if store is not None else self.results.probe_store
         self.store_path: Path | None = Path(chosen) if chosen else None
         self.store_note = ""  # why there are no server figures, when there are none
         self.store = self._open_store()
 
     def _open_store(self):
-        from perflab.probe.store import RecordingStore
+        from perflab.probe.store.reader import StoreReader
         from perflab.report.probe_store import probe_store_problem
 
         if self.store_path is None:
@@ -64,28 +60,28 @@ class ReportData:
         if problem:
             self.store_note = problem
             return None
-        return RecordingStore.at_path(self.store_path, read_only=True)
+        return StoreReader.at_path(self.store_path, read_only=True)
 
     # -- the client side (the run directory) ----------------------------------------------
 
     @property
-    def started(self) -> float | None:
-        return _epoch(self.results.get("started_at"))
+    def started(self) -> float:
+        return self.results.started
 
     @property
-    def ended(self) -> float | None:
-        return _epoch(self.results.get("ended_at"))
+    def ended(self) -> float:
+        return self.results.ended
 
     @property
-    def environment(self) -> dict[str, Any]:
-        return self.results.get("environment") or {}
+    def environment(self) -> Environment:
+        return self.results.environment
 
     @property
     def settings(self) -> dict[str, Any]:
-        return self.results.get("settings") or {}
+        return self.results.settings
 
     def _csv(self, key: str, default: str) -> list[dict[str, str]]:
-        name = (self.results.get("files") or {}).get(key, default)
+        name = self.results.files.get(key, default)
         try:
             with open(self.run_dir / name, newline="") as f:
                 return list(csv.DictReader(f))
@@ -115,22 +111,28 @@ class ReportData:
 
     # -- the server side (the probe store) ------------------------------------------------
 
+    @property
+    def window(self) -> Window:
+        """The run's time: every server figure (routes, findings, SQL) is read for it alone,
+        so another run recorded into the same store does not show."""
+        return Window(self.started, self.ended)
+
     @cached_property
     def server_routes(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The store's per-route figures over the run's minutes, by (method, route)."""
         if self.store is None:
             return {}
-        rows = self.store.routes(since=self.started, until=self.ended)
-        return {(r["method"], r["route"]): r for r in rows}
+        return {(r["method"], r["route"]): r for r in self.store.routes(self.window)}
 
     @cached_property
     def server_requests(self) -> dict[str, dict[str, Any]]:
         """Server rows recorded during the run (scalar columns only), by request id."""
         if self.store is None or self.started is None:
             return {}
-        rows = self.store.requests(since=self.started - 1, limit=STORE_WINDOW_LIMIT)
-        until = (self.ended or float("inf")) + 5  # the last responses are written after the end
-        return {r["request_id"]: r for r in rows if r["started"] <= until}
+        # A second's slack at the start; the last responses are written after the end.
+        around = Window(self.started - 1, self.ended + 5 if self.ended is not None else None)
+        rows = self.store.requests(around, limit=STORE_WINDOW_LIMIT)
+        return {r["request_id"]: r for r in rows}
 
     @cached_property
     def joined(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -143,7 +145,7 @@ class ReportData:
         """Each endpoint's route (``perflab.report.join``: by name, else by request id)."""
         if self.store is None:
             return RouteJoin()
-        endpoints = [(e["method"], e["name"]) for e in self.results.get("endpoints", [])]
+        endpoints = [(e.method, e.name) for e in self.results.endpoints]
         server = self.server_requests
 
         def route_of_request(request_id: str) -> tuple[str, str] | None:
@@ -182,10 +184,10 @@ class ReportData:
         return {key: hits / lookups for key, (hits, lookups) in totals.items()}
 
     def findings(self, kind: str, limit: int = 30) -> list[dict[str, Any]]:
-        return self.store.findings(kind=kind, limit=limit) if self.store else []
+        return self.store.findings(self.window, kind=kind, limit=limit) if self.store else []
 
     def sql(self, limit: int = 20) -> list[dict[str, Any]]:
-        return self.store.sql(limit=limit) if self.store else []
+        return self.store.sql(self.window, limit=limit) if self.store else []
 
     def request_detail(self, request_id: str) -> dict[str, Any] | None:
         return self.store.request(request_id=request_id) if self.store else None

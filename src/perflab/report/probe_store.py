@@ -1,6 +1,6 @@
 """Opening a probe store a person named: checked read-only first, so nothing is created.
 
-``RecordingStore`` creates its tables on first use, which is right for the probe's writer
+A store creates its tables on first use, which is right for the probe's writer
 and wrong for a reader given a mistyped path or the app's own database file: the reader
 would make an empty store there (or add tables to that database) and show nothing.
 """
@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from perflab.errors import PerflabError
-from perflab.probe.store import READ_TABLES
+from perflab.probe.store.schema import READ_TABLES
 
 __all__ = ["open_probe_store", "probe_store_problem"]
 
@@ -38,9 +38,9 @@ def probe_store_problem(path: Path) -> str | None:
 
 
 def open_probe_store(path: Path | str, hint: str = ""):
-    """The ``RecordingStore`` at ``path``; a one-line ``PerflabError`` (exit 2) when there is
+    """The store at ``path``, read-only; a one-line ``PerflabError`` (exit 2) when there is
     none there (``hint`` is added to the "no probe store" message)."""
-    from perflab.probe.store import RecordingStore
+    from perflab.probe.store.reader import StoreReader
 
     path = Path(path)
     if not path.is_file():
@@ -48,4 +48,4 @@ def open_probe_store(path: Path | str, hint: str = ""):
     problem = probe_store_problem(path)
     if problem:
         raise PerflabError(problem)
-    return RecordingStore.at_path(path, read_only=True)
+    return StoreReader.at_path(path, read_only=True)

@@ -1,0 +1,325 @@
+"""The store's writer side: a batch of records in one transaction, with the rollups, counters
+and retention that go with it.
+
+``perflab.probe.writer.BackgroundWriter`` (the thread that takes records off the request path)
+calls this; nothing here runs on the request path. Per batch: request rows with one detail
+document each (its statements by hash, their texts once in ``perflab_statement``), the
+findings (stored once, in ``perflab_finding``: request listings and route summaries count
+them there), per-minute route rollups (``LatencyHistogram`` each) and per-minute SQL totals,
+so summaries never scan requests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections import defaultdict
+from functools import lru_cache
+from operator import attrgetter
+from typing import Any
+
+from perflab.histogram import LatencyHistogram
+from perflab.probe.collector import collector_paused
+from perflab.probe.fingerprint import text_hash
+from perflab.probe.jsonbytes import to_json_bytes
+from perflab.probe.records import QueryEvent, RequestRecord
+from perflab.probe.store.schema import (
+    FINDING_FIELDS,
+    LOST_IN_DEAD_PROCESS,
+    FindingRow,
+    RequestRow,
+    RouteMinute,
+    SqlMinute,
+    StoreSchema,
+)
+
+COMPRESS_ABOVE = 2048  # bytes; zlib's setup costs more than it saves on small documents
+# Statement texts outlive the oldest kept request by this much: writers in other
+# processes (or hosts, with their own clocks) may be storing requests that use them.
+STATEMENT_GRACE_S = 600.0
+
+
+def pack(document: Any) -> bytes:
+    """JSON, zlib-compressed when large (a raw document starts with ``{``, zlib never does)."""
+    raw = to_json_bytes(document)
+    return zlib.compress(raw, 1) if len(raw) > COMPRESS_ABOVE else raw
+
+
+def unpack(blob) -> Any:
+    if blob is None:
+        return None
+    data = bytes(blob)
+    return json.loads(data if data[:1] == b"{" else zlib.decompress(data))
+
+
+def minute_of(started: float) -> int:
+    """The rollup minute (unix seconds, a multiple of 60) a request falls in."""
+    return int(started // 60) * 60
+
+
+@lru_cache(maxsize=1)
+def _empty_histogram() -> str:
+    """An empty histogram, encoded (a new rollup row's); making one takes ~0.2 ms."""
+    return LatencyHistogram().encode()
+
+
+# A query as stored in a request's document: its text by hash (``text_hash``, the key in
+# ``perflab_statement``), its fingerprint derived again when read (``StoreReader.request``).
+_QUERY_FIELDS = tuple(name for name in QueryEvent.__slots__ if name not in ("sql", "fingerprint"))
+_query_values = attrgetter(*_QUERY_FIELDS)
+_finding_values = attrgetter(*FINDING_FIELDS)
+
+
+def _placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+_INSERT_REQUEST = (
+    f"INSERT INTO perflab_request ({', '.join(RequestRow._fields)}) "
+    f"VALUES ({_placeholders(len(RequestRow._fields))})"
+)
+_INSERT_FINDING = (
+    f"INSERT INTO perflab_finding ({', '.join(FindingRow._fields)}) "
+    f"VALUES ({_placeholders(len(FindingRow._fields))})"
+)
+_ROUTE_KEY = "minute = %s AND method = %s AND route = %s"
+_SQL_COLUMNS = ("minute", "fingerprint_hash", "method", "route", *SqlMinute._fields)
+
+
+def _document(record: RequestRecord, statements: dict[str, str]) -> dict[str, Any]:
+    """The request's detail document; adds the statements it uses to ``statements``
+    (hash -> text) for the batch's ``perflab_statement`` upsert."""
+    queries = []
+    for q in record.queries:
+        key = text_hash(q.sql)
+        statements[key] = q.sql
+        row = dict(zip(_QUERY_FIELDS, _query_values(q), strict=True))
+        row["sql_hash"] = key
+        queries.append(row)
+    return record.detail(queries)
+
+
+def _request_row(record: RequestRecord, statements: dict[str, str]) -> RequestRow:
+    profile = zlib.compress(record.profile.encode(), 1) if record.profile else None
+    return RequestRow(
+        record.request_id, record.started, record.method, record.path, record.route,
+        record.view, record.status, record.duration_ms, record.cpu_ms, record.db_ms,
+        record.query_count, record.response_bytes, record.user_id, record.cache_hits,
+        record.cache_misses, record.cache_ms, record.template_ms,
+        int(record.profile is not None), record.pid, pack(_document(record, statements)),
+        profile,
+    )  # fmt: skip
+
+
+class StoreBatches(StoreSchema):
+    """What the probe's writer thread does to the store: batches, counters, retention."""
+
+    def write(
+        self,
+        records: list[RequestRecord],
+        counters: dict[str, int] | None = None,
+        writer: tuple[str, int] | None = None,
+    ) -> None:
+        """Store a batch in one transaction: requests, findings, rollups, SQL totals, and
+        ``writer`` (its key, and how many records it has accounted for with this batch).
+
+        The collector is paused while the batch is turned into rows and while they are
+        inserted, not while the transaction waits for the store's lock or its commit."""
+        self.ensure_schema()
+        statements: dict[str, str] = {}
+        with collector_paused():
+            rows = [_request_row(r, statements) for r in records]  # before the lock
+        with self.database.cursor(write=True) as cursor, collector_paused():
+            cursor.executemany(
+                _INSERT_REQUEST,
+                [row for record, row in zip(records, rows, strict=True) if not record.findings],
+            )
+            for record, row in zip(records, rows, strict=True):
+                if record.findings:
+                    self._insert_with_findings(cursor, record, row)
+            self._merge_statements(cursor, statements)
+            self._merge_route_rollups(cursor, rows)
+            self._merge_sql_rollups(cursor, records)
+            for name, delta in (counters or {}).items():
+                if delta:
+                    _bump_counter(cursor, name, delta)
+            if writer is not None:
+                cursor.execute(
+                    """INSERT INTO perflab_writer (writer, settled, last_seen) VALUES (%s, %s, %s)
+                       ON CONFLICT (writer) DO UPDATE
+                       SET settled = excluded.settled, last_seen = excluded.last_seen""",
+                    [*writer, time.time()],
+                )
+
+    @staticmethod
+    def _insert_with_findings(cursor, record: RequestRecord, row: RequestRow) -> None:
+        (inserted,) = cursor.execute(_INSERT_REQUEST + " RETURNING id", row).dicts()
+        of_request = (
+            inserted["id"],
+            record.request_id,
+            record.started,
+            record.method,
+            record.route,
+        )
+        cursor.executemany(
+            _INSERT_FINDING, [(*of_request, *_finding_values(f)) for f in record.findings]
+        )
+
+    @staticmethod
+    def _merge_statements(cursor, statements: dict[str, str]) -> None:
+        """Store new texts; mark known ones as still used (``last_seen``, for ``trim``)."""
+        if not statements:
+            return
+        now = time.time()
+        cursor.executemany(
+            """INSERT INTO perflab_statement (sql_hash, sql, last_seen) VALUES (%s, %s, %s)
+               ON CONFLICT (sql_hash) DO UPDATE SET last_seen =
+               CASE WHEN excluded.last_seen > perflab_statement.last_seen
+               THEN excluded.last_seen ELSE perflab_statement.last_seen END""",
+            [(key, sql, now) for key, sql in sorted(statements.items())],
+        )
+
+    def _merge_route_rollups(self, cursor, rows: list[RequestRow]) -> None:
+        """Add a batch's requests to their per-minute route rollups."""
+        groups: dict[tuple[int, str, str], list[RequestRow]] = defaultdict(list)
+        for row in rows:
+            groups[(minute_of(row.started), row.method, row.route)].append(row)
+        empty = RouteMinute(0, 0, 0.0, 0.0, 0, 0, 0.0, _empty_histogram())
+        # Sorted: writers in several processes lock rows in one order (no deadlocks).
+        for key, group in sorted(groups.items()):
+            # Make sure the row exists, then lock it: concurrent writers merge, not overwrite.
+            cursor.execute(
+                f"""INSERT INTO perflab_route_rollup (minute, method, route,
+                    {", ".join(RouteMinute._fields)})
+                    VALUES (%s, %s, %s, {_placeholders(len(RouteMinute._fields))})
+                    ON CONFLICT (minute, method, route) DO NOTHING""",
+                [*key, *empty],
+            )
+            old = RouteMinute(
+                *cursor.execute(
+                    f"SELECT {', '.join(RouteMinute._fields)} FROM perflab_route_rollup "
+                    f"WHERE {_ROUTE_KEY}" + self.database.row_lock,
+                    key,
+                ).fetchone()
+            )
+            hist = LatencyHistogram.decode(old.hist)
+            durations = [row.duration_ms for row in group]
+            hist.record_many_ms(durations)
+            queries = [row.query_count for row in group]
+            new = RouteMinute(
+                count=old.count + len(group),
+                errors=old.errors + sum(row.status >= 500 for row in group),
+                sum_ms=old.sum_ms + sum(durations),
+                max_ms=max(old.max_ms, *durations),
+                sum_queries=old.sum_queries + sum(queries),
+                max_queries=max(old.max_queries, *queries),
+                sum_db_ms=old.sum_db_ms + sum(row.db_ms for row in group),
+                hist=hist.encode(),
+            )
+            cursor.execute(
+                f"UPDATE perflab_route_rollup SET "
+                f"{', '.join(f'{name} = %s' for name in RouteMinute._fields)} WHERE {_ROUTE_KEY}",
+                [*new, *key],
+            )
+
+    @staticmethod
+    def _merge_sql_rollups(cursor, records: list[RequestRecord]) -> None:
+        """Add a batch's statements to their per-minute totals by shape and route."""
+        totals: dict[tuple[int, str, str, str], list] = {}
+        for record in records:
+            method, route, started = record.method, record.route, record.started
+            minute = minute_of(started)
+            for q in record.queries:
+                key = (minute, q.fingerprint_hash, method, route)
+                entry = totals.get(key)
+                ms = q.duration_ms
+                if entry is None:  # as SqlMinute: fingerprint, count, total, max, last seen
+                    totals[key] = [q.fingerprint, 1, ms, ms, started]
+                else:
+                    entry[1] += 1
+                    entry[2] += ms
+                    if ms > entry[3]:
+                        entry[3] = ms
+                    entry[4] = started
+        cursor.executemany(
+            f"""INSERT INTO perflab_sql_rollup ({", ".join(_SQL_COLUMNS)})
+               VALUES ({_placeholders(len(_SQL_COLUMNS))})
+               ON CONFLICT (minute, fingerprint_hash, method, route) DO UPDATE SET
+               count = perflab_sql_rollup.count + excluded.count,
+               total_ms = perflab_sql_rollup.total_ms + excluded.total_ms,
+               max_ms = CASE WHEN excluded.max_ms > perflab_sql_rollup.max_ms
+                        THEN excluded.max_ms ELSE perflab_sql_rollup.max_ms END,
+               last_seen = excluded.last_seen""",
+            [(*key, *values) for key, values in sorted(totals.items())],
+        )
+
+    def add_counters(self, counters: dict[str, int]) -> None:
+        self.ensure_schema()
+        with self.database.cursor(write=True) as cursor:
+            for name, delta in counters.items():
+                if delta:
+                    _bump_counter(cursor, name, delta)
+
+    def settle_dead_writer(self, key: str, submitted: int, settled: int) -> int:
+        """Count as lost what a process that died held unwritten: ``submitted`` records
+        taken, less those accounted for (the larger of its ledger's ``settled`` and the
+        store's, which is committed with each batch). Its row goes; returns the count."""
+        self.ensure_schema()
+        with self.database.cursor(write=True) as cursor:
+            found = cursor.execute(
+                "SELECT settled FROM perflab_writer WHERE writer = %s" + self.database.row_lock,
+                [key],
+            ).dicts()
+            stored = found[0]["settled"] if found else 0
+            lost = max(submitted - max(settled, stored), 0)
+            if lost:
+                _bump_counter(cursor, LOST_IN_DEAD_PROCESS, lost)
+            cursor.execute("DELETE FROM perflab_writer WHERE writer = %s", [key])
+        return lost
+
+    def forget_writer(self, key: str) -> None:
+        """A process that ended with everything accounted for has nothing left to settle."""
+        self.ensure_schema()
+        with self.database.cursor(write=True) as cursor:
+            cursor.execute("DELETE FROM perflab_writer WHERE writer = %s", [key])
+
+    def trim(self, max_requests: int, max_age_s: float, now: float | None = None) -> int:
+        """Apply retention: at most ``max_requests`` requests, none older than ``max_age_s``;
+        rollups and SQL totals by age only. Returns how many requests went."""
+        self.ensure_schema()
+        now = now or time.time()
+        cutoff = now - max_age_s
+        with self.database.cursor(write=True) as cursor:
+            newest = cursor.execute(
+                "SELECT id FROM perflab_request ORDER BY id DESC LIMIT 1 OFFSET %s",
+                [max_requests],
+            ).dicts()
+            first_kept = newest[0]["id"] + 1 if newest else 0
+            cursor.execute(
+                "DELETE FROM perflab_finding WHERE request_row < %s OR started < %s",
+                [first_kept, cutoff],
+            )
+            cursor.execute(
+                "DELETE FROM perflab_request WHERE id < %s OR started < %s", [first_kept, cutoff]
+            )
+            deleted = cursor.raw.rowcount
+            cursor.execute("DELETE FROM perflab_route_rollup WHERE minute < %s", [cutoff])
+            cursor.execute("DELETE FROM perflab_sql_rollup WHERE minute < %s", [cutoff])
+            cursor.execute("DELETE FROM perflab_writer WHERE last_seen < %s", [cutoff])
+            # A kept request was written after it started, and its texts marked then.
+            (oldest,) = cursor.execute("SELECT MIN(started) AS oldest FROM perflab_request").dicts()
+            horizon = now if oldest["oldest"] is None else oldest["oldest"]
+            cursor.execute(
+                "DELETE FROM perflab_statement WHERE last_seen < %s",
+                [horizon - STATEMENT_GRACE_S],
+            )
+        return max(deleted, 0)
+
+
+def _bump_counter(cursor, name: str, delta: int) -> None:
+    cursor.execute(
+        """INSERT INTO perflab_counter (name, value) VALUES (%s, %s)
+           ON CONFLICT (name) DO UPDATE SET value = perflab_counter.value + excluded.value""",
+        [name, delta],
+    )

@@ -1,0 +1,280 @@
+"""The store's reader side: what the API, ``perflab inspect``, the report and compare read.
+
+Every read of many rows takes the same ``Window`` (since/until, unix seconds), so a run's
+routes, requests, findings and SQL are all read for the run's time and a second run into the
+same store never shows in the first one's figures. Summaries read the rollups and the
+findings table, never the requests. Rows come back as dicts keyed by the columns the schema
+declares (``perflab.probe.store.schema``).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections import defaultdict
+from typing import Any, NamedTuple
+
+from perflab.histogram import LatencyHistogram
+from perflab.probe.fingerprint import fingerprint_sql
+from perflab.probe.store.batches import unpack
+from perflab.probe.store.schema import FINDING_FIELDS, REQUEST_COLUMNS, StoreSchema
+
+END_OF_TIME = 1e12  # unix seconds (year 33658): "no end" in a query's bounds
+
+
+class Window(NamedTuple):
+    """A span of time to read, in unix seconds; ``None`` leaves that side open. Requests and
+    findings fall in it by when their request started; rollups (routes, SQL) by their minute,
+    from the minute holding ``since``."""
+
+    since: float | None = None
+    until: float | None = None
+
+    @classmethod
+    def last_minutes(cls, minutes: float | None, now: float | None = None) -> Window:
+        """The last ``minutes`` up to now (everything when None)."""
+        if minutes is None:
+            return cls()
+        return cls(since=(now if now is not None else time.time()) - minutes * 60)
+
+    def bounds(self) -> tuple[float, float]:
+        """``(since, until)`` closed, for ``started BETWEEN``."""
+        return (
+            self.since if self.since is not None else 0.0,
+            self.until if self.until is not None else END_OF_TIME,
+        )
+
+    def minute_bounds(self) -> tuple[float, float]:
+        """``(since, until)`` for rollup minutes: from the minute holding ``since``."""
+        since, until = self.bounds()
+        return since // 60 * 60, until
+
+
+EVERYTHING = Window()
+
+# A request's number of findings, counted where they are stored.
+_FINDING_COUNT = "(SELECT COUNT(*) FROM perflab_finding f WHERE f.request_row = perflab_request.id)"
+
+
+class StoreReader(StoreSchema):
+    """Reads over a probe store; open read-only (``at_path(path, read_only=True)``) to be
+    sure a reader never creates or changes anything."""
+
+    def _read(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        self.ensure_schema()
+        with self.database.cursor() as cursor:
+            return cursor.execute(sql, params).dicts()
+
+    def routes(self, window: Window = EVERYTHING) -> list[dict]:
+        """Per route: count, error rate, p50/p95/p99, queries, DB-time share; ``findings``
+        (finding rows: findings per request, summed), and ``n_plus_one`` / ``duplicates``:
+        how many distinct findings of each kind the route has (what there is to fix)."""
+        rows = self._read(
+            """SELECT method, route, count, errors, sum_ms, max_ms, sum_queries, max_queries,
+               sum_db_ms, hist FROM perflab_route_rollup
+               WHERE minute >= %s AND minute <= %s""",
+            window.minute_bounds(),
+        )
+        merged: dict[tuple[str, str], dict] = {}
+        for row in rows:
+            key = (row["method"], row["route"])
+            entry = merged.get(key)
+            hist = LatencyHistogram.decode(row["hist"])
+            if entry is None:
+                merged[key] = {**row, "hist": hist}
+                continue
+            entry["hist"].merge(hist)
+            for name in ("count", "errors", "sum_ms", "sum_queries", "sum_db_ms"):
+                entry[name] += row[name]
+            entry["max_ms"] = max(entry["max_ms"], row["max_ms"])
+            entry["max_queries"] = max(entry["max_queries"], row["max_queries"])
+        found = self._finding_counts(window)
+        summary = []
+        for (method, route), e in merged.items():
+            hist, count = e["hist"], e["count"]
+            kinds = found.get((method, route), {})
+            summary.append({
+                "method": method,
+                "route": route,
+                "count": count,
+                "error_rate": e["errors"] / count,
+                "p50_ms": hist.percentile_ms(50),
+                "p95_ms": hist.percentile_ms(95),
+                "p99_ms": hist.percentile_ms(99),
+                "mean_ms": e["sum_ms"] / count,
+                "max_ms": e["max_ms"],
+                "mean_queries": e["sum_queries"] / count,
+                "max_queries": e["max_queries"],
+                "db_share": e["sum_db_ms"] / e["sum_ms"] if e["sum_ms"] else 0.0,
+                "findings": sum(rows for _, rows in kinds.values()),
+                "n_plus_one": kinds.get("n_plus_one", (0, 0))[0],
+                "duplicates": kinds.get("duplicate", (0, 0))[0],
+            })  # fmt: skip
+        return sorted(summary, key=lambda r: r["count"] * r["mean_ms"], reverse=True)
+
+    def _finding_counts(self, window: Window) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
+        """(method, route) -> kind -> (distinct findings by fingerprint and place, rows)."""
+        rows = self._read(
+            """SELECT method, route, kind,
+               COUNT(DISTINCT fingerprint_hash || ' ' || COALESCE(location, callsite, ''))
+               AS distinct_findings, COUNT(*) AS finding_rows
+               FROM perflab_finding WHERE started >= %s AND started <= %s
+               GROUP BY method, route, kind""",
+            window.bounds(),
+        )
+        kinds: dict[tuple[str, str], dict[str, tuple[int, int]]] = defaultdict(dict)
+        for row in rows:
+            kinds[(row["method"], row["route"])][row["kind"]] = (
+                row["distinct_findings"],
+                row["finding_rows"],
+            )
+        return kinds
+
+    def requests(
+        self,
+        window: Window = EVERYTHING,
+        *,
+        route: str | None = None,
+        method: str | None = None,
+        status: int | None = None,
+        min_ms: float | None = None,
+        with_findings: bool = False,
+        order: str = "recent",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict]:
+        """Requests' scalar columns and ``finding_count``, newest (or slowest) first."""
+        where, params = ["started >= %s AND started <= %s"], list(window.bounds())
+        for column, value in (("route", route), ("method", method), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if min_ms is not None:
+            where.append("duration_ms >= %s")
+            params.append(min_ms)
+        if with_findings:
+            where.append(
+                "EXISTS (SELECT 1 FROM perflab_finding f WHERE f.request_row = perflab_request.id)"
+            )
+        order_by = "duration_ms DESC" if order == "slowest" else "id DESC"
+        return self._read(
+            f"SELECT id, {', '.join(REQUEST_COLUMNS)}, {_FINDING_COUNT} AS finding_count "
+            f"FROM perflab_request WHERE {' AND '.join(where)} "
+            f"ORDER BY {order_by} LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+
+    def request(self, row_id: int | None = None, request_id: str | None = None) -> dict | None:
+        """One request in full, by row id or by its X-Request-ID: its columns, its detail
+        document's lists (statements with their text), its findings."""
+        column, value = ("id", row_id) if row_id is not None else ("request_id", request_id)
+        rows = self._read(
+            f"SELECT id, {', '.join(REQUEST_COLUMNS)}, detail FROM perflab_request "
+            f"WHERE {column} = %s ORDER BY id DESC LIMIT 1",
+            [value],
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        row.update(unpack(row.pop("detail")))
+        queries = row.get("queries", ())
+        texts = self._statement_texts({q["sql_hash"] for q in queries if "sql_hash" in q})
+        for query in queries:
+            if "sql_hash" in query:  # stored once, in perflab_statement
+                query["sql"] = texts.get(query.pop("sql_hash"), "")
+            if "fingerprint" not in query:  # not stored: derived from the statement
+                query["fingerprint"] = fingerprint_sql(query["sql"])
+        row["findings"] = self._read(
+            f"SELECT {', '.join(FINDING_FIELDS)} FROM perflab_finding "
+            f"WHERE request_row = %s ORDER BY id",
+            [row["id"]],
+        )
+        row["finding_count"] = len(row["findings"])
+        return row
+
+    def _statement_texts(self, keys: set[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        ordered = sorted(keys)
+        rows = self._read(
+            f"SELECT sql_hash, sql FROM perflab_statement "
+            f"WHERE sql_hash IN ({', '.join(['%s'] * len(ordered))})",
+            ordered,
+        )
+        return {r["sql_hash"]: r["sql"] for r in rows}
+
+    def profile(self, row_id: int) -> str | None:
+        rows = self._read("SELECT profile FROM perflab_request WHERE id = %s", [row_id])
+        if not rows or rows[0]["profile"] is None:
+            return None
+        return zlib.decompress(bytes(rows[0]["profile"])).decode()
+
+    def sql(self, window: Window = EVERYTHING, *, route: str | None = None, limit: int = 50):
+        """SQL fingerprints by total time (over routes, or for one route)."""
+        where, params = "minute >= %s AND minute <= %s", list(window.minute_bounds())
+        if route:
+            where += " AND route = %s"
+            params.append(route)
+        return self._read(
+            f"""SELECT fingerprint_hash, fingerprint, SUM(count) AS count,
+                SUM(total_ms) AS total_ms, MAX(max_ms) AS max_ms, MAX(last_seen) AS last_seen,
+                COUNT(DISTINCT method || ' ' || route) AS routes FROM perflab_sql_rollup
+                WHERE {where}
+                GROUP BY fingerprint_hash, fingerprint ORDER BY total_ms DESC LIMIT %s""",
+            [*params, limit],
+        )
+
+    def findings(
+        self,
+        window: Window = EVERYTHING,
+        *,
+        route: str | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+    ) -> list[dict]:
+        """Findings grouped by what and where: how many requests, statements per request."""
+        where, params = ["started >= %s AND started <= %s"], list(window.bounds())
+        if route:
+            where.append("route = %s")
+            params.append(route)
+        if kind:
+            where.append("kind = %s")
+            params.append(kind)
+        # One request can hold several rows of one group (a duplicate finding is per SQL and
+        # parameters: two repeated rows of one statement shape are two rows), so the inner
+        # query makes one row per request and group: "requests" counts distinct requests
+        # (COUNT(DISTINCT request_row)), "per request" sums a request's rows.
+        return self._read(
+            f"""SELECT kind, method, route, fingerprint_hash, place AS location,
+                MAX(callsite) AS callsite, MAX(template) AS template, MAX(origin) AS origin,
+                COUNT(*) AS requests,
+                AVG(count) AS per_request, MAX(count) AS max_per_request,
+                SUM(total_ms) AS total_ms, MAX(example_sql) AS example_sql, MAX(hint) AS hint,
+                MAX(fingerprint) AS fingerprint, MAX(request_id) AS example_request_id
+                FROM (SELECT kind, method, route, fingerprint_hash,
+                      COALESCE(location, callsite) AS place, request_row,
+                      MAX(callsite) AS callsite, MAX(template) AS template,
+                      MAX(origin) AS origin, SUM(count) AS count, SUM(total_ms) AS total_ms,
+                      MAX(example_sql) AS example_sql, MAX(hint) AS hint,
+                      MAX(fingerprint) AS fingerprint, MAX(request_id) AS request_id
+                      FROM perflab_finding WHERE {" AND ".join(where)}
+                      GROUP BY kind, method, route, fingerprint_hash,
+                      COALESCE(location, callsite), request_row
+                ) AS per_request_row
+                GROUP BY kind, method, route, fingerprint_hash, place
+                ORDER BY total_ms DESC LIMIT %s""",
+            [*params, limit],
+        )
+
+    def counters(self) -> dict[str, int]:
+        """The store's lifetime counters (records dropped or lost): not per window."""
+        return {
+            r["name"]: r["value"] for r in self._read("SELECT name, value FROM perflab_counter")
+        }
+
+    def request_count(self, window: Window = EVERYTHING) -> int:
+        (row,) = self._read(
+            "SELECT COUNT(*) AS n FROM perflab_request WHERE started >= %s AND started <= %s",
+            window.bounds(),
+        )
+        return row["n"]
