@@ -21,8 +21,10 @@ from typing import Any
 
 from django.core.checks import Error, Warning
 
+from perflab.mount import URL_PREFIX
+
 PROBE_MIDDLEWARE = "perflab.middleware.ProbeMiddleware"
-URL_INCLUDE = 'path("perf/", include("perflab.urls"))'
+URL_INCLUDE = f'path("{URL_PREFIX}", include("perflab.urls"))'
 # perflab's URL names the checks resolve: the writer's status and the runner's route list.
 API_URL_NAMES = ("status", "urlpatterns")
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -19,11 +19,12 @@ from perflab.commands.arguments import (
     utf8_text,
 )
 from perflab.errors import ExitCode, PerflabError
+from perflab.load.distributed import MASTER_PORT
 
 MAX_RUN_TIME_S = 7 * 86400.0  # every run stops by itself
 MAX_USERS = 1_000_000  # per run; beyond this a typo is likelier than a plan
 MAX_STOP_TIMEOUT_S = 3600.0
-DEFAULT_MASTER_PORT = 5557  # Locust's
+DEFAULT_MASTER_PORT = MASTER_PORT  # a local master with --workers moves to a free port
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

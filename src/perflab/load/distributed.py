@@ -32,6 +32,7 @@ OPEN_MODEL_MESSAGE = "perflab_open_model"
 STOP_ARRIVALS_MESSAGE = "perflab_stop_arrivals"  # open model: no arrival is due after this
 WORKER_STOPPED_MESSAGE = "perflab_worker_stopped"  # a worker's last figures, once its users stopped
 LAST_MESSAGE_LINGER_S = 2.0  # a worker's exit waits this long, at most, to deliver its last
+MASTER_PORT = 5557  # where workers find the master unless told otherwise (Locust's default)
 WORKER_WAIT_S = 60.0
 logger = logging.getLogger("perflab.run")
 

@@ -20,9 +20,10 @@ import urllib.request
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
+from perflab.mount import API_PATH
 from perflab.probe.routes import ROUTE_HEADER
 
-PATTERNS_PATH = "/perf/api/urlpatterns/"
+PATTERNS_PATH = f"{API_PATH}urlpatterns/"
 
 
 class RouteGrouper:

@@ -28,6 +28,7 @@ from perflab import __version__
 from perflab.errors import ExitCode, PerflabError
 from perflab.load.arrival import ArrivalRate, OpenModel
 from perflab.load.client import ID_LINE, ClientTracker, request_id_of, resolve_request_id
+from perflab.load.distributed import MASTER_PORT
 from perflab.load.grouping import RouteGrouper, fetch_app_description
 from perflab.load.live import LiveView
 from perflab.load.monitor import ResourceMonitor
@@ -64,7 +65,7 @@ class RunConfig:
     expect_workers: int = 0  # workers to wait for before starting (role master)
     master_host: str = "127.0.0.1"
     master_bind: str = "127.0.0.1"
-    master_port: int = 5557
+    master_port: int = MASTER_PORT
     slos: tuple[SLO, ...] = ()
     abort_on_fail: bool = False
     stop_timeout_s: float = 10.0

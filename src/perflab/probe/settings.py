@@ -16,7 +16,9 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-DEFAULT_IGNORE_PATHS = [r"^/static/", r"^/media/", r"^/perf/", r"^/favicon\.ico$"]
+from perflab.mount import URL_PREFIX
+
+DEFAULT_IGNORE_PATHS = [r"^/static/", r"^/media/", f"^/{re.escape(URL_PREFIX)}", r"^/favicon\.ico$"]
 # Matched after separators and case are normalised (api_key = api-key = apiKey); words of
 # five letters or more anywhere in a name, shorter ones as whole tokens (perflab.probe.masking).
 # credential and signature cover AWS's X-Amz-Credential and X-Amz-Signature.
@@ -194,7 +196,7 @@ def _callable(key: str, value: Any) -> Callable | None:
 def load_settings() -> ProbeSettings:
     from django.conf import settings
 
-    from perflab.datadir import data_dir
+    from perflab.datadir import STORE_FILE, data_dir
 
     base = Path(getattr(settings, "DATA_DIR", None) or data_dir())
-    return parse_settings(getattr(settings, "PERFLAB", None), base / "probe.sqlite3")
+    return parse_settings(getattr(settings, "PERFLAB", None), base / STORE_FILE)
