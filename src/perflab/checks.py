@@ -109,6 +109,20 @@ def check_urls(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list:
     return []
 
 
+def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list:
+    """``PERFLAB`` reads as the probe reads it at startup: every key known, every value of
+    its declared type, every recorder importable and a ``Recorder``."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from perflab.probe.settings import load_settings
+
+    try:
+        load_settings()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="perflab.E005")]
+    return []
+
+
 def check_store(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list:
     """The probe's store can be written: a file the probe can create or open as its own, or a
     database alias that exists."""
@@ -119,8 +133,8 @@ def check_store(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
 
     try:
         store = load_settings().STORE
-    except ImproperlyConfigured as exc:
-        return [Error(str(exc), id="perflab.E005")]
+    except ImproperlyConfigured:
+        return []  # check_settings says why
     if "ALIAS" in store:
         alias = store["ALIAS"]
         if alias in settings.DATABASES:
@@ -258,5 +272,6 @@ def _probe_position(middleware: list[str]) -> int | None:
 CHECKS = (
     (check_middleware, ("perflab",)),
     (check_urls, ("perflab", "urls")),
+    (check_settings, ("perflab",)),
     (check_store, ("perflab",)),
 )

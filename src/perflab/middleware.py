@@ -22,6 +22,7 @@ from perflab.probe.masking import mask_body, mask_headers, mask_path, mask_query
 from perflab.probe.probe import get_probe
 from perflab.probe.process import current_pid
 from perflab.probe.profiling import RequestProfiler
+from perflab.probe.recorders.base import Recorder, ServerTiming
 from perflab.probe.routes import (
     ROUTE_HEADER,
     UNMATCHED,
@@ -181,8 +182,8 @@ class ProbeMiddleware:
 
     def _end(self, request, response, active: ActiveRequest):
         try:
-            duration_ms = active.offset_ms(time.perf_counter())
-            cpu_ms = (time.thread_time() - active.cpu0) * 1000.0
+            active.duration_ms = duration_ms = active.offset_ms(time.perf_counter())
+            active.cpu_ms = (time.thread_time() - active.cpu0) * 1000.0
             probe = self.probe
             named = named_route_of(request)
             route = named.name
@@ -192,35 +193,44 @@ class ProbeMiddleware:
                     active.profiler.discard()
                 else:
                     profile = active.profiler.stop()
+            active.profile = profile
+            active.view = named.view
+            active.status = response.status_code
+            active.response_bytes = _response_size(response)
+            active.user_id = _user_id(request)
             for recorder in probe.finishing:
                 recorder.finish(active)
             probe.rules.observe(route, duration_ms)  # profile rules go by the published name
             if _split(named, active.settings):
                 route = self._served_route(named, request, response, active.settings)
-            self._annotate(response, active, route, duration_ms)
-            probe.writer.submit(active.frozen(
-                route, named.view, response.status_code, duration_ms, cpu_ms,
-                _response_size(response), _user_id(request), profile,
-            ))  # fmt: skip
+            active.route = route
+            self._annotate(response, active, probe.timing)
+            probe.writer.submit(active.frozen())
         except Exception:
             self._internal_error("finishing a record")
         return self._tag(response, request)
 
-    def _annotate(self, response, active: ActiveRequest, route: str, duration_ms: float) -> None:
+    def _annotate(self, response, active: ActiveRequest, timing: list[Recorder]) -> None:
+        """Server-Timing and the slow log, from the recorders' ``server_timing`` entries."""
         settings = active.settings
-        db_ms = 0.0
-        for raw in active.raw_queries:
-            db_ms += raw[5]
-        if settings.SERVER_TIMING:
-            _set_header(response, _SERVER_TIMING, _server_timing(
-                db_ms, duration_ms, len(active.raw_queries)
-            ))  # fmt: skip
-        if duration_ms >= settings.SLOW_REQUEST_MS:
-            slow_logger.warning(
-                "slow request: %s %s (%s) %.0f ms, %d queries, %.0f ms in SQL, request id %s",
-                active.method, active.path, route or "unmatched", duration_ms,
-                len(active.raw_queries), db_ms, active.request_id,
-            )  # fmt: skip
+        slow = active.duration_ms >= settings.SLOW_REQUEST_MS
+        if not (settings.SERVER_TIMING or slow):
+            return
+        entries: list[ServerTiming] = []
+        try:  # a recorder's bad entry costs the header, not the record
+            for recorder in timing:
+                entries += recorder.server_timing(active)
+            if settings.SERVER_TIMING:
+                _set_header(response, _SERVER_TIMING, _server_timing(entries, active.duration_ms))
+            if slow:
+                slow_logger.warning(
+                    "slow request: %s %s (%s) %.0f ms%s, request id %s",
+                    active.method, active.path, active.route or "unmatched", active.duration_ms,
+                    "".join(f", {name} {ms:.0f} ms ({desc or name})" for name, ms, desc in entries),
+                    active.request_id,
+                )  # fmt: skip
+        except Exception:
+            self._internal_error("timing the request (Recorder.server_timing)")
 
     def _served_route(self, named: NamedRoute, request, response, settings) -> str:
         """A split route's name for what this response served, told to the client in
@@ -277,18 +287,42 @@ def _split(named: NamedRoute, settings) -> bool:
 _SERVER_TIMING = ("server-timing", "Server-Timing")
 
 
-def _server_timing(db_ms: float, duration_ms: float, queries: int) -> str:
-    """``db;dur=1.2;desc="3 queries", app;dur=4.5, total;dur=5.7`` (milliseconds).
+def _server_timing(entries: list[ServerTiming], duration_ms: float) -> str:
+    """``db;dur=1.2;desc="3 queries", app;dur=4.5, total;dur=5.7`` (milliseconds): the
+    recorders' entries, then ``app`` (the total less theirs) and ``total``.
 
-    Tenths are formatted as integers: float formatting was ~4 µs of the probe's ~50 per
-    request (measured in place, benchmarks/RESULTS.md), integer formatting is ~1."""
-    db = round(db_ms * 10)
+    Tenths are formatted as integers: float formatting cost ~4 µs per request in place,
+    integer formatting ~1. The header skips Django's check (``_set_header``), so an entry
+    whose name is not a token is left out, and a description that cannot be quoted as is."""
     total = round(duration_ms * 10)
-    app = max(total - db, 0)
-    return (
-        f'db;dur={db // 10}.{db % 10};desc="{queries} queries", '
-        f"app;dur={app // 10}.{app % 10}, total;dur={total // 10}.{total % 10}"
-    )
+    app = total
+    parts = []
+    for name, ms, desc in entries:
+        if name not in _TIMING_NAMES and not _timing_name(name):
+            continue
+        tenths = round(ms * 10) if ms >= 0 else 0  # NaN compares False: 0
+        app -= tenths
+        if desc and desc.isascii() and desc.isprintable() and '"' not in desc and "\\" not in desc:
+            parts.append(f'{name};dur={tenths // 10}.{tenths % 10};desc="{desc}"')
+        else:
+            parts.append(f"{name};dur={tenths // 10}.{tenths % 10}")
+    app = max(app, 0)
+    parts.append(f"app;dur={app // 10}.{app % 10}, total;dur={total // 10}.{total % 10}")
+    return ", ".join(parts)
+
+
+_TIMING_NAMES = {"db"}  # names known to be tokens: the check is one set lookup
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _timing_name(name: str) -> bool:
+    """Whether ``name`` is a token (RFC 9110), as a Server-Timing metric name must be; the
+    first names found are remembered."""
+    if not (isinstance(name, str) and _TOKEN.fullmatch(name)):
+        return False
+    if len(_TIMING_NAMES) < 64:
+        _TIMING_NAMES.add(name)
+    return True
 
 
 def _set_header(response, header: tuple[str, str], value: str) -> None:

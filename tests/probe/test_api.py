@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from rest_framework.test import APIClient
 
-from perflab.checks import check_store
+from perflab.checks import check_settings
 from perflab.probe.settings import parse_settings
 from tests.demo.conftest import client_for, make_posts, make_user
 from tests.probe.conftest import flushed
@@ -277,5 +277,5 @@ class TestExplainIds:
         with pytest.raises(ImproperlyConfigured, match="EXPLAIN_ID_MAX_AGE_S"):
             parse_settings({"EXPLAIN_ID_MAX_AGE_S": value}, tmp_path / "probe.sqlite3")
         settings.PERFLAB = {**settings.PERFLAB, "EXPLAIN_ID_MAX_AGE_S": value}
-        [error] = check_store()
+        [error] = check_settings()
         assert error.id == "perflab.E005" and "EXPLAIN_ID_MAX_AGE_S" in error.msg

@@ -20,7 +20,13 @@ from django.http import HttpResponse
 from django.test.utils import override_settings
 from django.urls import include, path, re_path
 
-from perflab.checks import check_middleware, check_store, check_urls, store_file_problem
+from perflab.checks import (
+    check_middleware,
+    check_settings,
+    check_store,
+    check_urls,
+    store_file_problem,
+)
 from perflab.demo.urls import urlpatterns as demo_urlpatterns
 from perflab.middleware import ProbeMiddleware
 from perflab.probe.store import RecordingStore
@@ -69,7 +75,7 @@ def ids(messages) -> list[str]:
 
 
 def test_the_reference_settings_pass_every_perflab_check():
-    assert check_middleware() + check_urls() + check_store() == []
+    assert check_middleware() + check_urls() + check_settings() + check_store() == []
 
 
 def test_a_middleware_before_the_probe_is_named():
@@ -233,9 +239,23 @@ def test_a_store_alias_missing_from_databases_is_an_error():
 
 def test_an_invalid_perflab_setting_is_reported_not_raised():
     with override_settings(PERFLAB={"STORE": {"FILE": "x"}}):
-        (error,) = check_store()
+        (error,) = check_settings()
+        assert check_store() == []  # said once, by check_settings
     assert error.id == "perflab.E005"
     assert error.msg.startswith("PERFLAB['STORE'] must be")
+
+
+def test_a_recorder_that_is_not_one_is_reported():
+    recorders = ["perflab.probe.recorders.sql.SqlRecorder", "tests.probe.outbound.NotARecorder"]
+    with override_settings(PERFLAB={**settings.PERFLAB, "RECORDERS": recorders}):
+        (error,) = check_settings()
+    assert (error.id, error.msg) == (
+        "perflab.E005",
+        "PERFLAB['RECORDERS'] lists 'tests.probe.outbound.NotARecorder', which is not a perflab "
+        "Recorder subclass",
+    )
+    with override_settings(PERFLAB={**settings.PERFLAB, "RECORDERS": recorders[:1]}):
+        assert check_settings() == []
 
 
 @pytest.fixture

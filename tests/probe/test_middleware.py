@@ -297,12 +297,31 @@ def test_call_sites_stop_at_the_view(probe, blog, settings):
 def test_server_timing_value_in_tenths_of_a_millisecond():
     from perflab.middleware import _server_timing
 
-    assert _server_timing(1.26, 5.0, 3) == 'db;dur=1.3;desc="3 queries", app;dur=3.7, total;dur=5.0'
-    assert (
-        _server_timing(0.04, 0.02, 1) == 'db;dur=0.0;desc="1 queries", app;dur=0.0, total;dur=0.0'
+    db = ("db", 1.26, "3 queries")
+    assert _server_timing([db], 5.0) == 'db;dur=1.3;desc="3 queries", app;dur=3.7, total;dur=5.0'
+    assert _server_timing([("db", 0.04, "1 queries")], 0.02) == (
+        'db;dur=0.0;desc="1 queries", app;dur=0.0, total;dur=0.0'
     )
-    assert _server_timing(0.0, 1234.56, 0) == (
+    assert _server_timing([("db", 0.0, "0 queries")], 1234.56) == (
         'db;dur=0.0;desc="0 queries", app;dur=1234.6, total;dur=1234.6'
+    )
+    assert _server_timing([], 2.0) == "app;dur=2.0, total;dur=2.0"
+
+
+def test_server_timing_leaves_out_what_would_break_the_header():
+    # The header skips Django's own check: an entry's name must be a token, and its
+    # description quotable as it is.
+    from perflab.middleware import _server_timing
+
+    entries = [
+        ("db", 1.0, None),
+        ("bad name", 1.0, "x"),
+        ("search", 2.0, 'said "hi"'),
+        ("queue", float("nan"), "née"),
+        ("cache", 0.5, "3 hits\r\nX-Evil: 1"),
+    ]
+    assert _server_timing(entries, 10.0) == (
+        "db;dur=1.0, search;dur=2.0, queue;dur=0.0, cache;dur=0.5, app;dur=6.5, total;dur=10.0"
     )
 
 

@@ -34,6 +34,13 @@ def raw_count(request):
     return HttpResponse(str(_count_tag_links()))
 
 
+def outbound(request):
+    """Two calls to an outbound service, which ``tests.probe.outbound.OutboundRecorder`` times."""
+    from tests.probe import outbound
+
+    return HttpResponse(outbound.fetch("/a") + outbound.fetch("/b"))
+
+
 def broken(request):
     raise RuntimeError("boom")
 
@@ -55,6 +62,7 @@ urlpatterns = [
     path("t/templated/", templated),
     path("t/counted/", counted),
     path("t/raw/", raw_count),
+    path("t/outbound/", outbound),
     path("t/broken/", broken),
     path("t/slow/", slow),
     path("corpus/", include("tests.probe.corpus.urls")),

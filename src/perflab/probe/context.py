@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 
-from perflab.probe.records import frozen_record
+from perflab.probe.records import FROZEN_FIELDS, RawStatement, frozen_record
 from perflab.probe.settings import ProbeSettings
 
 
@@ -19,14 +19,16 @@ class ActiveRequest:
     """What is known of a request while it runs, and the lists recorders append to.
 
     Not a ``RequestRecord``: the request path builds no record object, only the bytes
-    ``frozen`` hands to the writer (``records.frozen_record``); the writer thread makes
-    the record. Events are tuples: statements as the request saw them
-    (``RequestRecord.raw_queries``), ``CacheEvent``, ``TemplateEvent``, ``SpanEvent``."""
+    ``frozen`` hands to the writer; the writer thread makes the record. Its attributes
+    are named as the record's fields (``records.FROZEN_FIELDS``, from which ``frozen``
+    reads them): those known at the start are set here, the rest (``route``, ``view``,
+    ``status``, ``duration_ms``, ``cpu_ms``, ``response_bytes``, ``user_id``, ``profile``)
+    by the middleware once the response is known. Events are named tuples:
+    ``RawStatement``, ``CacheEvent``, ``TemplateEvent``, ``SpanEvent``."""
 
-    __slots__ = ("body", "cache", "cache_depth", "callsite_memo", "cpu0", "headers", "method",
-                 "path", "pid", "profile_staff_only", "profiler", "query_string", "raw_queries",
-                 "rendering", "request_id", "settings", "skipped_queries", "span_depth", "spans",
-                 "started", "t0", "templates")  # fmt: skip
+    __slots__ = (*FROZEN_FIELDS, "cache_depth", "callsite_memo", "cpu0", "profile_staff_only",
+                 "profiler", "rendering", "settings", "skipped_queries", "span_depth",
+                 "t0")  # fmt: skip
 
     def __init__(
         self,
@@ -46,7 +48,7 @@ class ActiveRequest:
         self.query_string = query_string  # secrets masked
         self.headers = headers  # secrets masked
         self.body: str | None = None  # only with CAPTURE_BODY, secrets masked
-        self.raw_queries: list[tuple] = []
+        self.raw_queries: list[RawStatement] = []
         self.cache: list = []
         self.templates: list = []
         self.spans: list = []
@@ -64,23 +66,9 @@ class ActiveRequest:
     def offset_ms(self, moment: float) -> float:
         return (moment - self.t0) * 1000.0
 
-    def frozen(
-        self,
-        route: str,
-        view: str,
-        status: int,
-        duration_ms: float,
-        cpu_ms: float,
-        response_bytes: int,
-        user_id: str | None,
-        profile: str | None,
-    ) -> bytes:
+    def frozen(self) -> bytes:
         """The finished request's record, as the writer's queue holds it."""
-        return frozen_record(
-            self.request_id, self.method, self.path, self.started, self.pid, route, view, status,
-            duration_ms, cpu_ms, response_bytes, user_id, self.query_string, self.headers,
-            self.body, self.raw_queries, self.cache, self.templates, self.spans, profile,
-        )  # fmt: skip
+        return frozen_record(self)
 
 
 current_request: ContextVar[ActiveRequest | None] = ContextVar("perflab_request", default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from perflab.probe.profiling import ProfileRules
-from perflab.probe.recorders import RECORDERS, Recorder
+from perflab.probe.recorders.base import Recorder
 from perflab.probe.sampler import SignalSampler
 from perflab.probe.settings import ProbeSettings, load_settings
 from perflab.probe.store import RecordingStore
@@ -13,20 +13,26 @@ from perflab.probe.writer import BackgroundWriter
 
 _lock = threading.Lock()
 _probe: Probe | None = None
+_recorders: dict[type[Recorder], Recorder] = {}  # one per class and process (Recorder)
 
 
 class Probe:
     def __init__(self, settings: ProbeSettings) -> None:
         self.settings = settings
-        self.recorders = RECORDERS
+        self.recorders = [_recorder(kind) for kind in settings.RECORDERS]
         # The recorders with something to do after each response (none of the built-in
-        # ones) and with something to derive in the writer thread (SQL).
-        self.finishing = [r for r in RECORDERS if type(r).finish is not Recorder.finish]
-        self.completing = [r for r in RECORDERS if type(r).complete is not Recorder.complete]
+        # ones), with Server-Timing entries (SQL) and with something to derive in the writer
+        # thread (SQL): the request path calls only those.
+        self.finishing = self._overriding("finish")
+        self.timing = self._overriding("server_timing")
+        self.completing = self._overriding("complete")
         self.rules = ProfileRules(settings)
         self.store = RecordingStore.from_settings(settings.STORE)
         self.writer = BackgroundWriter(self.store, settings, complete=self.complete)
         self.internal_errors = 0  # probe bugs caught so the request still succeeded
+
+    def _overriding(self, hook: str) -> list[Recorder]:
+        return [r for r in self.recorders if getattr(type(r), hook) is not getattr(Recorder, hook)]
 
     def complete(self, record) -> None:
         """Derive what the request path left raw (runs in the writer thread)."""
@@ -40,6 +46,12 @@ class Probe:
             # The signal handler can only be set from the main thread: do it at startup.
             SignalSampler.available(self.settings.PROFILE_INTERVAL_S)
         return self
+
+
+def _recorder(kind: type[Recorder]) -> Recorder:
+    if kind not in _recorders:
+        _recorders[kind] = kind()
+    return _recorders[kind]
 
 
 def get_probe() -> Probe:

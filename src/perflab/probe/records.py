@@ -3,12 +3,16 @@
 The middleware collects a request in an ``ActiveRequest`` (``context``) and queues it as
 ``frozen_record`` bytes; the writer thread makes it a ``RequestRecord`` and stores it; the
 API, the CLI and the report read it back from the store. Nothing here imports Django.
+
+``RequestRecord``'s fields are the one declaration of a record's shape: the queue's layout
+(``FROZEN_FIELDS``), ``frozen_record`` and ``RequestRecord.thawed`` are derived from them.
 """
 
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple
 
 
@@ -30,7 +34,7 @@ class QueryEvent:
 
 
 # The events a request adds while it runs are named tuples: cheaper to make on the request
-# path than objects, and pickled small for the writer's queue (``frozen_record``).
+# path than objects, and queued as plain tuples (``frozen_record``).
 
 
 class CacheEvent(NamedTuple):
@@ -54,7 +58,28 @@ class SpanEvent(NamedTuple):
     depth: int = 0
 
 
+class RawStatement(NamedTuple):
+    """A statement as the request path saw it (``SqlRecorder.execute``); the writer thread
+    derives its ``QueryEvent`` (``SqlRecorder.complete``)."""
+
+    sql: str
+    params: Any  # a SELECT's parameters, copied (callers reuse theirs), for EXPLAIN; else None
+    many: bool  # executemany
+    alias: str  # Django database alias
+    start_ms: float  # offset from the start of the request
+    duration_ms: float
+    found: Any  # what ``CallsiteFinder.find`` returned (``perflab.probe.callsite.Where.of``)
+    stack: list[str] | None  # full stack, only when STACK_FOR_FINGERPRINTS asks for it
+
+
 FindingKind = Literal["n_plus_one", "duplicate"]
+
+_DERIVED = {"derived": True}  # made by the writer thread; not in the queue's layout
+
+
+def _events(kind: type) -> dict[str, type]:
+    """The metadata of a field holding ``kind`` named tuples, made on the request path."""
+    return {"events": kind}
 
 
 @dataclass(slots=True)
@@ -74,6 +99,10 @@ class Finding:
 
 @dataclass(slots=True)
 class RequestRecord:
+    """One request as stored. The fields marked ``_events`` hold named tuples that the
+    request path makes; those marked ``_DERIVED`` are made by the writer thread
+    (``Recorder.complete``) and are not part of the queue's layout."""
+
     request_id: str
     method: str
     path: str
@@ -89,15 +118,13 @@ class RequestRecord:
     query_string: str = ""  # secrets masked
     headers: dict[str, str] = field(default_factory=dict)  # secrets masked
     body: str | None = None  # only with CAPTURE_BODY, secrets masked
-    queries: list[QueryEvent] = field(default_factory=list)
-    # statements as the request saw them, turned into ``queries`` by the writer thread:
-    # (sql, params, many, alias, start_ms, duration_ms, found, stack); ``found`` is what
-    # ``CallsiteFinder.find`` returned (``perflab.probe.callsite.Where.of`` reads it)
-    raw_queries: list[tuple] = field(default_factory=list)
-    cache: list[CacheEvent] = field(default_factory=list)
-    templates: list[TemplateEvent] = field(default_factory=list)
-    spans: list[SpanEvent] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    queries: list[QueryEvent] = field(default_factory=list, metadata=_DERIVED)
+    # statements as the request saw them, turned into ``queries`` by the writer thread
+    raw_queries: list[RawStatement] = field(default_factory=list, metadata=_events(RawStatement))
+    cache: list[CacheEvent] = field(default_factory=list, metadata=_events(CacheEvent))
+    templates: list[TemplateEvent] = field(default_factory=list, metadata=_events(TemplateEvent))
+    spans: list[SpanEvent] = field(default_factory=list, metadata=_events(SpanEvent))
+    findings: list[Finding] = field(default_factory=list, metadata=_DERIVED)
     profile: str | None = None  # pyinstrument session JSON, when a rule selected this request
 
     # Summed in the writer for every record; most lists are empty (cache, templates), and
@@ -113,7 +140,7 @@ class RequestRecord:
         for query in self.queries:
             total += query.duration_ms
         for raw in self.raw_queries:
-            total += raw[5]
+            total += raw.duration_ms
         return total
 
     @property
@@ -133,23 +160,19 @@ class RequestRecord:
         return sum(t.duration_ms for t in self.templates) if self.templates else 0.0
 
     def frozen(self) -> bytes:
-        """The record as ``frozen_record`` gives it (its queries and findings, derived in the
-        writer thread, are left out)."""
-        return frozen_record(
-            self.request_id, self.method, self.path, self.started, self.pid, self.route,
-            self.view, self.status, self.duration_ms, self.cpu_ms, self.response_bytes,
-            self.user_id, self.query_string, self.headers, self.body, self.raw_queries,
-            self.cache, self.templates, self.spans, self.profile,
-        )  # fmt: skip
+        """The record as the writer's queue holds it (``frozen_record``); its derived fields
+        are left out."""
+        return frozen_record(self)
 
     @classmethod
     def thawed(cls, frozen: bytes) -> RequestRecord:
         """The record ``frozen_record`` made, as objects again (in the writer thread)."""
-        return cls(*pickle.loads(frozen))
+        return _thawed(pickle.loads(frozen))
 
     def detail(self, queries: list[dict[str, Any]]) -> dict[str, Any]:
         """The per-request lists as plain data, with the statements' rows as given: the
-        store writes a statement's text once, elsewhere, and refers to it."""
+        store writes a statement's text once, elsewhere, and refers to it; findings are
+        stored once too, in their own table."""
         return {
             "headers": self.headers,
             "query_string": self.query_string,
@@ -161,60 +184,91 @@ class RequestRecord:
         }
 
 
-def frozen_record(
-    request_id: str,
-    method: str,
-    path: str,
-    started: float,
-    pid: int,
-    route: str,
-    view: str,
-    status: int,
-    duration_ms: float,
-    cpu_ms: float,
-    response_bytes: int,
-    user_id: str | None,
-    query_string: str,
-    headers: dict[str, str],
-    body: str | None,
-    raw_queries: list[tuple],
-    cache: list[CacheEvent],
-    templates: list[TemplateEvent],
-    spans: list[SpanEvent],
-    profile: str | None,
-) -> bytes:
-    """A request's record as bytes, for its wait in the writer's queue (``RequestRecord``'s
-    fields in order; ``RequestRecord.thawed`` makes it a record again).
+# The queue's layout: the record's fields that are not derived, in declaration order.
+FROZEN_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(RequestRecord) if not f.metadata.get("derived")
+)
+_RAW_QUERIES = FROZEN_FIELDS.index("raw_queries")
+
+
+def _compile(source: str, name: str, namespace: dict[str, Any]) -> Callable:
+    exec(compile(source, f"<perflab.probe.records {name}>", "exec"), namespace)
+    function = namespace[name]
+    function.source = source
+    return function
+
+
+def _freezer() -> Callable[[Any], tuple]:
+    """``values(source)``: the tuple of ``source``'s ``FROZEN_FIELDS``, read as attributes
+    (of an ``ActiveRequest`` or a ``RequestRecord``), event lists as lists of plain tuples.
+
+    Generated once from the declaration: the request path pays for one tuple built of
+    attribute loads, as written out by hand, and no loop over names. Events travel as plain
+    tuples because pickle writes a named tuple through its ``__reduce_ex__`` (a Python call
+    each, ~0.7 µs for a statement against ~0.05 µs for a tuple)."""
+    parts = []
+    for f in fields(RequestRecord):
+        if f.metadata.get("derived"):
+            continue
+        if f.metadata.get("events"):  # an empty list stays itself: no copy for nothing
+            parts.append(f"((e := s.{f.name}) and [*_map(_tuple, e)])")
+        else:
+            parts.append(f"s.{f.name}")
+    source = "def values(s):\n    return (" + ", ".join(parts) + ",)\n"
+    return _compile(source, "values", {"_map": map, "_tuple": tuple})
+
+
+def _thawer() -> Callable[[tuple], RequestRecord]:
+    """``thawed(values)``: the ``RequestRecord`` of a tuple ``_frozen_values`` made, event
+    lists typed again; generated once from the declaration, as ``_freezer``."""
+    namespace: dict[str, Any] = {"_record": RequestRecord, "_new": tuple.__new__}
+    parts = []
+    for position, name in enumerate(FROZEN_FIELDS):
+        kind = RequestRecord.__dataclass_fields__[name].metadata.get("events")
+        if kind is None:
+            parts.append(f"{name}=v[{position}]")
+        else:
+            namespace[f"_{name}"] = kind
+            parts.append(f"{name}=[_new(_{name}, e) for e in v[{position}]]")
+    source = "def thawed(v):\n    return _record(" + ", ".join(parts) + ")\n"
+    return _compile(source, "thawed", namespace)
+
+
+_frozen_values = _freezer()
+_thawed = _thawer()
+
+
+def frozen_record(source: Any) -> bytes:
+    """A request's record as bytes, for its wait in the writer's queue: ``source``'s
+    ``FROZEN_FIELDS`` (an ``ActiveRequest`` on the request path, which builds no
+    ``RequestRecord``; or a record), pickled; ``RequestRecord.thawed`` reverses it.
 
     A queued record outlives the garbage collector's young generations (the writer takes
     a batch every ``FLUSH_INTERVAL_S``). As objects (a record, its lists, its events) it
     would be traversed by every collection meanwhile and reach the oldest generation,
-    bringing the app's full collections forward (detail endpoint: 10 instead of 8 per
-    8,000 requests). Bytes are not tracked by the collector at all. Pickling costs ~4-5
-    µs in place (marshal the same; a tuple of plain values ~1 µs, but the collector ages
-    it: 2-3 more full collections per 24,000 detail requests). A statement parameter
-    pickle refuses (an app's own type) travels as its repr. The request path calls this
-    directly (``ActiveRequest.frozen``): no ``RequestRecord`` is built per request."""
-    values = (request_id, method, path, started, pid, route, view, status, duration_ms, cpu_ms,
-              response_bytes, user_id, query_string, headers, body, [], raw_queries, cache,
-              templates, spans, [], profile)  # fmt: skip
+    bringing the app's full collections forward. Bytes are not tracked by the collector at
+    all (benchmarks/RESULTS.md). A statement parameter pickle refuses (an app's own type)
+    travels as its repr."""
+    values = _frozen_values(source)
     try:
         return pickle.dumps(values, pickle.HIGHEST_PROTOCOL)
     except Exception:  # a statement parameter of the app's own kind that will not pickle
-        raw_queries = [_with_picklable_params(raw) for raw in raw_queries]
-        return pickle.dumps((*values[:16], raw_queries, *values[17:]), pickle.HIGHEST_PROTOCOL)
+        picklable = list(values)
+        picklable[_RAW_QUERIES] = [_with_picklable_params(raw) for raw in values[_RAW_QUERIES]]
+        return pickle.dumps(tuple(picklable), pickle.HIGHEST_PROTOCOL)
 
 
 def _with_picklable_params(raw: tuple) -> tuple:
-    params = raw[1]
+    statement = RawStatement._make(raw)
+    params = statement.params
     if params is None:
         return raw
     try:
         pickle.dumps(params)
     except Exception:
         values = params.values() if isinstance(params, dict) else params
-        params = tuple(repr(value) for value in values)
-    return (raw[0], params, *raw[2:])
+        return tuple(statement._replace(params=tuple(repr(value) for value in values)))
+    return raw
 
 
 def _rows(events: list) -> list[dict[str, Any]]:

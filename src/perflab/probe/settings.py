@@ -1,11 +1,16 @@
 """The probe's settings: ``PERFLAB = {...}`` in Django settings, validated once at startup.
 
-Every key is optional; unknown keys and wrong types fail Django's startup with one
-clear ``ImproperlyConfigured`` line rather than misbehaving under load.
+Each setting is declared once, as a field of ``ProbeSettings``: its name, type, the
+function that reads it (``parse``), its default (as a user would write it, read by the
+same function) and its documentation. ``parse_settings`` and the README's table
+(``settings_table``) are derived from those fields. Every key is optional; unknown keys
+and wrong values fail Django's startup with one clear ``ImproperlyConfigured`` line rather
+than misbehaving under load.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -17,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from perflab.mount import URL_PREFIX
+from perflab.probe.recorders.base import Recorder
 
 DEFAULT_IGNORE_PATHS = [r"^/static/", r"^/media/", f"^/{re.escape(URL_PREFIX)}", r"^/favicon\.ico$"]
 # Matched after separators and case are normalised (api_key = api-key = apiKey); words of
@@ -27,47 +33,270 @@ DEFAULT_SENSITIVE_NAMES = [
     "authorization", "cookie", "session", "credential", "signature",
     "csrf", "key", "pwd", "pass", "auth", "jwt", "code",
 ]  # fmt: skip
+DEFAULT_RECORDERS = [
+    "perflab.probe.recorders.sql.SqlRecorder",
+    "perflab.probe.recorders.cache.CacheRecorder",
+    "perflab.probe.recorders.templates.TemplateRecorder",
+]
+
+Parse = Callable[[str, Any], Any]  # (key, value as written) -> value as the probe uses it
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one ``PERFLAB`` key is read, what it is when absent, and what it means."""
+
+    default: Any  # as a user would write it; read by ``parse`` like a given value
+    parse: Parse
+    doc: str  # the README table's "meaning"
+    shown: str | None = None  # the README table's "default", when the value does not say it
+
+
+def setting(default: Any, parse: Parse, doc: str, shown: str | None = None) -> dict[str, Any]:
+    """A ``ProbeSettings`` field's metadata: ``KEY: type = field(metadata=setting(...)))``."""
+    return {"setting": Setting(default, parse, doc, shown)}
+
+
+def _fail(key: str, message: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"PERFLAB[{key!r}] {message}")
+
+
+# -- how values are read: each takes (key, value) and returns the value or raises _fail ----
+
+
+def _of_type(key: str, value: Any, *allowed: type) -> Any:
+    if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+        raise _fail(key, f"must be {' or '.join(t.__name__ for t in allowed)}, got {value!r}")
+    return value
+
+
+def boolean(key: str, value: Any) -> bool:
+    return _of_type(key, value, bool)
+
+
+def integer(minimum: int | None = None) -> Parse:
+    def parse(key: str, value: Any) -> int:
+        _of_type(key, value, int)
+        if minimum is not None and value < minimum:
+            raise _fail(key, f"must be at least {minimum}, got {value!r}")
+        return value
+
+    return parse
+
+
+def number(key: str, value: Any) -> float:
+    return _of_type(key, value, int, float)
+
+
+def percent(key: str, value: Any) -> float:
+    if not 0 <= number(key, value) <= 100:
+        raise _fail(key, f"must be between 0 and 100, got {value!r}")
+    return value
+
+
+def positive_seconds(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise _fail(key, f"must be a number of seconds above 0, got {value!r}")
+    return value
+
+
+def optional(parse: Parse) -> Parse:
+    def parse_optional(key: str, value: Any) -> Any:
+        return None if value is None else parse(key, value)
+
+    return parse_optional
+
+
+def choice(*options: str) -> Parse:
+    def parse(key: str, value: Any) -> str:
+        if value not in options:
+            listed = " or ".join(repr(option) for option in options)
+            raise _fail(key, f"must be {listed}, got {value!r}")
+        return value
+
+    return parse
+
+
+def strings(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _fail(key, f"must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def lowercase_strings(key: str, value: Any) -> tuple[str, ...]:
+    return tuple(name.lower() for name in strings(key, value))
+
+
+def patterns(key: str, value: Any) -> tuple[re.Pattern, ...]:
+    compiled = []
+    for pattern in strings(key, value):
+        try:
+            compiled.append(re.compile(pattern))
+        except (re.error, TypeError) as exc:
+            raise _fail(key, f"has an invalid pattern {pattern!r}: {exc}") from None
+    return tuple(compiled)
+
+
+def dotted_callable(key: str, value: Any) -> Callable | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = _imported(key, value)
+    if not callable(value):
+        raise _fail(key, f"must be a callable or its dotted path, got {value!r}")
+    return value
+
+
+def recorder_classes(key: str, value: Any) -> tuple[type[Recorder], ...]:
+    """Dotted paths of ``Recorder`` subclasses, as Django lists middleware (and the debug
+    toolbar its panels); the list given replaces the built-in one."""
+    classes: list[type[Recorder]] = []
+    for path in strings(key, value):
+        found = _imported(key, path) if isinstance(path, str) else path
+        if not (isinstance(found, type) and issubclass(found, Recorder)):
+            raise _fail(key, f"lists {path!r}, which is not a perflab Recorder subclass")
+        if found in classes:
+            raise _fail(key, f"lists {path!r} twice")
+        classes.append(found)
+    return tuple(classes)
+
+
+def store(key: str, value: Any) -> dict[str, Any] | None:
+    """``{"PATH": file}`` or ``{"ALIAS": alias}``; None: ``parse_settings``'s default file."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"PATH", "ALIAS"} or len(value) != 1:
+        raise _fail(key, f"must be {{'PATH': file}} or {{'ALIAS': database alias}}, got {value!r}")
+    return dict(value)
+
+
+def _imported(key: str, path: str) -> Any:
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        raise _fail(key, f"cannot import {path!r}: {exc}") from None
+
+
+# -- the settings ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    ENABLED: bool = True
-    SAMPLE_PERCENT: float = 100.0  # share of requests recorded
-    INTERCEPT: Callable | None = None  # request -> bool; False skips recording
-    # (request, response) -> str | None: what a route served, named "route[str]"
-    ROUTE_NAME: Callable | None = None
-    IGNORE_PATHS: tuple[re.Pattern, ...] = ()
-    CAPTURE_BODY: bool = False
-    MAX_BODY_BYTES: int = 4096
-    SENSITIVE_NAMES: tuple[str, ...] = tuple(DEFAULT_SENSITIVE_NAMES)
+    ENABLED: bool = field(metadata=setting(True, boolean, "record at all"))
+    SAMPLE_PERCENT: float = field(metadata=setting(100, percent, "share of requests recorded"))
+    INTERCEPT: Callable | None = field(metadata=setting(
+        None, dotted_callable,
+        "callable or dotted path `request -> bool`; False skips the request",
+    ))  # fmt: skip
+    ROUTE_NAME: Callable | None = field(metadata=setting(
+        None, dotted_callable,
+        "callable or dotted path `(request, response) -> str | None`: what the route served, "
+        "the request named `route[str]` (`pages[article]`); None keeps the route's name (or "
+        "Wagtail's page type); the string is up to 100 ASCII letters, digits, spaces or "
+        "`. : / < > @ + - _`. An exception or another value is a probe internal error "
+        "(counted in `/perf/api/status/`): the request is unaffected and keeps its route's "
+        "name",
+    ))  # fmt: skip
+    IGNORE_PATHS: tuple[re.Pattern, ...] = field(
+        metadata=setting(DEFAULT_IGNORE_PATHS, patterns, "regexes of paths never recorded")
+    )
+    CAPTURE_BODY: bool = field(metadata=setting(False, boolean, "keep request bodies (masked)"))
+    MAX_BODY_BYTES: int = field(metadata=setting(4096, integer(0), "bytes of a body kept"))
+    SENSITIVE_NAMES: tuple[str, ...] = field(metadata=setting(
+        DEFAULT_SENSITIVE_NAMES, lowercase_strings,
+        "words that mark a name as secret, matched as above; a list given replaces this one",
+    ))  # fmt: skip
+    RECORDERS: tuple[type[Recorder], ...] = field(metadata=setting(
+        DEFAULT_RECORDERS, recorder_classes,
+        "dotted paths of the `perflab.probe.recorders.base.Recorder` subclasses that record "
+        "(SQL, cache, templates); a list given replaces this one",
+    ))  # fmt: skip
     # SQL and N+1
-    NPLUSONE_THRESHOLD: int = 5  # same shape from the same call site, this many times
-    CALLSITE_EXCLUDE: tuple[str, ...] = ()  # extra path fragments that are not "the app"
-    STACK_FOR_FINGERPRINTS: tuple[str, ...] = ()  # fingerprint hashes to keep full stacks for
-    MAX_QUERIES_PER_REQUEST: int = 1000  # the rest are counted, not kept
-    # Profiling (pyinstrument)
-    PROFILE_PERCENT: float = 0.0
-    PROFILE_PATHS: tuple[re.Pattern, ...] = ()
-    PROFILE_HEADER: bool = True  # X-Perflab-Profile: 1 from a staff user
-    PROFILE_SLOW_MS: float | None = None  # a route slower than this…
-    PROFILE_SLOW_NEXT: int = 5  # …profiles its next N requests
-    PROFILE_INTERVAL_S: float = 0.001
-    PROFILER: str = "sampler"  # "sampler" (signal-driven, cheap) or "pyinstrument"
+    NPLUSONE_THRESHOLD: int = field(
+        metadata=setting(
+            5, integer(1), "repeats from one place (location) that make an N+1 finding"
+        )
+    )
+    CALLSITE_EXCLUDE: tuple[str, ...] = field(
+        metadata=setting([], strings, 'extra path fragments that are not "your code"')
+    )
+    STACK_FOR_FINGERPRINTS: tuple[str, ...] = field(
+        metadata=setting([], strings, "fingerprint hashes to keep full stacks for")
+    )
+    MAX_QUERIES_PER_REQUEST: int = field(
+        metadata=setting(1000, integer(0), "statements kept per request (the rest counted)")
+    )
+    # Profiling
+    PROFILE_PERCENT: float = field(metadata=setting(0, percent, "share of requests profiled"))
+    PROFILE_PATHS: tuple[re.Pattern, ...] = field(
+        metadata=setting([], patterns, "regexes of paths always profiled")
+    )
+    PROFILE_HEADER: bool = field(
+        metadata=setting(
+            True, boolean, "profile a request with `X-Perflab-Profile: 1` from a staff user"
+        )
+    )
+    PROFILE_SLOW_MS: float | None = field(
+        metadata=setting(
+            None, optional(number), "a route slower than this (ms) profiles its next requests"
+        )
+    )
+    PROFILE_SLOW_NEXT: int = field(
+        metadata=setting(5, integer(0), "how many requests `PROFILE_SLOW_MS` profiles")
+    )
+    PROFILE_INTERVAL_S: float = field(
+        metadata=setting(0.001, number, "seconds between the profiler's samples")
+    )
+    PROFILER: str = field(metadata=setting(
+        "sampler", choice("sampler", "pyinstrument"),
+        '`"sampler"` (SIGALRM timer; falls back to pyinstrument when the app uses SIGALRM or '
+        'perflab starts outside the main thread) or `"pyinstrument"`',
+    ))  # fmt: skip
     # Headers and logging
-    SERVER_TIMING: bool = True
-    SLOW_REQUEST_MS: float = 1000.0
+    SERVER_TIMING: bool = field(metadata=setting(True, boolean, "add the `Server-Timing` header"))
+    SLOW_REQUEST_MS: float = field(
+        metadata=setting(1000, number, "log a `perflab.slow` warning above this")
+    )
     # Store and writer
-    STORE: dict[str, Any] = field(default_factory=dict)  # {"PATH": file} or {"ALIAS": alias}
-    QUEUE_SIZE: int = 2000  # records; bounds the probe's memory when the store falls behind
-    BATCH_SIZE: int = 500
-    FLUSH_INTERVAL_S: float = 0.5
-    MAX_REQUESTS: int = 100_000  # retention: rows kept
-    MAX_AGE_S: float = 7 * 86400.0
-    RETENTION_INTERVAL_S: float = 30.0  # how often the writer applies retention
+    STORE: dict[str, Any] = field(metadata=setting(
+        None, store,
+        'or `{"ALIAS": "perflab"}`: a database in `DATABASES` (PostgreSQL, for several '
+        'hosts), with `DATABASE_ROUTERS = ["perflab.router.ProbeStoreRouter"]`',
+        shown='`{"PATH": "<DATA_DIR or ./.perflab>/probe.sqlite3"}`',
+    ))  # fmt: skip
+    QUEUE_SIZE: int = field(metadata=setting(
+        2000, integer(1),
+        "records the writer's queue holds; bounds the probe's memory when the store falls "
+        "behind",
+    ))  # fmt: skip
+    BATCH_SIZE: int = field(
+        metadata=setting(500, integer(1), "records the writer stores at a time")
+    )
+    FLUSH_INTERVAL_S: float = field(
+        metadata=setting(0.5, number, "seconds between the writer's batches")
+    )
+    MAX_REQUESTS: int = field(metadata=setting(100_000, integer(1), "retention: requests kept"))
+    MAX_AGE_S: float = field(
+        metadata=setting(7 * 86400, number, "retention: seconds a request is kept", shown="7 days")
+    )
+    RETENTION_INTERVAL_S: float = field(
+        metadata=setting(30, number, "seconds between the writer's retention passes")
+    )
     # API
-    PERMISSION: Callable | None = None  # request -> bool; default: active staff user
-    EXPOSE_ROUTES: bool = True  # /perf/api/urlpatterns/ open to all (patterns only, no data)
-    EXPLAIN_ID_MAX_AGE_S: float = 3600.0  # how long an explain_id the API signed is accepted
+    PERMISSION: Callable | None = field(metadata=setting(
+        None, dotted_callable, "callable or dotted path `request -> bool` guarding the API",
+        shown="active staff user",
+    ))  # fmt: skip
+    EXPOSE_ROUTES: bool = field(metadata=setting(
+        True, boolean,
+        "`/perf/api/urlpatterns/` (patterns only, no data) open to all, and the "
+        "`X-Perflab-Route` header",
+    ))  # fmt: skip
+    EXPLAIN_ID_MAX_AGE_S: float = field(
+        metadata=setting(
+            3600, positive_seconds, "seconds an `explain_id` is accepted after the API signed it"
+        )
+    )
 
     @cached_property
     def ignored_path(self) -> Callable[[str], object]:
@@ -84,76 +313,40 @@ class ProbeSettings:
         return Path(self.STORE["PATH"]) if "PATH" in self.STORE else None
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "ENABLED": (bool,), "SAMPLE_PERCENT": (int, float), "CAPTURE_BODY": (bool,),
-    "MAX_BODY_BYTES": (int,), "NPLUSONE_THRESHOLD": (int,), "MAX_QUERIES_PER_REQUEST": (int,),
-    "PROFILE_PERCENT": (int, float), "PROFILE_HEADER": (bool,), "PROFILE_SLOW_MS": (int, float),
-    "PROFILE_SLOW_NEXT": (int,), "PROFILE_INTERVAL_S": (int, float), "SERVER_TIMING": (bool,),
-    "SLOW_REQUEST_MS": (int, float), "STORE": (dict,), "QUEUE_SIZE": (int,),
-    "BATCH_SIZE": (int,), "FLUSH_INTERVAL_S": (int, float), "MAX_REQUESTS": (int,),
-    "MAX_AGE_S": (int, float), "RETENTION_INTERVAL_S": (int, float), "EXPOSE_ROUTES": (bool,),
-    "EXPLAIN_ID_MAX_AGE_S": (int, float),
-}  # fmt: skip
-_LISTS = {"IGNORE_PATHS", "PROFILE_PATHS", "SENSITIVE_NAMES", "CALLSITE_EXCLUDE",
-          "STACK_FOR_FINGERPRINTS"}  # fmt: skip
-_CALLABLES = {"INTERCEPT", "PERMISSION", "ROUTE_NAME"}
-
-
-def _fail(key: str, message: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(f"PERFLAB[{key!r}] {message}")
+SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(ProbeSettings)}
 
 
 def parse_settings(raw: dict[str, Any] | None, default_store: Path) -> ProbeSettings:
     raw = dict(raw or {})
-    known = {f.name for f in fields(ProbeSettings)}
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(set(raw) - set(SETTINGS))
     if unknown:
         raise ImproperlyConfigured(
-            f"PERFLAB has unknown keys {unknown}; known keys: {', '.join(sorted(known))}"
+            f"PERFLAB has unknown keys {unknown}; known keys: {', '.join(sorted(SETTINGS))}"
         )
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in _TYPES:
-            if value is None and key == "PROFILE_SLOW_MS":
-                values[key] = None
-                continue
-            allowed = _TYPES[key]
-            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-                names = " or ".join(t.__name__ for t in allowed)
-                raise _fail(key, f"must be {names}, got {value!r}")
-            values[key] = value
-        elif key in _LISTS:
-            if isinstance(value, str) or not isinstance(value, list | tuple):
-                raise _fail(key, f"must be a list of strings, got {value!r}")
-            values[key] = tuple(value)
-        elif key in _CALLABLES:
-            values[key] = _callable(key, value)
-    if raw.get("PROFILER", "sampler") not in ("sampler", "pyinstrument"):
-        raise _fail("PROFILER", f"must be 'sampler' or 'pyinstrument', got {raw['PROFILER']!r}")
-    if "PROFILER" in raw:
-        values["PROFILER"] = raw["PROFILER"]
-    for key in ("SAMPLE_PERCENT", "PROFILE_PERCENT"):
-        if not 0 <= values.get(key, 0) <= 100:
-            raise _fail(key, f"must be between 0 and 100, got {values[key]!r}")
-    for key in ("NPLUSONE_THRESHOLD", "QUEUE_SIZE", "BATCH_SIZE", "MAX_REQUESTS"):
-        if values.get(key, 1) < 1:
-            raise _fail(key, f"must be at least 1, got {values[key]!r}")
-    max_age = values.get("EXPLAIN_ID_MAX_AGE_S", 1)
-    if not 0 < max_age < float("inf"):
-        raise _fail("EXPLAIN_ID_MAX_AGE_S", f"must be a number of seconds above 0, got {max_age!r}")
-    ignore = raw.get("IGNORE_PATHS", DEFAULT_IGNORE_PATHS)
-    values["IGNORE_PATHS"] = _patterns("IGNORE_PATHS", ignore)
-    values["PROFILE_PATHS"] = _patterns("PROFILE_PATHS", values.get("PROFILE_PATHS", ()))
-    values["SENSITIVE_NAMES"] = tuple(
-        n.lower() for n in values.get("SENSITIVE_NAMES", DEFAULT_SENSITIVE_NAMES)
-    )
-    store = dict(values.get("STORE") or {"PATH": str(default_store)})
-    if set(store) - {"PATH", "ALIAS"} or len(store) != 1:
-        raise _fail(
-            "STORE", f"must be {{'PATH': file}} or {{'ALIAS': database alias}}, got {store!r}"
-        )
-    values["STORE"] = store
+    values = {
+        key: declared.parse(key, raw.get(key, declared.default))
+        for key, declared in SETTINGS.items()
+    }
+    if values["STORE"] is None:
+        values["STORE"] = {"PATH": str(default_store)}
     return ProbeSettings(**values)
+
+
+def settings_table() -> str:
+    """The README's table of settings (a test keeps the README's copy the same)."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for key, declared in SETTINGS.items():
+        shown = declared.shown or _shown(declared.default)
+        rows.append(f"| `{key}` | {shown} | {declared.doc.replace('|', chr(92) + '|')} |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown(default: Any) -> str:
+    if isinstance(default, list):
+        return ", ".join(f"`{item}`" for item in default) if default else "`[]`"
+    if isinstance(default, str):
+        return f'`"{default}"`'
+    return f"`{default}`"
 
 
 def any_pattern(patterns: tuple[re.Pattern, ...]) -> Callable[[str], object]:
@@ -168,29 +361,6 @@ def any_pattern(patterns: tuple[re.Pattern, ...]) -> Callable[[str], object]:
 
 def _no_match(text: str) -> None:
     return None
-
-
-def _patterns(key: str, patterns) -> tuple[re.Pattern, ...]:
-    compiled = []
-    for pattern in patterns:
-        try:
-            compiled.append(re.compile(pattern))
-        except (re.error, TypeError) as exc:
-            raise _fail(key, f"has an invalid pattern {pattern!r}: {exc}") from None
-    return tuple(compiled)
-
-
-def _callable(key: str, value: Any) -> Callable | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = import_string(value)
-        except ImportError as exc:
-            raise _fail(key, f"cannot import {value!r}: {exc}") from None
-    if not callable(value):
-        raise _fail(key, f"must be a callable or its dotted path, got {value!r}")
-    return value
 
 
 def load_settings() -> ProbeSettings:
