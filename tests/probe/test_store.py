@@ -6,13 +6,16 @@ import threading
 import time
 
 import pytest
+from hdrh.histogram import HdrHistogram
 
+from perflab.histogram import LatencyHistogram
 from perflab.probe.fingerprint import fingerprint_sql
 from perflab.probe.records import Finding, QueryEvent, RequestRecord
 from perflab.probe.settings import parse_settings
 from perflab.probe.store import RecordingStore
-from perflab.probe.store.batches import STATEMENT_GRACE_S
+from perflab.probe.store.batches import STATEMENT_GRACE_S, unpack
 from perflab.probe.store.reader import Window
+from perflab.probe.store.schema import FINDING_FIELDS, FindingRow
 from perflab.probe.writer import BackgroundWriter
 
 
@@ -352,3 +355,78 @@ def test_routes_count_distinct_findings_of_each_kind_apart(tmp_path):
     (route,) = store.routes()
     assert (route["findings"], route["n_plus_one"], route["duplicates"]) == (5, 1, 1)
     assert store.routes(Window(since=time.time() + 120)) == []
+
+
+def test_every_listing_reads_one_window(store):
+    """Routes, requests, findings and SQL of one run, with another run in the same store."""
+    run = 1_795_000_000.0
+    loop = Finding("n_plus_one", "h1", "SELECT ?", "app.py:3:f", 6, 6.0, "SELECT 1")
+    first = [record(n, started=run + n, queries=6) for n in range(3)]
+    first[0].findings = [loop]
+    later = record(9, route="api/tags/", started=run + 3600, queries=2)
+    later.queries[0].fingerprint_hash = later.queries[1].fingerprint_hash = "h2"
+    later.findings = [Finding("duplicate", "h2", "SELECT ?", "app.py:9:g", 2, 2.0, "SELECT 1")]
+    store.write([*first, later])
+    window = Window(run, run + 60)
+    assert {r["route"] for r in store.routes(window)} == {"api/posts/"}
+    assert {r["request_id"] for r in store.requests(window)} == {"r0", "r1", "r2"}
+    assert [f["kind"] for f in store.findings(window)] == ["n_plus_one"]
+    assert [(s["fingerprint_hash"], s["count"]) for s in store.sql(window)] == [("h1", 18)]
+    assert store.request_count(window) == 3
+    assert store.request_count(Window(since=run + 3000)) == 1
+    assert [f["kind"] for f in store.findings(Window(until=run + 60))] == ["n_plus_one"]
+    assert {f["kind"] for f in store.findings()} == {"n_plus_one", "duplicate"}
+    assert Window.last_minutes(5, now=run) == Window(since=run - 300)
+    assert Window.last_minutes(None) == Window()
+
+
+def test_a_finding_is_stored_once_and_read_wherever_it_was_shown(store):
+    """In ``perflab_finding`` only: not in the request's document, not as a count column of
+    the request or the rollup; the request, the listings and the routes still show it."""
+    loop = Finding("n_plus_one", "h1", "SELECT ?", "app.py:3:f", 6, 6.0, "SELECT 1",
+                   location="app.py:3:f")  # fmt: skip
+    with_loop = record(1, queries=6)
+    with_loop.findings = [loop]
+    store.write([with_loop, record(2)])
+    with sqlite3.connect(store.database.path) as db:
+        (detail,) = db.execute(
+            "SELECT detail FROM perflab_request WHERE request_id = 'r1'"
+        ).fetchone()
+        columns = {
+            table: {c[1] for c in db.execute(f"PRAGMA table_info({table})")}
+            for table in ("perflab_request", "perflab_route_rollup")
+        }
+        stored = db.execute("SELECT COUNT(*) FROM perflab_finding").fetchone()[0]
+    assert "findings" not in unpack(detail)
+    assert "finding_count" not in columns["perflab_request"]
+    assert "findings" not in columns["perflab_route_rollup"]
+    assert stored == 1
+    one = store.request(request_id="r1")
+    assert (one["finding_count"], one["findings"][0]["kind"], one["findings"][0]["count"]) == (
+        1, "n_plus_one", 6,
+    )  # fmt: skip
+    assert list(one["findings"][0]) == list(FINDING_FIELDS)
+    assert store.request(request_id="r2")["findings"] == []
+    counts = {r["request_id"]: r["finding_count"] for r in store.requests()}
+    assert counts == {"r1": 1, "r2": 0}
+    assert [r["request_id"] for r in store.requests(with_findings=True)] == ["r1"]
+    (route,) = store.routes()
+    assert (route["findings"], route["n_plus_one"], route["duplicates"]) == (1, 1, 0)
+
+
+def test_the_finding_table_holds_the_finding_fields():
+    assert FindingRow._fields[-len(FINDING_FIELDS) :] == FINDING_FIELDS
+
+
+def test_rollup_histograms_are_latency_histograms_readable_as_hdr(store):
+    """The runner's histogram class: percentiles never above the true maximum (HDR's bucket
+    top overshoots it), and the stored text ends in a standard HdrHistogram payload."""
+    store.write([record(n, duration_ms=1234.567) for n in range(3)])
+    (route,) = store.routes()
+    assert route["p50_ms"] == route["p99_ms"] == route["max_ms"] == 1234.567
+    with sqlite3.connect(store.database.path) as db:
+        (text,) = db.execute("SELECT hist FROM perflab_route_rollup").fetchone()
+    hdr = HdrHistogram.decode(text.rsplit(":", 1)[1].encode())
+    assert hdr.get_total_count() == 3
+    assert hdr.get_value_at_percentile(50) > 1_234_567  # what the store would have shown
+    assert LatencyHistogram.decode(text).count == 3

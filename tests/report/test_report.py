@@ -426,3 +426,25 @@ def test_run_facts_say_why_requests_kept_locusts_names(tmp_path):
     run = write_run(tmp_path / "run", [], grouping="locust names", grouping_reason=reason)
     html = build_report(run).read_text()
     assert "locust names (no probe at /perf/api/urlpatterns/ (404)" in html.replace("&#39;", "'")
+
+
+def test_a_second_run_into_the_same_store_does_not_show_in_the_first_ones_report(joined_run):
+    """Findings and SQL are read for the run's window, as routes are: a run recorded an hour
+    later into the same store adds nothing to this run's report."""
+    run, store_path = joined_run
+    later = QueryEvent("SELECT 9", "SELECT later", "h9", 3.0, "default", 0.0, "app/later.py:9:g")
+    RecordingStore.at_path(store_path).write([
+        RequestRecord(request_id="later", method="GET", path="/api/later/", started=START + 3600,
+                      pid=1, route="api/later/", status=200, duration_ms=5.0,
+                      queries=[later, later],
+                      findings=[Finding("duplicate", "h9", "SELECT later", "app/later.py:9:g",
+                                        2, 6.0, "SELECT 9")]),
+    ])  # fmt: skip
+    data = ReportData(run)
+    assert [f["route"] for f in data.findings("n_plus_one")] == ["api/posts/<pk>/"]
+    assert data.findings("duplicate") == []
+    assert {s["fingerprint"] for s in data.sql()} == {"SELECT ?"}
+    assert "app/later.py" not in render_html(data)
+    whole_store = RecordingStore.at_path(store_path, read_only=True)
+    assert {f["kind"] for f in whole_store.findings()} == {"n_plus_one", "duplicate"}
+    assert {s["fingerprint"] for s in whole_store.sql()} == {"SELECT ?", "SELECT later"}
