@@ -8,10 +8,14 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
+from importlib import metadata
+from pathlib import Path
 
 import psutil
 import pytest
 
+from perflab.cli import COMMANDS, DISTRIBUTION, missing_requirements
 from perflab.server import free_port
 from perflab.testing.latency_server import LatencyServer
 
@@ -121,3 +125,14 @@ def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path):
     assert stderr.strip().splitlines() == ["perflab: interrupted"]
     assert not alive
     assert json.loads((out / "capacity.json").read_text())["status"] == "interrupted"
+
+
+def test_every_command_names_an_extra_pyproject_declares_and_installed_here():
+    """A misspelt extra would read as installed and fail on an import instead of a hint."""
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    assert {command.extra for command in COMMANDS} <= set(extras)
+    installed = metadata.requires(DISTRIBUTION)  # what the check reads: pyproject, installed
+    for extra in {command.extra for command in COMMANDS}:
+        assert any(f'extra == "{extra}"' in requirement for requirement in installed), extra
+    assert {command.name for command in COMMANDS if missing_requirements(command.extra)} == set()

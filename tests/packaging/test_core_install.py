@@ -93,7 +93,9 @@ def core_python(tmp_path_factory) -> Path:
     source.mkdir()
     for part in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / part, source / part)
-    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     venv.create(root / "venv", with_pip=False)
     python = root / "venv" / "bin" / "python"
     pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
