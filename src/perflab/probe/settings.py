@@ -21,6 +21,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from perflab.datadir import STORE_FILE, data_dir
 from perflab.mount import URL_PREFIX
 from perflab.probe.recorders.base import Recorder
 
@@ -262,7 +263,7 @@ class ProbeSettings:
         None, store,
         'or `{"ALIAS": "perflab"}`: a database in `DATABASES` (PostgreSQL, for several '
         'hosts), with `DATABASE_ROUTERS = ["perflab.router.ProbeStoreRouter"]`',
-        shown='`{"PATH": "<DATA_DIR or ./.perflab>/probe.sqlite3"}`',
+        shown=f'`{{"PATH": "<DATA_DIR or ./.perflab>/{STORE_FILE}"}}`',
     ))  # fmt: skip
     QUEUE_SIZE: int = field(metadata=setting(
         2000, integer(1),
@@ -365,8 +366,6 @@ def _no_match(text: str) -> None:
 
 def load_settings() -> ProbeSettings:
     from django.conf import settings
-
-    from perflab.datadir import STORE_FILE, data_dir
 
     base = Path(getattr(settings, "DATA_DIR", None) or data_dir())
     return parse_settings(getattr(settings, "PERFLAB", None), base / STORE_FILE)
