@@ -61,8 +61,14 @@ def hello(request):
 urlpatterns = [path("perf/", include("perflab.urls")), path("hello/", hello)]
 """
 
-# One real request through the probe (Django's test client runs the whole handler and
-# middleware), then the probe's own API until the writer has stored it (bounded).
+# The core's own modules (with every module of perflab.api and perflab.probe, walked).
+CORE_MODULES = ("perflab", "perflab.errors", "perflab.datadir", "perflab.mount",
+                "perflab.histogram", "perflab.signals", "perflab.router", "perflab.checks",
+                "perflab.apps", "perflab.middleware", "perflab.urls")  # fmt: skip
+
+# Each core module imports; then one real request through the probe (Django's test client
+# runs the whole handler and middleware), then the probe's own API until the writer has
+# stored it (bounded).
 SERVE = """\
 import json, time
 import django
@@ -70,6 +76,14 @@ from django.core.management import call_command
 
 django.setup()
 call_command("check", fail_level="WARNING")
+import importlib, pkgutil
+import perflab.api, perflab.probe
+
+for module in CORE_MODULES:
+    importlib.import_module(module)
+for package in (perflab.api, perflab.probe):
+    for found in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(found.name)
 from django.test import Client
 
 client = Client()
@@ -119,7 +133,7 @@ def test_the_core_has_none_of_the_load_or_demo_dependencies(core_python):
 def test_the_probe_records_a_request_served_by_a_core_only_install(core_python, tmp_path):
     (tmp_path / "site_settings.py").write_text(SETTINGS)
     (tmp_path / "site_urls.py").write_text(URLS)
-    (tmp_path / "serve.py").write_text(SERVE)
+    (tmp_path / "serve.py").write_text(f"CORE_MODULES = {CORE_MODULES!r}\n{SERVE}")
     served = subprocess.run(
         [str(core_python), "serve.py"],
         cwd=tmp_path,
