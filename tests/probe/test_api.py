@@ -111,6 +111,16 @@ def test_sql_by_total_time_and_findings(traffic, staff):
     assert staff.get("/perf/api/findings/?kind=bogus").status_code == 400
 
 
+@pytest.mark.parametrize("listing", ["routes", "requests", "sql", "findings"])
+def test_every_listing_takes_the_same_window(traffic, staff, listing):
+    """``minutes``, or ``since``..``until``: the traffic is in the last minute, not before."""
+    now = time.time()
+    assert staff.get(f"/perf/api/{listing}/?minutes=1").json()[listing]
+    assert staff.get(f"/perf/api/{listing}/?since={now - 60}&until={now + 60}").json()[listing]
+    assert staff.get(f"/perf/api/{listing}/?since={now + 120}").json()[listing] == []
+    assert staff.get(f"/perf/api/{listing}/?until={now - 120}").json()[listing] == []
+
+
 def test_status_shows_this_processes_writer(traffic, staff):
     status = staff.get("/perf/api/status/").json()
     assert status["writer"]["written"] >= 4
