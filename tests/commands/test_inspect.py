@@ -251,3 +251,24 @@ def test_project_settings_problems_are_one_line_errors(tmp_path, module, body, e
     done = perflab("inspect", "routes", cwd=tmp_path, DJANGO_SETTINGS_MODULE=module)
     assert_one_line_error(done, expected)
     assert not (tmp_path / "gone").exists()
+
+
+def test_minutes_windows_every_listing(tmp_path):
+    """--minutes reads the last N minutes of requests, findings, SQL and routes alike."""
+    path = write_store(tmp_path / "probe.sqlite3")
+    hour_ago = time.time() - 3600
+    old = request("old", "/api/old/", "api/old/", hour_ago,
+                  queries=[statement("SELECT 1 FROM old", callsite=APP_LINE)] * 2,
+                  findings=[Finding("duplicate", "h", "SELECT 1 FROM old", APP_LINE, 2, 3.0,
+                                    "SELECT 1 FROM old")])  # fmt: skip
+    RecordingStore.at_path(path).write([old])
+
+    def listed(view: str, *extra: str) -> list[dict]:
+        done = perflab("inspect", view, "--json", "--store", str(path), *extra)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    for view in ("requests", "findings", "sql", "routes"):
+        recent, everything = listed(view, "--minutes", "10"), listed(view)
+        assert "old" not in json.dumps(recent), view
+        assert "old" in json.dumps(everything), view
