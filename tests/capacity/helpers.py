@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from perflab.capacity.step import StepResult
+from perflab.load.results import SCHEMA, RunResults
 
 
 def step(rate: float, p95: float, achieved: float | None = None, passed: bool = True,
@@ -15,13 +16,16 @@ def step(rate: float, p95: float, achieved: float | None = None, passed: bool = 
 
 
 def results(rate: float, seconds: float = 4.0, completed: int | None = None, p95: float = 12.0,
-            late: int = 0, dropped: int = 0, error_rate: float = 0.0) -> dict:  # fmt: skip
+            late: int = 0, dropped: int = 0, error_rate: float = 0.0) -> RunResults:  # fmt: skip
     """A results.json as `perflab run --arrival-rate` writes it (the fields capacity reads)."""
     due = int(rate * seconds)
     done = due - dropped if completed is None else completed
-    latency = {"p50": p95 / 2, "p95": p95, "p99": p95 * 1.1, "max": p95 * 1.2}
-    return {
-        "schema": "perflab.results/1", "status": "completed", "duration_s": seconds,
+    latency = {"count": done, "min": 1.0, "mean": p95 / 2, "p50": p95 / 2, "p75": p95 / 2,
+               "p90": p95, "p95": p95, "p99": p95 * 1.1, "p99_9": p95 * 1.2,
+               "p99_99": p95 * 1.2, "max": p95 * 1.2}  # fmt: skip
+    return RunResults.from_json({
+        "schema": SCHEMA, "status": "completed", "started_at": "2026-11-24T11:34:22+00:00",
+        "ended_at": "2026-11-24T11:34:26+00:00", "duration_s": seconds,
         "totals": {"method": "", "name": "Aggregated", "requests": done,
                    "failures": round(done * error_rate), "error_rate": error_rate,
                    "rps": done / seconds, "latency": latency, "service": latency},
@@ -29,4 +33,4 @@ def results(rate: float, seconds: float = 4.0, completed: int | None = None, p95
         "open_model": {"rate": rate, "due": due, "started": done, "late": late,
                        "dropped": dropped, "in_flight": 0},
         "environment": {"cpus": 2},
-    }  # fmt: skip
+    })  # fmt: skip

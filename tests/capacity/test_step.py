@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from perflab.capacity.step import judge_step
+from perflab.load.results import RunResults
 from perflab.load.slo import parse_slo
 from tests.capacity.helpers import results
 
 P95 = (parse_slo("p95<100ms"),)
 
 
-def judge(data: dict, slos=P95, monitor=(), rate: float = 50):
+def judge(data: RunResults, slos=P95, monitor=(), rate: float = 50):
     return judge_step(1, "ramp", rate, "", data, monitor, slos)
 
 
@@ -29,7 +30,7 @@ def test_an_slo_breach_fails_the_step_with_its_detail():
 def test_an_overloaded_open_model_step_fails_without_any_slo():
     # 150/s due for 4 s, but only 100/s completed (the run drained for 2 s more).
     data = results(150, completed=600)
-    data["duration_s"] = 6.0
+    data.duration_s = 6.0
     step = judge(data, slos=(), rate=150)
     assert not step.passed
     assert step.achieved_rate == 100

@@ -7,6 +7,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from perflab.load.grouping import RouteGrouper, fetch_app_description, route_named
+from perflab.load.json_records import from_json
+from perflab.load.results import EndpointFigures
 from perflab.load.slo import evaluate, parse_slo
 
 PATTERNS = [
@@ -171,6 +173,14 @@ def test_the_report_and_compare_read_a_name_back_as_its_route(name, route):
     assert route_named(name) == route
 
 
+def figures(name: str, p95: float) -> EndpointFigures:
+    latency = dict.fromkeys(("min", "mean", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99",
+                             "max"), p95) | {"count": 10}  # fmt: skip
+    return from_json(EndpointFigures, {"method": "GET", "name": name, "requests": 10,
+                                       "failures": 0, "error_rate": 0.0, "rps": 1.0,
+                                       "latency": latency, "service": latency})  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("text", "scope"),
     [
@@ -182,8 +192,7 @@ def test_the_report_and_compare_read_a_name_back_as_its_route(name, route):
 def test_slo_scopes_name_split_and_url_named_endpoints(text, scope):
     slo = parse_slo(text)
     assert (slo.scope, slo.metric, slo.threshold) == (scope, "p95", 200.0)
-    endpoint = {"method": "GET", "name": scope.removeprefix("GET "), "requests": 10,
-                "failures": 0, "latency": {"p95": 150.0}}  # fmt: skip
-    other = {**endpoint, "name": "wagtail_serve[HomePage]", "latency": {"p95": 900.0}}
-    [result] = evaluate([slo], {"endpoints": [endpoint, other], "totals": endpoint})
+    endpoint = figures(scope.removeprefix("GET "), p95=150.0)
+    other = figures("wagtail_serve[HomePage]", p95=900.0)
+    [result] = evaluate([slo], endpoint, [endpoint, other])
     assert result.passed and result.actual == 150.0

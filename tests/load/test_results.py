@@ -4,12 +4,23 @@ import json
 
 import pytest
 
-from perflab.errors import PerflabError
-from perflab.load.results import SCHEMA, RunDirectory, default_run_dir, load_results
-
-SUMMARY = dict.fromkeys(
-    ("count", "min", "mean", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99", "max"), 1.0
+from perflab.errors import ExitCode, PerflabError
+from perflab.load.json_records import to_json
+from perflab.load.results import (
+    SCHEMA,
+    Environment,
+    RunDirectory,
+    RunResults,
+    default_run_dir,
+    load_results,
 )
+
+SUMMARY = {
+    "count": 5,
+    **dict.fromkeys(
+        ("min", "mean", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99", "max"), 1.0
+    ),
+}
 TOTALS = {"method": "", "name": "Aggregated", "requests": 5, "failures": 0, "error_rate": 0.0,
           "rps": 5.0, "latency": SUMMARY, "service": SUMMARY}  # fmt: skip
 # What every results.json has had since schema 1 (the fields the readers index).
@@ -30,8 +41,8 @@ def test_written_run_reads_back(tmp_path):
                                                       "latency_ms", "service_ms", "error"),
     )  # fmt: skip
     results = load_results(tmp_path / "run")
-    assert results["status"] == "completed"
-    assert results["files"]["series"] == "series.csv"
+    assert results.status == "completed"
+    assert results.files["series"] == "series.csv"
     assert (tmp_path / "run" / "locustfile.py").read_text() == "# users\n"
     assert json.loads((tmp_path / "run" / "settings.json").read_text()) == {"users": 3}
     assert (tmp_path / "run" / "series.csv").read_text().splitlines()[0] == "second,requests,users"
@@ -63,6 +74,11 @@ def test_not_a_run_is_one_line(tmp_path):
         (lambda r: r.update(probe_store=5), "probe_store is 5, not a string"),
         (lambda r: r.update(label="\udcff"), 'label is "\\udcff", not UTF-8 text'),
         (lambda r: r.update(settings={"host": "\udcff"}), "settings.host is"),
+        (lambda r: r["totals"].update(requests=5.5), "totals.requests is 5.5, not a whole number"),
+        (lambda r: r.update(series=[{"requests": 1}]), "series[0].second is missing"),
+        (lambda r: r.update(distribution=[[50.0]]), "distribution[0] is a list, not a list of 2"),
+        (lambda r: r.update(model="half-open"), 'model is "half-open", not one of closed, open'),
+        (lambda r: r.update(environment={"data_volume": 5}), "environment.data_volume is 5"),
     ],
 )
 def test_a_results_file_of_the_wrong_shape_is_one_line_naming_the_first_problem(
@@ -80,7 +96,54 @@ def test_a_results_file_of_the_wrong_shape_is_one_line_naming_the_first_problem(
 
 def test_fields_added_since_schema_1_may_be_absent_or_new(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps({**ESSENTIAL, "added_later": [1]}))
-    assert load_results(tmp_path)["added_later"] == [1]
+    results = load_results(tmp_path)
+    assert results.verdict == "none" and results.open_model is None and results.slos == []
+    assert not hasattr(results, "added_later")
+
+
+def test_results_written_from_the_type_read_back_equal(tmp_path):
+    """Field names once: the JSON keys are the declaration's, both ways."""
+    full = {**ESSENTIAL, "message": "", "label": "nightly", "model": "open", "shape": None,
+            "open_model": {"rate": 5.0, "due": 10, "started": 10, "late": 1, "dropped": 0,
+                           "in_flight": 0, "max_lateness_ms": 3.5, "total_lateness_ms": 3.5,
+                           "target": "5/s", "max_in_flight": 100,
+                           "schedule_started_epoch": 1795000000.0},
+            "grouping": "routes", "grouping_reason": None, "probe_store": "/p.sqlite3",
+            "slos": [{"expression": "p95<200ms", "passed": True, "scope": None,
+                      "metric": "p95", "op": "<", "threshold": 200.0, "actual": 1.0,
+                      "where": "all requests", "detail": "p95 1.0 ms < 200 ms"}],
+            "verdict": "pass", "distribution": [[0.0, 1.0], [100.0, 1.0]],
+            "series": [{"second": 1795000000, "requests": 5, "failures": 0, "users": 3}],
+            "user_errors": [{"message": "KeyError: 'x'", "count": 2}],
+            "samples": {"kept": 5, "seen": 5},
+            "monitor": {"server_pid": 42, "warnings": []},
+            "environment": {**to_json(Environment()), "cpus": 2, "user_classes": ["U"],
+                            "data_volume": "10 posts"},
+            "settings": {"users": 3}, "files": {"series": "series.csv"}}  # fmt: skip
+    full["totals"] = {**TOTALS, "errors": []}
+    full["endpoints"] = [{**TOTALS, "method": "GET", "name": "/", "errors": []}]
+    results = RunResults.from_json(full)
+    assert results.open_model.late == 1 and results.slos[0].detail.startswith("p95")
+    assert results.totals.latency.p99_9 == 1.0 and results.endpoints[0].label == "GET /"
+    assert results.distribution == [(0.0, 1.0), (100.0, 1.0)]
+    assert results.started == 1795520062.0 and results.ended == results.started + 1
+    assert results.to_json() == full
+    assert list(results.to_json()) == [  # docs/results.md's order
+        "schema", "status", "message", "label", "started_at", "ended_at", "duration_s",
+        "totals", "endpoints", "model", "shape", "open_model", "grouping", "grouping_reason",
+        "probe_store", "slos", "verdict", "distribution", "series", "user_errors", "samples",
+        "monitor", "environment", "settings", "files",
+    ]  # fmt: skip
+
+
+def test_a_results_file_of_another_schema_names_the_one_found_and_the_one_expected(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({**ESSENTIAL, "schema": "perflab.results/2"}))
+    with pytest.raises(PerflabError) as caught:
+        load_results(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'results.json'} is not a {SCHEMA} file (schema: 'perflab.results/2')"
+    )
+    assert caught.value.exit_code == ExitCode.USAGE
 
 
 @pytest.mark.parametrize(

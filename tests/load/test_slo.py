@@ -1,6 +1,8 @@
 import pytest
 
 from perflab.errors import ExitCode, PerflabError
+from perflab.load.json_records import from_json
+from perflab.load.results import EndpointFigures
 from perflab.load.slo import SLO, evaluate, format_threshold, format_value, parse_slo
 
 
@@ -93,24 +95,30 @@ def test_describe_uses_canonical_metric_and_units():
 
 
 def _row(method, name, requests=100, failures=0, rps=10.0, **latency):
-    values = {"p50": 10.0, "p95": 50.0, "p99": 80.0, "p99_9": 90.0, "min": 1.0, "max": 95.0}
-    values.update(latency)
-    return {
-        "method": method,
-        "name": name,
-        "requests": requests,
-        "failures": failures,
-        "error_rate": failures / requests if requests else 0.0,
-        "rps": rps,
-        "latency": values,
-        "service": dict(values),
+    values = {
+        "count": requests,
+        "min": 1.0,
+        "mean": 20.0,
+        "p50": 10.0,
+        "p75": 20.0,
+        "p90": 40.0,
+        "p95": 50.0,
+        "p99": 80.0,
+        "p99_9": 90.0,
+        "p99_99": 92.0,
+        "max": 95.0,
     }
+    values.update(latency)
+    return from_json(EndpointFigures, {
+        "method": method, "name": name, "requests": requests, "failures": failures,
+        "error_rate": failures / requests if requests else 0.0, "rps": rps,
+        "latency": values, "service": values,
+    })  # fmt: skip
 
 
 @pytest.fixture
 def results():
     return {
-        "duration_s": 60.0,
         "totals": _row("", "Aggregated", requests=300, failures=3, rps=5.0, p95=183.2),
         "endpoints": [
             _row("GET", "/api/posts/", p95=120.0, rps=3.0),
@@ -121,7 +129,7 @@ def results():
 
 
 def judge(text, results):
-    [result] = evaluate([parse_slo(text)], results)
+    [result] = evaluate([parse_slo(text)], results["totals"], results["endpoints"])
     return result
 
 
@@ -195,11 +203,12 @@ def test_latency_cannot_pass_on_an_endpoint_without_requests(results):
 
 def test_every_slo_gets_a_result_in_order(results):
     slos = [parse_slo("p95<200ms"), parse_slo("/api/typo/:p95<1s"), parse_slo("p99.9<100")]
-    verdicts = evaluate(slos, results)
+    verdicts = evaluate(slos, results["totals"], results["endpoints"])
     assert [v.slo for v in verdicts] == slos
     assert [v.passed for v in verdicts] == [True, False, True]
     assert verdicts[2].actual == 90.0
-    assert verdicts[1].as_dict()["passed"] is False
+    assert verdicts[1].as_record().passed is False
+    assert verdicts[1].as_record().expression == "/api/typo/:p95<1s"
 
 
 def test_slo_is_hashable_and_immutable():

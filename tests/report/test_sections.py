@@ -30,7 +30,7 @@ class RequestCountSection(Section):
     order = 450  # between Endpoints (400) and Findings (500)
 
     def context(self):
-        return {{"total": self.data.results["totals"]["requests"]}}
+        return {{"total": self.data.results.totals.requests}}
 
 
 class NotASection:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perflab.load.results import MONITOR, load_results
+from perflab.load.results import MONITOR, RunResults, load_results
 from perflab.load.slo import SLO, evaluate
 
 MIN_ACHIEVED = 0.90  # completions per second below 90 % of the target rate: overloaded
@@ -77,46 +77,45 @@ def judge_step(
     phase: str,
     target_rate: float,
     run_dir: str,
-    results: Mapping[str, Any],
+    results: RunResults,
     monitor: Iterable[Mapping[str, str]],
     slos: Sequence[SLO],
 ) -> StepResult:
     """The step's figures and verdict: SLOs as ``perflab run`` judges them, plus keeping up."""
-    totals = results["totals"]
-    latency = totals.get("latency") or {}
-    model = results.get("open_model") or {}
-    duration = float(results.get("duration_s") or 0)
-    completed = int(model.get("started", 0)) - int(model.get("in_flight", 0))
-    if not model:  # not an open-model run: fall back to requests
-        completed = int(totals.get("requests", 0))
+    totals = results.totals
+    model = results.open_model
+    duration = results.duration_s
+    # Iterations completed; a closed-model run falls back to requests.
+    completed = model.started - model.in_flight if model is not None else totals.requests
     rows = list(monitor)
     step = StepResult(
         index=index, phase=phase, target_rate=target_rate, run_dir=run_dir,
         achieved_rate=completed / duration if duration > 0 else 0.0,
-        rps=float(totals.get("rps", 0.0)), requests=int(totals.get("requests", 0)),
-        p50=latency.get("p50"), p95=latency.get("p95"), p99=latency.get("p99"),
-        service_p95=(totals.get("service") or {}).get("p95"),
-        error_rate=float(totals.get("error_rate", 0.0)),
-        due=int(model.get("due", 0)), late=int(model.get("late", 0)),
-        dropped=int(model.get("dropped", 0)),
+        rps=totals.rps, requests=totals.requests,
+        p50=totals.latency.p50, p95=totals.latency.p95, p99=totals.latency.p99,
+        service_p95=totals.service.p95, error_rate=totals.error_rate,
+        due=model.due if model else 0, late=model.late if model else 0,
+        dropped=model.dropped if model else 0,
         server_cpu_max=_max(rows, "server_cpu_percent"),
         server_processes=_int(_max(rows, "server_processes")),
         system_cpu_max=_max(rows, "system_cpu_percent"),
         db_connections_max=_int(_max(rows, "db_connections")),
         db_saturated_seconds=_db_saturated_seconds(rows),
-        cpus=int((results.get("environment") or {}).get("cpus") or 1),
+        cpus=results.environment.cpus or 1,
     )  # fmt: skip
-    step.reasons = [r.detail for r in evaluate(slos, results) if not r.passed]
+    step.reasons = [
+        r.detail for r in evaluate(slos, results.totals, results.endpoints) if not r.passed
+    ]
     step.reasons += _shortfall(step, results)
     step.passed = not step.reasons
     return step
 
 
-def _shortfall(step: StepResult, results: Mapping[str, Any]) -> list[str]:
+def _shortfall(step: StepResult, results: RunResults) -> list[str]:
     """Why the open model did not keep up, if it did not."""
     reasons = []
-    if results.get("status") != "completed":
-        reasons.append(f"run {results.get('status')}: {results.get('message', '')}".strip())
+    if results.status != "completed":
+        reasons.append(f"run {results.status}: {results.message}".strip())
     if step.requests == 0:
         reasons.append("no request completed")
     elif step.achieved_rate < MIN_ACHIEVED * step.target_rate:

@@ -230,10 +230,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         from perflab.server import free_port
 
         config.master_port = free_port()  # several local runs must not share a port
-    from perflab.load.runner import LoadRun
+    from perflab.load.roles import run_for
 
-    outcome = LoadRun(config, console).execute()
-    if config.role == "worker":
+    outcome = run_for(config, console).execute()
+    if outcome.results is None:  # a worker: its master reports the run
         return ExitCode.OK
     print_outcome(outcome, console)
     if args.report and outcome.run_dir is not None:
@@ -255,7 +255,7 @@ def print_outcome(outcome, console: Console) -> None:
     from perflab.load.summary import endpoints_table, open_model_line, slo_table
 
     results = outcome.results
-    if results.get("endpoints"):
+    if results.endpoints:
         console.print(endpoints_table(results))
     line = open_model_line(results)
     if line:
@@ -263,8 +263,8 @@ def print_outcome(outcome, console: Console) -> None:
     table = slo_table(results)
     if table is not None:
         console.print(table)
-    for error in results.get("user_errors", [])[:3]:
-        console.print(f"[yellow]task error x{error['count']}:[/] " + escape(error["message"]))
+    for error in results.user_errors[:3]:
+        console.print(f"[yellow]task error x{error.count}:[/] " + escape(error.message))
     if outcome.message:
         console.print(f"[bold]{outcome.status}:[/] " + escape(outcome.message))
     if outcome.run_dir:

@@ -1,8 +1,11 @@
 """The run directory: ``results.json`` (a versioned schema) and the files next to it.
 
-Report, compare and capacity read a run through this module only — never the runner's
-internals — the way pyinstrument's renderers read a Session. The schema is documented in
-``docs/results.md``; bump SCHEMA when a field changes meaning, not when one is added.
+``RunResults`` is the data model of a finished run, kept apart from everything that shows
+it, the way pyinstrument keeps its Session apart from its renderers: the runner builds one,
+``RunDirectory`` writes it, ``load_results`` reads it back checked, and report, compare,
+capacity and the end-of-run tables read its attributes — never the runner's internals.
+The JSON keys are the field names below; the schema is documented in ``docs/results.md``;
+bump SCHEMA when a field changes meaning, not when one is added (with a default).
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import csv
 import json
 import os
 import shutil
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from perflab.errors import PerflabError
+from perflab.load.json_records import InvalidRecord, from_json, shown, to_json
 
 SCHEMA = "perflab.results/1"
 RESULTS = "results.json"
@@ -24,6 +28,211 @@ HISTOGRAMS = "histograms.json"
 SERIES = "series.csv"
 MONITOR = "monitor.csv"
 REQUESTS = "requests.csv"
+
+
+def _iso_time(value: str, where: str) -> None:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRecord(where, f"is {shown(value)}, not an ISO 8601 time") from None
+
+
+def _file_name(value: str, where: str) -> None:
+    """A file of the run directory: a bare name, never a path that leads elsewhere."""
+    if not value or value in (".", "..") or "/" in value or os.sep in value:
+        raise InvalidRecord(where, f"is {shown(value)}, not a file name in the run directory")
+
+
+def _has_second(value: dict, where: str) -> None:
+    if "second" not in value or value["second"] is None:
+        raise InvalidRecord(f"{where}.second", "is missing")
+
+
+Timestamp = Annotated[str, _iso_time]  # ISO 8601 with the offset, milliseconds
+FileName = Annotated[str, _file_name]
+# A closed second: second (epoch), requests, failures, p50, p95, p99, max, then its gauges
+# (users, in_flight; arrival_rate, late, dropped in the open model), as series.csv has them.
+SecondRow = Annotated[dict[str, float | None], _has_second]
+
+
+@dataclass(kw_only=True)
+class LatencySummary:
+    """Milliseconds, 3 decimals; HdrHistogram percentiles clamped to the exact min and max."""
+
+    count: int
+    min: float
+    mean: float
+    p50: float
+    p75: float
+    p90: float
+    p95: float
+    p99: float
+    p99_9: float
+    p99_99: float
+    max: float
+
+
+@dataclass(kw_only=True)
+class CountedMessage:
+    message: str
+    count: int
+
+
+@dataclass(kw_only=True)
+class EndpointFigures:
+    """One endpoint, or all requests (method "", name "Aggregated")."""
+
+    method: str
+    name: str
+    requests: int
+    failures: int
+    error_rate: float  # a fraction
+    rps: float  # requests / duration_s
+    latency: LatencySummary  # from the intended start (open model)
+    service: LatencySummary  # from the actual send; equal in the closed model
+    errors: list[CountedMessage] = field(default_factory=list)  # ≤ 20 + "(other)"
+
+    @property
+    def label(self) -> str:
+        """``GET /api/posts/``, or the name alone for the totals."""
+        return f"{self.method} {self.name}" if self.method else self.name
+
+
+@dataclass(kw_only=True)
+class OpenModelFigures:
+    rate: float
+    due: int
+    started: int
+    late: int
+    dropped: int
+    in_flight: int
+    max_lateness_ms: float = 0.0
+    total_lateness_ms: float = 0.0
+    target: str = ""  # --arrival-rate as given
+    max_in_flight: int = 0
+    schedule_started_epoch: float | None = None
+
+
+@dataclass(kw_only=True)
+class SLOVerdict:
+    """One SLO as judged at the end (``perflab.load.slo.SLOResult``, flattened)."""
+
+    expression: str
+    passed: bool
+    scope: str | None = None
+    metric: str = ""
+    op: str = ""
+    threshold: float = 0.0
+    actual: float | None = None
+    where: str = ""
+    detail: str = ""
+
+
+@dataclass(kw_only=True)
+class SampleCounts:
+    kept: int  # rows in requests.csv
+    seen: int  # requests the sample chose from
+
+
+@dataclass(kw_only=True)
+class MonitorFacts:
+    server_pid: int | None = None  # None: no server found, and warnings say why
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class Environment:
+    """Where the run ran; the app's facts come from the probe's /perf/api/urlpatterns/."""
+
+    perflab: str | None = None
+    locust: str | None = None
+    python: str | None = None
+    platform: str | None = None
+    hostname: str | None = None
+    cpus: int | None = None
+    target: str | None = None
+    workers: int = 0
+    user_classes: list[str] = field(default_factory=list)
+    django: str | None = None
+    debug: bool | None = None
+    database: str | None = None
+    app_python: str | None = None
+    data_volume: str | dict[str, Any] | None = None  # --data-volume
+
+
+@dataclass(kw_only=True)
+class RunResults:
+    """A finished run: everything results.json holds (docs/results.md)."""
+
+    status: Literal["completed", "interrupted", "aborted", "failed"]
+    message: str = ""  # why, when not completed
+    label: str = ""
+    started_at: Timestamp
+    ended_at: Timestamp
+    duration_s: float
+    totals: EndpointFigures
+    endpoints: list[EndpointFigures]  # sorted by name, then method
+    model: Literal["closed", "open"] = "closed"
+    shape: str | None = None
+    open_model: OpenModelFigures | None = None
+    grouping: str | None = None  # routes | locust names
+    grouping_reason: str | None = None  # why not routes
+    probe_store: str | None = None  # --store
+    slos: list[SLOVerdict] = field(default_factory=list)
+    verdict: Literal["pass", "fail", "none"] = "none"
+    distribution: list[tuple[float, float]] = field(default_factory=list)  # (percentile, ms)
+    series: list[SecondRow] = field(default_factory=list)
+    user_errors: list[CountedMessage] = field(default_factory=list)  # exceptions in tasks
+    samples: SampleCounts | None = None
+    monitor: MonitorFacts = field(default_factory=MonitorFacts)
+    environment: Environment = field(default_factory=Environment)
+    settings: dict[str, Any] = field(default_factory=dict)  # RunConfig as run
+    files: dict[str, FileName] = field(default_factory=dict)  # what -> name in the run dir
+
+    @property
+    def started(self) -> float:
+        """``started_at`` as an epoch (the probe store's clock)."""
+        return datetime.fromisoformat(self.started_at).timestamp()
+
+    @property
+    def ended(self) -> float:
+        return datetime.fromisoformat(self.ended_at).timestamp()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, **to_json(self)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> RunResults:
+        """Checked against the declarations above; ``InvalidRecord`` names the first problem."""
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            found = data.get("schema") if isinstance(data, dict) else None
+            raise WrongSchema(found)
+        results = from_json(cls, data)
+        _all_text_utf8(data, "")
+        return results
+
+
+class WrongSchema(Exception):
+    def __init__(self, found: Any) -> None:
+        super().__init__(f"schema {found!r}, expected {SCHEMA!r}")
+        self.found = found
+
+
+def _all_text_utf8(value: Any, where: str) -> None:
+    """Every string, keys too: JSON may escape a lone surrogate ("\\udcff", what a run given
+    non-UTF-8 bytes would have written), which no page or terminal can show."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRecord(where, f"is {shown(value)}, not UTF-8 text") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _all_text_utf8(key, f"{where}.{key!s}" if where else "a key")
+            _all_text_utf8(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _all_text_utf8(item, f"{where}[{index}]")
 
 
 class RunDirectory:
@@ -51,7 +260,7 @@ class RunDirectory:
 
     def write(
         self,
-        results: dict[str, Any],
+        results: dict[str, Any],  # RunResults.to_json(); "files" is added here
         histograms: dict[str, str],
         series: list[dict],
         monitor: list[dict],
@@ -91,10 +300,10 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def load_results(run: Path | str) -> dict[str, Any]:
-    """A run's results.json (given the directory or the file), checked once against the
-    schema the runner writes, and the CSV files next to it checked readable: readers (report,
-    compare, capacity) then index it without a traceback for a file edited or cut short."""
+def load_results(run: Path | str) -> RunResults:
+    """A run's results.json (given the directory or the file), checked once against
+    ``RunResults``, and the CSV files next to it checked readable: readers (report, compare,
+    capacity) then read its attributes without a traceback for a file edited or cut short."""
     path = Path(run)
     if path.is_dir():
         path = path / RESULTS
@@ -106,16 +315,14 @@ def load_results(run: Path | str) -> dict[str, Any]:
         raise PerflabError(f"cannot read {path}: {exc}") from None
     except RecursionError:
         raise PerflabError(f"cannot read {path}: JSON nested too deeply") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else None
-        raise PerflabError(f"{path} is not a {SCHEMA} file (schema: {found!r})")
     try:
-        _RESULTS_SHAPE(data, "")
-        _all_text_utf8(data, "")
-    except _Invalid as exc:
+        results = RunResults.from_json(data)
+    except WrongSchema as exc:
+        raise PerflabError(f"{path} is not a {SCHEMA} file (schema: {exc.found!r})") from None
+    except InvalidRecord as exc:
         raise PerflabError(f"{path} is not a valid {SCHEMA} file: {exc}") from None
-    _check_csv_files(path.parent, data.get("files") or {})
-    return data
+    _check_csv_files(path.parent, results.files)
+    return results
 
 
 def _check_csv_files(run_dir: Path, files: dict[str, str]) -> None:
@@ -131,172 +338,6 @@ def _check_csv_files(run_dir: Path, files: dict[str, str]) -> None:
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise PerflabError(f"cannot read {path} as CSV: {detail}") from None
-
-
-# -- the shape of results.json (docs/results.md) --------------------------------------------
-# Each check takes (value, where) and raises _Invalid naming the first problem. A record's
-# required keys are those schema 1 has always had; the others were added since (a field is
-# added without a schema change), so they are checked only when present, and unknown keys
-# are allowed for the same reason.
-
-Check = Callable[[Any, str], None]
-
-
-class _Invalid(Exception):
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"{where or 'the top level'} {problem}")
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    text = json.dumps(value)  # as the file has it: null, true, "text"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _kind(expected: str, accepts: Callable[[Any], bool]) -> Check:
-    def check(value: Any, where: str) -> None:
-        if not accepts(value):
-            raise _Invalid(where, f"is {_show(value)}, not {expected}")
-
-    return check
-
-
-_number = _kind("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool))
-_flag = _kind("true or false", lambda v: isinstance(v, bool))
-
-
-_text = _kind("a string", lambda v: isinstance(v, str))
-
-
-def _all_text_utf8(value: Any, where: str) -> None:
-    """Every string, keys too: JSON may escape a lone surrogate ("\\udcff", what a run given
-    non-UTF-8 bytes would have written), which no page or terminal can show."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _Invalid(where, f"is {_show(value)}, not UTF-8 text") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _all_text_utf8(key, f"{where}.{key!s}" if where else "a key")
-            _all_text_utf8(item, f"{where}.{key}" if where else key)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _all_text_utf8(item, f"{where}[{index}]")
-
-
-def _timestamp(value: Any, where: str) -> None:
-    _text(value, where)
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        raise _Invalid(where, f"is {_show(value)}, not an ISO 8601 time") from None
-
-
-def _file_name(value: Any, where: str) -> None:
-    """A file of the run directory: a bare name, never a path that leads elsewhere."""
-    _text(value, where)
-    if not value or value in (".", "..") or "/" in value or os.sep in value:
-        raise _Invalid(where, f"is {_show(value)}, not a file name in the run directory")
-
-
-def _optional(check: Check) -> Check:
-    def optional(value: Any, where: str) -> None:
-        if value is not None:
-            check(value, where)
-
-    return optional
-
-
-def _one_of(*choices: str) -> Check:
-    def check(value: Any, where: str) -> None:
-        if value not in choices:
-            raise _Invalid(where, f"is {_show(value)}, not one of {', '.join(choices)}")
-
-    return check
-
-
-def _list_of(item: Check) -> Check:
-    def check(value: Any, where: str) -> None:
-        if not isinstance(value, list):
-            raise _Invalid(where, f"is {_show(value)}, not a list")
-        for index, element in enumerate(value):
-            item(element, f"{where}[{index}]")
-
-    return check
-
-
-def _record(required: dict[str, Check], optional: dict[str, Check] | None = None,
-            others: Check | None = None) -> Check:  # fmt: skip
-    """An object with ``required`` keys, ``optional`` ones checked when there, and any other
-    key checked with ``others`` (when given)."""
-    optional = optional or {}
-
-    def check(value: Any, where: str) -> None:
-        if not isinstance(value, dict):
-            raise _Invalid(where, f"is {_show(value)}, not an object")
-        prefix = f"{where}." if where else ""
-        for key, item in required.items():
-            if key not in value:
-                raise _Invalid(f"{prefix}{key}", "is missing")
-            item(value[key], f"{prefix}{key}")
-        for key, item in optional.items():
-            if key in value:
-                item(value[key], f"{prefix}{key}")
-        if others is not None:
-            for key, element in value.items():
-                if key not in required and key not in optional:
-                    others(element, f"{prefix}{key}")
-
-    return check
-
-
-def _pair_of_numbers(value: Any, where: str) -> None:
-    if not isinstance(value, list) or len(value) != 2:
-        raise _Invalid(where, f"is {_show(value)}, not a [percentile, ms] pair")
-    _number(value[0], f"{where}[0]")
-    _number(value[1], f"{where}[1]")
-
-
-SUMMARY_KEYS = ("count", "min", "mean", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99",
-                "max")  # fmt: skip
-_SUMMARY = _record(dict.fromkeys(SUMMARY_KEYS, _number))
-_COUNTED_MESSAGE = _record({"message": _text, "count": _number})
-_ENDPOINT = _record(
-    {"method": _text, "name": _text, "requests": _number, "failures": _number,
-     "error_rate": _number, "rps": _number, "latency": _SUMMARY, "service": _SUMMARY},
-    {"errors": _list_of(_COUNTED_MESSAGE)},
-)  # fmt: skip
-_SLO = _record(
-    {"expression": _text, "passed": _flag},
-    {"scope": _optional(_text), "metric": _text, "op": _text, "threshold": _number,
-     "actual": _optional(_number), "where": _text, "detail": _text},
-)  # fmt: skip
-_OPEN_MODEL = _record(
-    dict.fromkeys(("rate", "due", "started", "late", "dropped", "in_flight"), _number),
-    {"max_lateness_ms": _number, "total_lateness_ms": _number, "target": _text,
-     "max_in_flight": _number, "schedule_started_epoch": _optional(_number)},
-)  # fmt: skip
-_RESULTS_SHAPE = _record(
-    {"status": _one_of("completed", "interrupted", "aborted", "failed"),
-     "started_at": _timestamp, "ended_at": _timestamp, "duration_s": _number,
-     "totals": _ENDPOINT, "endpoints": _list_of(_ENDPOINT)},
-    {"message": _text, "label": _text, "model": _one_of("closed", "open"),
-     "shape": _optional(_text), "open_model": _optional(_OPEN_MODEL), "grouping": _text,
-     "grouping_reason": _optional(_text), "probe_store": _optional(_text),
-     "slos": _list_of(_SLO), "verdict": _one_of("pass", "fail", "none"),
-     "distribution": _list_of(_pair_of_numbers),
-     "series": _list_of(_record({"second": _number}, others=_optional(_number))),
-     "user_errors": _list_of(_COUNTED_MESSAGE),
-     "samples": _record({"kept": _number, "seen": _number}),
-     "monitor": _record({}, {"server_pid": _optional(_number), "warnings": _list_of(_text)}),
-     "environment": _record({}, {"cpus": _optional(_number), "user_classes": _list_of(_text)}),
-     "settings": _record({}, {"users": _optional(_number), "spawn_rate": _optional(_number)}),
-     "files": _record({}, others=_file_name)},
-)  # fmt: skip
 
 
 def default_run_dir() -> Path:

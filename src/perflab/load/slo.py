@@ -1,6 +1,7 @@
 """Service-level objectives: ``--slo "p95<200ms"`` parsed once, judged on a run's results.
 
-Kept free of Locust so ``perflab report`` and CI scripts can re-judge a saved results.json.
+Kept free of Locust so ``perflab capacity`` and CI scripts can re-judge a saved run's
+``RunResults``.
 Thresholds are stored in base units (ms, a fraction, req/s, counts) so the evaluator never
 guesses what a number meant; a scope that matches no endpoint fails, because a typo in an
 endpoint name must not turn an SLO into a silent pass.
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from perflab.errors import PerflabError
+from perflab.load.results import EndpointFigures, SLOVerdict
 
 LATENCY = ("p50", "p75", "p90", "p95", "p99", "p99.9", "p99.99", "max", "min", "mean")
 METRICS = (*LATENCY, "error_rate", "rps", "requests", "failures")
@@ -63,19 +64,14 @@ class SLOResult:
     where: str
     detail: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_record(self) -> SLOVerdict:
         """For results.json: enough to re-read the verdict without re-parsing anything."""
-        return {
-            "expression": self.slo.expression,
-            "scope": self.slo.scope,
-            "metric": self.slo.metric,
-            "op": self.slo.op,
-            "threshold": self.slo.threshold,
-            "passed": self.passed,
-            "actual": self.actual,
-            "where": self.where,
-            "detail": self.detail,
-        }
+        slo = self.slo
+        return SLOVerdict(
+            expression=slo.expression, scope=slo.scope, metric=slo.metric, op=slo.op,
+            threshold=slo.threshold, passed=self.passed, actual=self.actual, where=self.where,
+            detail=self.detail,
+        )  # fmt: skip
 
 
 def parse_slo(text: str) -> SLO:
@@ -129,25 +125,29 @@ def _to_base_unit(text: str, metric: str, value: float, unit: str) -> float:
     return value
 
 
-def evaluate(slos: Iterable[SLO], results: Mapping[str, Any]) -> list[SLOResult]:
-    """Judge each SLO on the run; a scoped SLO must hold on every endpoint it names."""
-    return [_evaluate_one(slo, results) for slo in slos]
+def evaluate(
+    slos: Iterable[SLO], totals: EndpointFigures, endpoints: Sequence[EndpointFigures]
+) -> list[SLOResult]:
+    """Judge each SLO on a run's figures; a scoped SLO must hold on every endpoint it names."""
+    return [_evaluate_one(slo, totals, endpoints) for slo in slos]
 
 
-def _evaluate_one(slo: SLO, results: Mapping[str, Any]) -> SLOResult:
+def _evaluate_one(
+    slo: SLO, totals: EndpointFigures, endpoints: Sequence[EndpointFigures]
+) -> SLOResult:
     if slo.scope is None:
-        rows = [results["totals"]]
+        rows = [totals]
         where = "all requests"
     else:
-        rows = [row for row in results.get("endpoints", []) if _matches(slo.scope, row)]
-        where = ", ".join(endpoint_label(row) for row in rows)
+        rows = [row for row in endpoints if _matches(slo.scope, row)]
+        where = ", ".join(row.label for row in rows)
         if not rows:
             detail = f"no requests named {slo.scope}"
             return SLOResult(slo, False, None, slo.scope, detail)
     judged = [(row, _value(slo.metric, row)) for row in rows]
     if any(value is None for _, value in judged):
         silent = next(row for row, value in judged if value is None)
-        detail = f"no requests to judge {slo.metric} on {endpoint_label(silent)}"
+        detail = f"no requests to judge {slo.metric} on {silent.label}"
         return SLOResult(slo, False, None, where, detail)
     # The worst row is the furthest on the wrong side: highest for a ceiling, lowest for a floor.
     pick = max if slo.op in ("<", "<=") else min
@@ -159,36 +159,30 @@ def _evaluate_one(slo: SLO, results: Mapping[str, Any]) -> SLOResult:
         f"{format_threshold(slo.metric, slo.threshold)}"
     )
     if len(rows) > 1:
-        detail += f" (worst: {endpoint_label(worst_row)})"
+        detail += f" (worst: {worst_row.label})"
     return SLOResult(slo, passed, actual, where, detail)
 
 
 _NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
-def _matches(scope: str, row: Mapping[str, Any]) -> bool:
+def _matches(scope: str, row: EndpointFigures) -> bool:
     """A bare name matches every method ("/api/posts/"); a method prefix narrows it ("GET ...")."""
-    if row["name"] == scope:
+    if row.name == scope:
         return True
     method, _, name = scope.partition(" ")
-    return method.upper() == str(row.get("method", "")).upper() and name.strip() == row["name"]
+    return method.upper() == row.method.upper() and name.strip() == row.name
 
 
-def _value(metric: str, row: Mapping[str, Any]) -> float | None:
+def _value(metric: str, row: EndpointFigures) -> float | None:
     """The metric's value on one row, or None when there is nothing to judge it on."""
     if metric in ("rps", "requests", "failures"):
-        return float(row[metric])
-    if not row.get("requests"):
+        return float(getattr(row, metric))
+    if not row.requests:
         return None
     if metric == "error_rate":
-        return float(row.get("error_rate", row.get("failures", 0) / row["requests"]))
-    value = row["latency"].get(metric.replace(".", "_"))
-    return None if value is None else float(value)
-
-
-def endpoint_label(row: Mapping[str, Any]) -> str:
-    method = row.get("method")
-    return f"{method} {row['name']}" if method else str(row["name"])
+        return float(row.error_rate)
+    return float(getattr(row.latency, metric.replace(".", "_")))
 
 
 def format_value(metric: str, value: float) -> str:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import csv
 import statistics
 from collections import defaultdict
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from perflab.errors import PerflabError
-from perflab.load.results import MONITOR, REQUESTS, load_results
+from perflab.load.results import MONITOR, REQUESTS, Environment, RunResults, load_results
 from perflab.probe.store.reader import Window
 from perflab.report.join import RouteJoin, join_routes, sampled_ids
 
@@ -32,10 +31,6 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def _epoch(iso: str | None) -> float | None:
-    return datetime.fromisoformat(iso).timestamp() if iso else None
-
-
 class ReportData:
     """What the report shows, read from a run directory and (when there is one) a probe store."""
 
@@ -43,10 +38,10 @@ class ReportData:
         self.run_dir = Path(run_dir)
         if not self.run_dir.exists():
             raise PerflabError(f"no run directory at {self.run_dir}")
-        self.results: dict[str, Any] = load_results(self.run_dir)
+        self.results: RunResults = load_results(self.run_dir)
         if self.run_dir.is_file():
             self.run_dir = self.run_dir.parent
-        chosen = store if store is not None else self.results.get("probe_store")
+        chosen = store if store is not None else self.results.probe_store
         self.store_path: Path | None = Path(chosen) if chosen else None
         self.store_note = ""  # why there are no server figures, when there are none
         self.store = self._open_store()
@@ -70,23 +65,23 @@ class ReportData:
     # -- the client side (the run directory) ----------------------------------------------
 
     @property
-    def started(self) -> float | None:
-        return _epoch(self.results.get("started_at"))
+    def started(self) -> float:
+        return self.results.started
 
     @property
-    def ended(self) -> float | None:
-        return _epoch(self.results.get("ended_at"))
+    def ended(self) -> float:
+        return self.results.ended
 
     @property
-    def environment(self) -> dict[str, Any]:
-        return self.results.get("environment") or {}
+    def environment(self) -> Environment:
+        return self.results.environment
 
     @property
     def settings(self) -> dict[str, Any]:
-        return self.results.get("settings") or {}
+        return self.results.settings
 
     def _csv(self, key: str, default: str) -> list[dict[str, str]]:
-        name = (self.results.get("files") or {}).get(key, default)
+        name = self.results.files.get(key, default)
         try:
             with open(self.run_dir / name, newline="") as f:
                 return list(csv.DictReader(f))
@@ -150,7 +145,7 @@ class ReportData:
         """Each endpoint's route (``perflab.report.join``: by name, else by request id)."""
         if self.store is None:
             return RouteJoin()
-        endpoints = [(e["method"], e["name"]) for e in self.results.get("endpoints", [])]
+        endpoints = [(e.method, e.name) for e in self.results.endpoints]
         server = self.server_requests
 
         def route_of_request(request_id: str) -> tuple[str, str] | None:

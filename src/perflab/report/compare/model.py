@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perflab.errors import PerflabError
+from perflab.load.results import EndpointFigures
 from perflab.report.compare.limits import LATENCY, Limit
 from perflab.report.compare.server import Run, ServerSide
 
@@ -152,9 +153,8 @@ class Comparison:
 
     def as_dict(self) -> dict[str, Any]:
         def run(r: Run) -> dict[str, Any]:
-            return {"path": str(r.path), "name": r.name, "status": r.results.get("status"),
-                    "started_at": r.results.get("started_at"),
-                    "duration_s": r.results.get("duration_s"),
+            return {"path": str(r.path), "name": r.name, "status": r.results.status,
+                    "started_at": r.results.started_at, "duration_s": r.results.duration_s,
                     "probe_store": r.server.store if r.server else None}  # fmt: skip
 
         return {
@@ -184,8 +184,8 @@ def compare(
             f"--max-regression {asked} needs the probe store of both runs; the {missing} run "
             "has none (perflab run --store PATH, or --base-store/--new-store)"
         )
-    old_rows = {(e["method"], e["name"]): e for e in base.results.get("endpoints", [])}
-    new_rows = {(e["method"], e["name"]): e for e in new.results.get("endpoints", [])}
+    old_rows = {(e.method, e.name): e for e in base.results.endpoints}
+    new_rows = {(e.method, e.name): e for e in new.results.endpoints}
     rows: list[Row] = []
     for key in sorted(old_rows.keys() & new_rows.keys(), key=_by_name):
         row = Row(*key, "both", _side(old_rows[key], base.server, key),
@@ -197,8 +197,8 @@ def compare(
         rows.append(Row(*key, "added", None, _side(new_rows[key], new.server, key)))
     for key in sorted(old_rows.keys() - new_rows.keys(), key=_by_name):
         rows.append(Row(*key, "removed", _side(old_rows[key], base.server, key), None))
-    totals = Row("", "all requests", "totals", _side(base.results["totals"], None, None),
-                 _side(new.results["totals"], None, None))  # fmt: skip
+    totals = Row("", "all requests", "totals", _side(base.results.totals, None, None),
+                 _side(new.results.totals, None, None))  # fmt: skip
     comparison = Comparison(base, new, rows, totals, limits, min_requests,
                             bool(base.server or new.server), [])  # fmt: skip
     comparison.notes = _notes(comparison)
@@ -209,13 +209,13 @@ def _by_name(key: tuple[str, str]) -> tuple[str, str]:
     return key[1], key[0]  # as results.json sorts endpoints: name, then method
 
 
-def _side(endpoint: dict[str, Any], server: ServerSide | None, key) -> Side:
+def _side(endpoint: EndpointFigures, server: ServerSide | None, key) -> Side:
     side = Side(
-        requests=int(endpoint.get("requests", 0)),
-        failures=int(endpoint.get("failures", 0)),
-        error_rate=float(endpoint.get("error_rate", 0.0)),
-        rps=float(endpoint.get("rps", 0.0)),
-        latency={m: float(endpoint.get("latency", {}).get(m, 0.0)) for m in LATENCY},
+        requests=endpoint.requests,
+        failures=endpoint.failures,
+        error_rate=endpoint.error_rate,
+        rps=endpoint.rps,
+        latency={m: getattr(endpoint.latency, m) for m in LATENCY},
     )
     if server is not None and key in server.endpoint_routes:
         route = server.endpoint_routes[key]
@@ -285,14 +285,14 @@ def _notes(c: Comparison) -> list[str]:
     """What the reader must know to trust the table: gaps, guards, and how rows were joined."""
     notes = []
     for which, run in (("base", c.base), ("new", c.new)):
-        status = run.results.get("status")
+        status = run.results.status
         if status != "completed":
-            why = run.results.get("message") or ""
+            why = run.results.message
             notes.append(f"the {which} run is {status}" + (f": {why}" if why else ""))
-    if c.base.results.get("model") != c.new.results.get("model"):
+    if c.base.results.model != c.new.results.model:
         notes.append(
-            f"the runs used different load models ({c.base.results.get('model')} vs "
-            f"{c.new.results.get('model')}): latency and req/s do not compare like for like"
+            f"the runs used different load models ({c.base.results.model} vs "
+            f"{c.new.results.model}): latency and req/s do not compare like for like"
         )
     if not c.server:
         notes.append(

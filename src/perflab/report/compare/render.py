@@ -90,9 +90,8 @@ def _columns(c: Comparison) -> list[tuple[str, str]]:
 def _run_line(which: str, run: Run, code=lambda text: text) -> str:
     r = run.results
     return (
-        f"{which}: {code(run.name)} ({code(str(run.path))}) — {r.get('started_at', '?')}, "
-        f"{float(r.get('duration_s') or 0):.0f} s, {int(r['totals'].get('requests', 0)):,} "
-        f"requests, {r.get('status')}"
+        f"{which}: {code(run.name)} ({code(str(run.path))}) — {r.started_at}, "
+        f"{r.duration_s:.0f} s, {r.totals.requests:,} requests, {r.status}"
     )
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from perflab.errors import PerflabError
-from perflab.load.results import REQUESTS, load_results
+from perflab.load.results import REQUESTS, RunResults, load_results
 from perflab.report.join import join_routes, sampled_ids
 from perflab.report.probe_store import probe_store_problem
 
@@ -40,13 +39,13 @@ class Run:
     """One side of the comparison: its results, where they are, and its server side if any."""
 
     path: Path
-    results: dict[str, Any]
+    results: RunResults
     server: ServerSide | None = None
     server_note: str | None = None  # why there is no server side
 
     @property
     def name(self) -> str:
-        return self.results.get("label") or self.path.name
+        return self.results.label or self.path.name
 
 
 def load_run(path: Path | str, store: Path | str | None = None) -> Run:
@@ -58,7 +57,7 @@ def load_run(path: Path | str, store: Path | str | None = None) -> Run:
     path = Path(path)
     results = load_results(path)
     run = Run(path if path.is_dir() else path.parent, results)
-    recorded = results.get("probe_store")
+    recorded = results.probe_store
     candidate = Path(store) if store is not None else Path(recorded) if recorded else None
     if candidate is None:
         run.server_note = "no probe store recorded (perflab run --store PATH)"
@@ -73,8 +72,6 @@ def load_run(path: Path | str, store: Path | str | None = None) -> Run:
 
     try:
         run.server = read_server_side(results, candidate, run.path)
-    except (KeyError, TypeError, ValueError):
-        raise PerflabError(f"{run.path}: results.json has no valid started_at/ended_at") from None
     except StoreUnavailable as exc:
         if store is not None:
             raise PerflabError(f"cannot read the probe store: {exc}") from None
@@ -82,16 +79,16 @@ def load_run(path: Path | str, store: Path | str | None = None) -> Run:
     return run
 
 
-def read_server_side(results: dict[str, Any], store_path: Path | str, run_dir: Path) -> ServerSide:
+def read_server_side(results: RunResults, store_path: Path | str, run_dir: Path) -> ServerSide:
     """Routes in the run's minutes, each client endpoint's route, and its routes' findings."""
     from perflab.probe.store.reader import StoreReader, Window
 
     store = StoreReader.at_path(store_path, read_only=True)
-    since, until = _epoch(results["started_at"]), _epoch(results["ended_at"])
+    since, until = results.started, results.ended
     window = Window(since, until)  # routes and findings of this run only
     routes = {(row["method"], row["route"]): row for row in store.routes(window) if row["route"]}
-    endpoints = [(e["method"], e["name"]) for e in results.get("endpoints", [])]
-    sample = run_dir / results.get("files", {}).get("requests", REQUESTS)
+    endpoints = [(e.method, e.name) for e in results.endpoints]
+    sample = run_dir / results.files.get("requests", REQUESTS)
     join = join_routes(endpoints, routes, _sampled_ids(sample), _route_of_request(store))
     side = ServerSide(str(Path(store_path).resolve()), since, until, routes, {},
                       join.routes, join.matched_by, join.unmatched)  # fmt: skip
@@ -102,10 +99,6 @@ def read_server_side(results: dict[str, Any], store_path: Path | str, run_dir: P
         else:
             side.findings[key] = []
     return side
-
-
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
 
 
 def _sampled_ids(csv_path: Path) -> dict[tuple[str, str], list[str]]:

@@ -19,7 +19,7 @@ class DistributionSection(Section):
     template = "distribution.html.j2"
 
     def _points(self) -> list[list[float]]:
-        return [p for p in self.data.results.get("distribution") or [] if p[0] < 100]
+        return [p for p in self.data.results.distribution if p[0] < 100]
 
     def charts(self) -> list[Chart]:
         points = self._points()
@@ -31,7 +31,7 @@ class DistributionSection(Section):
                       [Line("latency ms", values, "#d62728")], kind="percentile")]  # fmt: skip
 
     def context(self) -> dict[str, Any]:
-        latency = (self.data.results.get("totals") or {}).get("latency") or {}
+        latency = self.data.results.totals.latency
         keys = ("p50", "p90", "p95", "p99", "p99_9", "p99_99", "max")
-        return {"marks": [(k.replace("_", "."), latency[k]) for k in keys if k in latency],
+        return {"marks": [(k.replace("_", "."), getattr(latency, k)) for k in keys],
                 "has_points": bool(self._points())}  # fmt: skip

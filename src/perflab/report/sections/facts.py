@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from perflab.load.results import SampleCounts
 from perflab.report.section import Section
 
 ENGINES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "postgresql": "PostgreSQL",
@@ -20,8 +21,8 @@ class FactsSection(Section):
 
     def database(self) -> str:
         env = self.data.environment
-        if env.get("database"):
-            return str(env["database"])
+        if env.database:
+            return env.database
         url = self.data.settings.get("database_url")
         if url:
             scheme = urlsplit(url).scheme.split("+")[0]
@@ -29,30 +30,29 @@ class FactsSection(Section):
         return NOT_RECORDED
 
     def debug(self) -> bool | None:
-        value = self.data.environment.get("debug")
-        return value if isinstance(value, bool) else None
+        return self.data.environment.debug
 
     def context(self) -> dict[str, Any]:
         r, env, s = self.data.results, self.data.environment, self.data.settings
         debug = self.debug()
         facts = [
-            ("perflab", env.get("perflab")),
-            ("Locust", env.get("locust")),
-            ("Django", env.get("django") or NOT_RECORDED),
-            ("Python", env.get("python")),
-            ("host", f"{env.get('hostname', '?')} ({env.get('cpus', '?')} CPUs)"),
-            ("platform", env.get("platform")),
-            ("target", env.get("target")),
-            ("Locust workers", env.get("workers") or "none (one process)"),
-            ("user classes", ", ".join(env.get("user_classes") or []) or None),
+            ("perflab", env.perflab),
+            ("Locust", env.locust),
+            ("Django", env.django or NOT_RECORDED),
+            ("Python", env.python),
+            ("host", f"{env.hostname or '?'} ({env.cpus or '?'} CPUs)"),
+            ("platform", env.platform),
+            ("target", env.target),
+            ("Locust workers", env.workers or "none (one process)"),
+            ("user classes", ", ".join(env.user_classes) or None),
             ("database", self.database()),
             ("DEBUG", NOT_RECORDED if debug is None else str(debug)),
-            ("data volume", _volume(env.get("data_volume"))),
-            ("model", r.get("model")),
-            ("shape", r.get("shape")),
+            ("data volume", _volume(env.data_volume)),
+            ("model", r.model),
+            ("shape", r.shape),
             ("users / spawn rate", _pair(s.get("users"), s.get("spawn_rate"))),
-            ("request naming", _naming(r.get("grouping"), r.get("grouping_reason"))),
-            ("join sample", _samples(r.get("samples"))),
+            ("request naming", _naming(r.grouping, r.grouping_reason)),
+            ("join sample", _samples(r.samples)),
             ("probe store", str(self.data.store_path) if self.data.store_path else None),
             ("run directory", str(self.data.run_dir.resolve())),
         ]
@@ -85,7 +85,7 @@ def _pair(users: Any, rate: Any) -> str | None:
     return None if users is None else f"{users} / {rate if rate is not None else '?'}"
 
 
-def _samples(samples: dict | None) -> str | None:
-    if not samples:
+def _samples(samples: SampleCounts | None) -> str | None:
+    if samples is None:
         return None
-    return f"{samples.get('kept', 0):,} of {samples.get('seen', 0):,} requests kept"
+    return f"{samples.kept:,} of {samples.seen:,} requests kept"

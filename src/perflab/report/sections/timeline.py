@@ -38,7 +38,7 @@ class TimelineSection(Section):
 
     def _rows(self, source: str) -> tuple[list[float], list[dict[str, Any]]]:
         if source == "series":
-            rows = self.data.results.get("series") or []
+            rows = self.data.results.series
             return [r["second"] for r in rows], rows
         rows = [r for r in self.data.monitor if r.get("t") is not None]
         return [r["t"] for r in rows], rows

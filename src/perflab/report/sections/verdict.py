@@ -17,29 +17,27 @@ class VerdictSection(Section):
     def context(self) -> dict[str, Any]:
         r = self.data.results
         errors: Counter[str] = Counter()
-        for endpoint in r.get("endpoints", []):
-            for error in endpoint.get("errors", []):
-                errors[f"{endpoint['method']} {endpoint['name']}: {error['message']}"] += error[
-                    "count"
-                ]
+        for endpoint in r.endpoints:
+            for error in endpoint.errors:
+                errors[f"{endpoint.label}: {error.message}"] += error.count
         return {
-            "status": r.get("status"),
-            "message": r.get("message"),
-            "verdict": r.get("verdict", "none"),
-            "slos": r.get("slos", []),
-            "totals": r.get("totals", {}),
-            "duration_s": r.get("duration_s"),
-            "label": r.get("label"),
-            "started_at": r.get("started_at"),
-            "model": r.get("model"),
-            "open_model": r.get("open_model"),
+            "status": r.status,
+            "message": r.message,
+            "verdict": r.verdict,
+            "slos": r.slos,
+            "totals": r.totals,
+            "duration_s": r.duration_s,
+            "label": r.label,
+            "started_at": r.started_at,
+            "model": r.model,
+            "open_model": r.open_model,
             "errors": errors.most_common(10),
-            "user_errors": r.get("user_errors", [])[:10],
-            "monitor_warnings": (r.get("monitor") or {}).get("warnings", []),
+            "user_errors": r.user_errors[:10],
+            "monitor_warnings": r.monitor.warnings,
         }
 
     def warnings(self) -> list[str]:
-        status = self.data.results.get("status")
-        if status and status != "completed":
-            return [f"The run {status}: {self.data.results.get('message') or 'see the log'}"]
+        r = self.data.results
+        if r.status != "completed":
+            return [f"The run {r.status}: {r.message or 'see the log'}"]
         return []

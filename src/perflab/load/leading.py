@@ -1,0 +1,349 @@
+"""``LeadingRun``: the process that leads a run — local, or the master of workers.
+
+It starts the load, watches it each second (gauges, closed seconds, the live view,
+``--abort-on-fail``, the server's resources), stops it, and turns what was measured into
+a ``RunResults`` and the run directory. Where the load runs — in this process's users or in
+its workers' — is the subclass's part: the Locust runner it creates, how the open model
+starts, how users stop, and where the open model's counters come from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import signal
+import socket
+import time
+from dataclasses import asdict
+from typing import Any
+
+import gevent
+
+from perflab import __version__
+from perflab.load.json_records import from_json
+from perflab.load.live import LiveView
+from perflab.load.monitor import ResourceMonitor
+from perflab.load.results import (
+    CountedMessage,
+    EndpointFigures,
+    Environment,
+    MonitorFacts,
+    OpenModelFigures,
+    RunDirectory,
+    RunResults,
+    SampleCounts,
+)
+from perflab.load.runner import LoadRun, RunOutcome, redacted
+from perflab.load.samples import FIELDS
+from perflab.load.slo import SLOResult, evaluate
+from perflab.load.stats import SecondSummary
+
+ABORT_CHECK_EVERY_S = 5.0
+ABORT_GRACE_S = 10.0  # SLOs are not judged for --abort-on-fail before this much of the run
+
+
+class LeadingRun(LoadRun):
+    """Local or master: start the load, watch it each second, stop it, write the results."""
+
+    gauge_source = "local"  # whose users the "users" gauge counts
+
+    def __init__(self, config, console) -> None:
+        super().__init__(config, console)
+        self.monitor: ResourceMonitor | None = None
+        self._monitor_done = False
+        self._stop_reason: str | None = None
+        self.failure = "the run failed"  # why, when the status is "failed"
+        self.abort_detail = "an SLO was breached"  # which one, when "aborted"
+        self.schedule_started_epoch: float | None = None  # open model: the schedule's zero
+
+    # -- what a role decides ----------------------------------------------------------------
+    def _create_runner(self, run_dir: RunDirectory | None):
+        """The Locust runner this role drives, ready to start."""
+        raise NotImplementedError
+
+    def _start_open_model(self) -> None:
+        """Before the users start: how the arrival schedule gets going."""
+        raise NotImplementedError
+
+    def _stop_users(self) -> float:
+        """Stop the load; return when it had stopped (this clock)."""
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """After the runner quit: let go of what the role started (processes)."""
+
+    def _open_snapshots(self) -> list[dict[str, float]]:
+        """The open model's counters, one snapshot per process that runs arrivals."""
+        raise NotImplementedError
+
+    def _lost(self) -> str | None:
+        """Why the run cannot go on (checked each second), or None."""
+        return None
+
+    def _locustfile_shape(self, scenario):
+        from perflab.load.shapes import shape_from_locustfile
+
+        if scenario.shapes and not self.config.arrival_rate:
+            return shape_from_locustfile(scenario.shapes, self.config.run_time_s)
+        return None
+
+    # -- the run ------------------------------------------------------------------------------
+    def _run(self, run_dir: RunDirectory | None, shape) -> RunOutcome:
+        if self.grouping_reason:  # one line, before the live view
+            self._say_no_grouping()
+        self.runner = self._create_runner(run_dir)
+        self._start_monitor()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            gevent.signal_handler(signum, self._interrupt)
+        self.started = time.time()
+        status = "completed"
+        try:
+            self._start_load(shape)
+            with LiveView(self.console, quiet=self.config.quiet) as view:
+                status = self._watch(view, shape)
+        finally:
+            self.ended = self._stop_load()
+        return self._finish(status, run_dir, shape)
+
+    def _start_load(self, shape) -> None:
+        config = self.config
+        if shape is not None:
+            self.runner.start_shape()
+        elif config.arrival_rate:
+            self._start_open_model()
+            self.runner.start(config.max_in_flight, spawn_rate=max(config.max_in_flight, 1))
+        else:
+            self.runner.start(config.users, spawn_rate=config.spawn_rate)
+
+    def _watch(self, view: LiveView, shape) -> str:
+        from locust.runners import STATE_STOPPED
+
+        deadline = self.started + self.config.run_time_s
+        next_abort_check = self.started + ABORT_GRACE_S
+        while True:
+            now = time.time()
+            gevent.sleep(max(0.0, 1.0 - (now - self.started) % 1.0))
+            now = time.time()
+            self.fold()
+            self._gauges(now)
+            self.stats.close_seconds(now)
+            view.update(self.snapshot(now))
+            if self._stop_reason:
+                return self._stop_reason
+            if now >= deadline:
+                return "completed"
+            if shape is not None and getattr(shape, "error", ""):
+                self.failure = f"the load shape's tick() raised {shape.error}"
+                return "failed"
+            if shape is not None and self.runner.state == STATE_STOPPED:
+                return "completed"  # the shape said the test is over
+            lost = self._lost()
+            if lost:
+                self.failure = lost
+                return "failed"
+            if self.config.abort_on_fail and now >= next_abort_check:
+                next_abort_check = now + ABORT_CHECK_EVERY_S
+                if self._breached_ceilings(now):
+                    return "aborted"
+
+    def _stop_load(self) -> float:
+        """Stop the users; return when they had stopped, the run's end (workers leaving and
+        processes exiting after that are not run time)."""
+        try:
+            stopped_at = self._stop_users()
+            self.runner.quit()
+        finally:
+            self._release()
+            if self.monitor is not None:
+                self._monitor_done = True
+        return stopped_at
+
+    # -- each second ------------------------------------------------------------------------
+    def _gauges(self, now: float) -> None:
+        source = self.gauge_source
+        self.stats.set_gauge("users", self.runner.user_count, now, source=source)
+        for key, value in self._open_totals().items():
+            if key in ("rate", "late", "dropped"):
+                self.stats.set_gauge("arrival_rate" if key == "rate" else key, value, now, source)
+
+    def _open_totals(self) -> dict[str, float]:
+        snapshots = self._open_snapshots()
+        if not snapshots:
+            return {}
+        totals: dict[str, float] = {}
+        for snapshot in snapshots:
+            for key, value in snapshot.items():
+                if key == "max_lateness_ms":
+                    totals[key] = max(totals.get(key, 0.0), value)
+                elif isinstance(value, int | float):
+                    totals[key] = totals.get(key, 0) + value
+        return totals
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """What the live view shows: this second's rate, the run's percentiles so far."""
+        total = self.stats.total()
+        latest = self.stats.latest_second(now)
+        open_totals = self._open_totals()
+        return {
+            "elapsed_s": now - self.started,
+            "duration_s": self.config.run_time_s,
+            "users": self.runner.user_count,
+            "arrival_rate": open_totals.get("rate") if self.config.arrival_rate else None,
+            "rps": latest.requests if latest else 0,
+            "p50": total["latency"]["p50"] if total["requests"] else None,
+            "p95": total["latency"]["p95"] if total["requests"] else None,
+            "p99": total["latency"]["p99"] if total["requests"] else None,
+            "requests": total["requests"],
+            "failures": total["failures"],
+            "error_rate": total["error_rate"],
+            "in_flight": int(latest.gauges.get("in_flight", 0)) if latest else 0,
+            "late": int(open_totals.get("late", 0)),
+            "dropped": int(open_totals.get("dropped", 0)),
+        }
+
+    def _breached_ceilings(self, now: float) -> bool:
+        ceilings = [slo for slo in self.config.slos if slo.is_ceiling]
+        if not ceilings:
+            return False
+        totals, endpoints = self._figures(now - self.started)
+        results = evaluate(ceilings, totals, endpoints)
+        breached = [r for r in results if not r.passed and r.actual is not None]
+        if breached:
+            self.abort_detail = breached[0].detail
+        return bool(breached)
+
+    def _start_monitor(self) -> None:
+        from urllib.parse import urlsplit
+
+        from rich.markup import escape
+
+        config = self.config
+        parts = urlsplit(config.host)
+        self.monitor = ResourceMonitor.for_target(
+            parts.hostname, parts.port or 80, config.server_pid, config.database_url
+        )
+        for warning in self.monitor.warnings:  # no server found: say so now, not in the JSON only
+            self.console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        self._monitor_done = False
+        gevent.spawn(self.monitor.run, lambda: self._monitor_done)
+
+    def _say_no_grouping(self) -> None:
+        from rich.markup import escape
+
+        self.console.print(
+            f"[yellow]no route grouping:[/] {escape(self.grouping_reason)}; "
+            "endpoints keep Locust's names",
+            highlight=False,
+        )
+
+    def _interrupt(self) -> None:
+        self._stop_reason = "interrupted"
+
+    # -- the end ------------------------------------------------------------------------------
+    def _figures(self, duration_s: float) -> tuple[EndpointFigures, list[EndpointFigures]]:
+        """The totals and each endpoint, with req/s over ``duration_s``."""
+        duration = max(duration_s, 1e-9)
+
+        def figures(report: dict[str, Any]) -> EndpointFigures:
+            return from_json(EndpointFigures, {**report, "rps": report["requests"] / duration})
+
+        return figures(self.stats.total()), [figures(e) for e in self.stats.endpoints()]
+
+    def _finish(self, status: str, run_dir: RunDirectory | None, shape) -> RunOutcome:
+        self.fold()
+        self.stats.close_all()
+        config = self.config
+        duration = self.ended - self.started
+        totals, endpoints = self._figures(duration)
+        message = ""
+        if status == "failed":
+            message = self.failure
+        elif totals.requests == 0:
+            status, message = "failed", _nothing_measured(self.user_errors)
+        slo_results = evaluate(list(config.slos), totals, endpoints) if config.slos else []
+        sample_rows = self.samples.rows()  # sorted once: counted here, written below
+        if status == "aborted":
+            message = f"aborted early: {self.abort_detail}"
+        results = RunResults(
+            status=status, message=message, label=config.label,
+            started_at=_iso(self.started), ended_at=_iso(self.ended), duration_s=duration,
+            totals=totals, endpoints=endpoints,
+            model="open" if config.arrival_rate else "closed",
+            shape=shape.describe() if hasattr(shape, "describe") else None,
+            open_model=self._open_model_figures(),
+            grouping="routes" if self.grouper else "locust names",
+            grouping_reason=self.grouping_reason or None,
+            probe_store=config.store,
+            slos=[result.as_record() for result in slo_results],
+            verdict=_verdict(slo_results),
+            distribution=self.stats.distribution(),
+            series=[_row(row) for row in self.stats.series],
+            user_errors=[
+                CountedMessage(message=m, count=c)
+                for m, c in sorted(self.user_errors.items(), key=lambda item: -item[1])
+            ],
+            samples=SampleCounts(kept=len(sample_rows), seen=self.samples.seen),
+            monitor=MonitorFacts(
+                server_pid=self.monitor.server_pid if self.monitor else None,
+                warnings=list(self.monitor.warnings) if self.monitor else [],
+            ),
+            environment=self._environment(),
+            settings=config.describe(),
+        )  # fmt: skip
+        if run_dir is not None:
+            run_dir.write(
+                results.to_json(), self.stats.histograms(), results.series,
+                self.monitor.samples if self.monitor else [], sample_rows, FIELDS,
+            )  # fmt: skip
+        return RunOutcome(status, results, slo_results, run_dir.path if run_dir else None, message)
+
+    def _open_model_figures(self) -> OpenModelFigures | None:
+        totals = self._open_totals()
+        if not totals:
+            return None
+        return OpenModelFigures(
+            **totals,
+            target=str(self.config.arrival_rate),
+            max_in_flight=self.config.max_in_flight,
+            schedule_started_epoch=self.schedule_started_epoch,
+        )
+
+    def _environment(self) -> Environment:
+        import locust
+
+        config, app = self.config, self.app_facts
+        return Environment(
+            perflab=__version__, locust=locust.__version__,
+            python=platform.python_version(), platform=platform.platform(),
+            hostname=socket.gethostname(), cpus=os.cpu_count(),
+            target=redacted(config.host),  # no userinfo from --host
+            workers=config.workers or config.expect_workers,
+            user_classes=[cls.__name__ for cls in self.user_classes],
+            django=app.get("django"), debug=app.get("debug"), database=app.get("database"),
+            app_python=app.get("python"), data_volume=config.data_volume,
+        )  # fmt: skip
+
+
+def _row(row: SecondSummary) -> dict[str, float]:
+    """A closed second with its gauges beside its figures, as series.csv has them."""
+    data = asdict(row)
+    gauges = data.pop("gauges", {}) or {}
+    return {**data, **gauges}
+
+
+def _verdict(results: list[SLOResult]) -> str:
+    if not results:
+        return "none"
+    return "pass" if all(r.passed for r in results) else "fail"
+
+
+def _nothing_measured(user_errors: dict[str, int]) -> str:
+    if user_errors:
+        top = max(user_errors, key=user_errors.get)
+        return f"no request completed; the locustfile's tasks raised: {top}"
+    return "no request completed"
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")

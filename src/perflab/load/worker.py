@@ -1,0 +1,79 @@
+"""``WorkerRun``: users run here as the master says; what they measure goes to the master.
+
+A perflab worker serves one run. It adds what it measured to every Locust report; once its
+users have stopped (the master's ``stop`` or ``quit``, or a SIGINT/SIGTERM here) it sends
+everything it measured since in one last message, then exits. Locust's own worker would
+instead wait ``--stop-timeout`` after a ``stop`` and offer itself for another test,
+unregistered meanwhile: the master's ``quit`` then reached no one and its reports came from
+a worker the master had forgotten.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import gevent
+
+from perflab.load.distributed import (
+    LAST_MESSAGE_LINGER_S,
+    OPEN_MODEL_MESSAGE,
+    REPORT_INTERVAL_S,
+    REPORT_KEY,
+    STOP_ARRIVALS_MESSAGE,
+    WORKER_STOPPED_MESSAGE,
+    open_model_of,
+)
+from perflab.load.results import RunDirectory
+from perflab.load.runner import LoadRun, RunOutcome
+
+
+class WorkerRun(LoadRun):
+    log_name = "worker.log"
+
+    def _run(self, run_dir: RunDirectory | None, shape) -> RunOutcome:
+        import locust.runners
+
+        locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL_S
+        config = self.config
+        self.runner = runner = self.env.create_worker_runner(config.master_host, config.master_port)
+        self._stopped = False
+        runner.register_message(OPEN_MODEL_MESSAGE, self._on_open_model)
+        runner.register_message(STOP_ARRIVALS_MESSAGE, self._stop_arrivals)
+        events = self.env.events
+        events.spawning_complete.add_listener(self._on_spawned)
+        events.report_to_master.add_listener(self._on_report)
+        events.test_stopping.add_listener(self._stop_arrivals)  # a stop the master did not send
+        events.test_stop.add_listener(self._on_stopped)
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a terminal's Ctrl-C reaches workers too
+            gevent.signal_handler(signum, runner.quit)
+        runner.greenlet.join()
+        # The last message may still be queued: close the socket and let zmq deliver it
+        # (bounded) rather than lose it with the process.
+        runner.client.close(linger=int(LAST_MESSAGE_LINGER_S * 1000))
+        runner.client.socket.context.term()
+        return RunOutcome(status="completed", results=None)
+
+    def _on_open_model(self, environment, msg, **_kwargs) -> None:
+        """This worker's share of the schedule; sent before any user starts."""
+        self.open_model = open_model_of(msg.data)
+        self._measure_service_apart()
+        environment.user_classes = self.open_model.wrap(self.user_classes)
+
+    def _on_spawned(self, user_count: int, **_kwargs) -> None:
+        if self.open_model is not None and not self.open_model.has_started:
+            self.open_model.start()  # this worker's users are all ready
+
+    def _on_report(self, client_id: str, data: dict) -> None:
+        if not self._stopped:  # after the last message there is nothing more to say
+            data[REPORT_KEY] = self.measured()
+
+    def _stop_arrivals(self, **_kwargs) -> None:
+        if self.open_model is not None:
+            self.open_model.stop()  # as a local run does, before its users stop
+
+    def _on_stopped(self, **_kwargs) -> None:
+        self._stopped = True
+        self.runner.send_message(WORKER_STOPPED_MESSAGE, self.measured())
+        # Leave at the next switch: the greenlets end before Locust's worker sleeps
+        # --stop-timeout or sends another report.
+        self.runner.greenlet.kill(block=False)
