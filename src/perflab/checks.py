@@ -28,7 +28,7 @@ URL_INCLUDE = f'path("{URL_PREFIX}", include("perflab.urls"))'
 # perflab's URL names the checks resolve: the writer's status and the runner's route list.
 API_URL_NAMES = ("status", "urlpatterns")
 SQLITE_HEADER = b"SQLite format 3\x00"
-STORE_MARKER_TABLE = "perflab_route_minute"  # what makes a SQLite file a perflab store
+STORE_MARKER_TABLE = "perflab_route_rollup"  # what makes a SQLite file a perflab store
 SQLITE_OPEN_TIMEOUT_S = 1.0
 
 

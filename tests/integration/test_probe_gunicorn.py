@@ -164,7 +164,7 @@ def test_a_postgresql_store_alias_shared_by_several_workers(seeded_db, tmp_path)
             results = hammer(server.url, 120)
         with psycopg.connect(pg.url.replace("postgres://", "postgresql://")) as db:
             rows = db.execute("SELECT request_id, pid FROM perflab_request").fetchall()
-            routes = db.execute("SELECT SUM(count) FROM perflab_route_minute").fetchone()[0]
+            routes = db.execute("SELECT SUM(count) FROM perflab_route_rollup").fetchone()[0]
             app_tables = db.execute(
                 "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'blog_%'"
             ).fetchone()[0]

@@ -295,7 +295,7 @@ def test_store_given_explicitly_must_be_a_store_a_recorded_one_may_be_gone(tmp_p
     with pytest.raises(PerflabError, match="not a probe store"):
         load_run(run, store=other)
     assert probe_store_problem(tmp_path / "nowhere").startswith("probe store not found")
-    assert "perflab_route_minute" not in str(
+    assert "perflab_route_rollup" not in str(
         sqlite3.connect(other).execute("SELECT name FROM sqlite_master").fetchall()
     ), "checking a file must not create the probe's tables in it"
 
