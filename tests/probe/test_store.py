@@ -430,3 +430,31 @@ def test_rollup_histograms_are_latency_histograms_readable_as_hdr(store):
     assert hdr.get_total_count() == 3
     assert hdr.get_value_at_percentile(50) > 1_234_567  # what the store would have shown
     assert LatencyHistogram.decode(text).count == 3
+
+
+@pytest.mark.database
+@pytest.mark.django_db
+def test_a_store_on_a_database_alias_writes_and_reads_the_same():
+    """The same batches, windows, findings and retention through a ``DATABASES`` alias (on
+    PostgreSQL in ``make test``'s database pass: row locks, identity ids, ``RETURNING``)."""
+    store = RecordingStore.from_settings({"ALIAS": "default"})
+    run = time.time() - 600
+    loop = Finding("n_plus_one", "h1", "SELECT ?", "app.py:3:f", 6, 6.0, "SELECT 1")
+    records = [record(n, started=run + n, duration_ms=float(n + 1), queries=6) for n in range(4)]
+    records[0].findings = [loop]
+    store.write(records, {"dropped": 2}, writer=("host:1:1", 4))
+    store.write([record(9, started=run + 3600, queries=1)])
+    window = Window(run, run + 60)
+    (route,) = store.routes(window)
+    assert (route["count"], route["findings"], route["n_plus_one"]) == (4, 1, 1)
+    assert route["p50_ms"] <= route["p99_ms"] <= route["max_ms"] == 4.0
+    assert store.request_count(window) == 4 and store.request_count() == 5
+    assert [(s["count"], s["routes"]) for s in store.sql(window)] == [(24, 1)]
+    assert [f["requests"] for f in store.findings(window)] == [1]
+    one = store.request(request_id="r0")
+    assert (one["finding_count"], len(one["queries"])) == (1, 6)
+    assert [r["request_id"] for r in store.requests(window, with_findings=True)] == ["r0"]
+    assert store.settle_dead_writer("host:1:1", submitted=10, settled=3) == 6
+    assert store.counters() == {"dropped": 2, "lost_in_dead_process": 6}
+    assert store.trim(max_requests=100, max_age_s=300) == 4  # the run is 10 minutes old
+    assert store.findings() == [] and store.routes(window) == [] and store.sql(window) == []
