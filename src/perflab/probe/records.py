@@ -10,6 +10,7 @@ API, the CLI and the report read it back from the store. Nothing here imports Dj
 
 from __future__ import annotations
 
+import operator
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -211,11 +212,13 @@ def _freezer() -> Callable[[Any], tuple]:
         if f.metadata.get("derived"):
             continue
         if f.metadata.get("events"):  # an empty list stays itself: no copy for nothing
-            parts.append(f"((e := s.{f.name}) and [*_map(_tuple, e)])")
+            parts.append(f"((e := s.{f.name}) and [*_map(_plain, e)])")
         else:
             parts.append(f"s.{f.name}")
     source = "def values(s):\n    return (" + ", ".join(parts) + ",)\n"
-    return _compile(source, "values", {"_map": map, "_tuple": tuple})
+    # ``event[:]``, all in C: the plain tuple of a named tuple (``tuple(event)`` iterates)
+    plain = operator.itemgetter(slice(None))
+    return _compile(source, "values", {"_map": map, "_plain": plain})
 
 
 def _thawer() -> Callable[[tuple], RequestRecord]:
