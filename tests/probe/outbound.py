@@ -52,3 +52,8 @@ class OutboundRecorder(Recorder):
 
 class NotARecorder:
     pass
+
+
+class BrokenRecorder(Recorder):
+    def install(self, settings: ProbeSettings) -> None:
+        raise RuntimeError("no outbound client configured")

@@ -80,3 +80,12 @@ def test_bad_recorders_fail_with_one_line(recorders, message, tmp_path):
         parse_settings({"RECORDERS": recorders}, tmp_path / "probe.sqlite3")
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
+
+
+def test_a_recorder_that_cannot_install_stops_startup_with_one_line(make_probe):
+    with pytest.raises(ImproperlyConfigured) as error:
+        make_probe(RECORDERS=["tests.probe.outbound.BrokenRecorder"])
+    assert str(error.value) == (
+        "PERFLAB['RECORDERS']: tests.probe.outbound.BrokenRecorder could not install: "
+        "RuntimeError: no outbound client configured"
+    )

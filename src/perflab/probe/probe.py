@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from django.core.exceptions import ImproperlyConfigured
+
 from perflab.probe.profiling import ProfileRules
 from perflab.probe.recorders.base import Recorder
 from perflab.probe.sampler import SignalSampler
@@ -41,7 +43,14 @@ class Probe:
 
     def install(self) -> Probe:
         for recorder in self.recorders:
-            recorder.install(self.settings)
+            try:
+                recorder.install(self.settings)
+            except Exception as exc:  # an app's recorder: one line at startup, the cause kept
+                kind = type(recorder)
+                raise ImproperlyConfigured(
+                    f"PERFLAB['RECORDERS']: {kind.__module__}.{kind.__qualname__} could not "
+                    f"install: {type(exc).__name__}: {exc}"
+                ) from exc
         if self.settings.PROFILER == "sampler":
             # The signal handler can only be set from the main thread: do it at startup.
             SignalSampler.available(self.settings.PROFILE_INTERVAL_S)
