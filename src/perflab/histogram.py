@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from itertools import compress
 
 from hdrh.histogram import HdrHistogram
 
@@ -257,7 +258,10 @@ class LatencyHistogram:
             raise ValueError("inconsistent histogram min/max/sum")
         first, last = counts_index(lo_us), counts_index(hi_us)
         window = hdr.counts[first : last + 1]
-        counts = {i: n for i, n in enumerate(window, first) if n}
+        # The non-zero buckets, picked in C (the store decodes a rollup row per route and
+        # batch): both sides keep the window's non-zero entries, in order.
+        nonzero = compress(range(first, last + 1), window)
+        counts = dict(zip(nonzero, filter(None, window), strict=True))
         if sum(counts.values()) != total or not window[0] or not window[-1]:
             raise ValueError("histogram min/max do not match its buckets")
         hist._counts = counts

@@ -458,3 +458,19 @@ def test_a_store_on_a_database_alias_writes_and_reads_the_same():
     assert store.counters() == {"dropped": 2, "lost_in_dead_process": 6}
     assert store.trim(max_requests=100, max_age_s=300) == 4  # the run is 10 minutes old
     assert store.findings() == [] and store.routes(window) == [] and store.sql(window) == []
+
+
+def test_a_rollup_merged_by_another_writer_meanwhile_is_read_again(tmp_path):
+    """A writer keeps the histogram it last wrote to skip decoding it, only while the row
+    still holds that text: another process's merge in between is never lost."""
+    path, started = tmp_path / "s.sqlite3", time.time()
+    mine, other = RecordingStore.at_path(path), RecordingStore.at_path(path)
+    mine.write([record(n, duration_ms=1.0, started=started) for n in range(10)])
+    other.write([record(n, duration_ms=100.0, started=started) for n in range(10, 20)])
+    mine.write([record(n, duration_ms=1.0, started=started) for n in range(20, 30)])
+    mine.write([record(n, duration_ms=1.0, started=started) for n in range(30, 40)])
+    (route,) = mine.routes()
+    assert (route["count"], route["p50_ms"], route["p99_ms"]) == (40, 1.0, 100.0)
+    with sqlite3.connect(path) as db:
+        (text,) = db.execute("SELECT hist FROM perflab_route_rollup").fetchone()
+    assert LatencyHistogram.decode(text).count == 40
