@@ -75,7 +75,7 @@ def test_not_a_run_is_one_line(tmp_path):
         (lambda r: r.update(label="\udcff"), 'label is "\\udcff", not UTF-8 text'),
         (lambda r: r.update(settings={"host": "\udcff"}), "settings.host is"),
         (lambda r: r["totals"].update(requests=5.5), "totals.requests is 5.5, not a whole number"),
-        (lambda r: r.update(series=[{"requests": 1}]), "series[0].second is missing"),
+        (lambda r: r.update(series=[{"requests": 1}]), "series[0] has no second"),
         (lambda r: r.update(distribution=[[50.0]]), "distribution[0] is a list, not a list of 2"),
         (lambda r: r.update(model="half-open"), 'model is "half-open", not one of closed, open'),
         (lambda r: r.update(environment={"data_volume": 5}), "environment.data_volume is 5"),

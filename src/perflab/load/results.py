@@ -30,22 +30,23 @@ MONITOR = "monitor.csv"
 REQUESTS = "requests.csv"
 
 
-def _iso_time(value: str, where: str) -> None:
+def _iso_time(value: str) -> str | None:
     try:
         datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidRecord(where, f"is {shown(value)}, not an ISO 8601 time") from None
+        return f"is {shown(value)}, not an ISO 8601 time"
+    return None
 
 
-def _file_name(value: str, where: str) -> None:
+def _file_name(value: str) -> str | None:
     """A file of the run directory: a bare name, never a path that leads elsewhere."""
     if not value or value in (".", "..") or "/" in value or os.sep in value:
-        raise InvalidRecord(where, f"is {shown(value)}, not a file name in the run directory")
+        return f"is {shown(value)}, not a file name in the run directory"
+    return None
 
 
-def _has_second(value: dict, where: str) -> None:
-    if "second" not in value or value["second"] is None:
-        raise InvalidRecord(f"{where}.second", "is missing")
+def _has_second(value: dict) -> str | None:
+    return None if value.get("second") is not None else "has no second"
 
 
 Timestamp = Annotated[str, _iso_time]  # ISO 8601 with the offset, milliseconds
@@ -208,7 +209,7 @@ class RunResults:
             found = data.get("schema") if isinstance(data, dict) else None
             raise WrongSchema(found)
         results = from_json(cls, data)
-        _all_text_utf8(data, "")
+        _all_text_utf8(data)
         return results
 
 
@@ -218,9 +219,17 @@ class WrongSchema(Exception):
         self.found = found
 
 
-def _all_text_utf8(value: Any, where: str) -> None:
+def _all_text_utf8(data: Any) -> None:
     """Every string, keys too: JSON may escape a lone surrogate ("\\udcff", what a run given
-    non-UTF-8 bytes would have written), which no page or terminal can show."""
+    non-UTF-8 bytes would have written), which no page or terminal can show. One encoding of
+    the whole in C; the walk that names the place runs only when that fails."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        _find_non_utf8(data, "")
+
+
+def _find_non_utf8(value: Any, where: str) -> None:
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -228,11 +237,11 @@ def _all_text_utf8(value: Any, where: str) -> None:
             raise InvalidRecord(where, f"is {shown(value)}, not UTF-8 text") from None
     elif isinstance(value, dict):
         for key, item in value.items():
-            _all_text_utf8(key, f"{where}.{key!s}" if where else "a key")
-            _all_text_utf8(item, f"{where}.{key}" if where else key)
+            _find_non_utf8(key, f"{where}.{key!s}" if where else "a key")
+            _find_non_utf8(item, f"{where}.{key}" if where else key)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _all_text_utf8(item, f"{where}[{index}]")
+            _find_non_utf8(item, f"{where}[{index}]")
 
 
 class RunDirectory:
