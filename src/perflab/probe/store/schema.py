@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import NamedTuple, get_type_hints
+from typing import NamedTuple, Self, get_args, get_type_hints
 
 from perflab.probe.database import DjangoAliasDatabase, SQLiteDatabase
 from perflab.probe.records import Finding
@@ -98,20 +98,19 @@ class SqlMinute(NamedTuple):
     last_seen: float
 
 
+_SQL_TYPES = {str: "TEXT", float: "DOUBLE PRECISION", int: "BIGINT"}
+
+
 def _column_types(row: type[NamedTuple], blob: str) -> str:
     """``name TYPE, ...`` from a row's annotations (all nullable: a missing value is no reason
-    to lose a batch)."""
-    types = {"str": "TEXT", "float": "DOUBLE PRECISION", "int": "BIGINT", "bytes": blob}
+    to lose a batch); ``X | None`` is a column of X."""
+
+    def sql_type(hint) -> str:
+        kind = next((a for a in get_args(hint) if a is not type(None)), hint)
+        return blob if kind is bytes else _SQL_TYPES[kind]
+
     hints = get_type_hints(row)
-    return ", ".join(
-        f"{name} {types[getattr(hints[name], '__name__', None) or _first(hints[name])]}"
-        for name in row._fields
-    )
-
-
-def _first(hint) -> str:
-    """``str | None`` -> ``"str"``."""
-    return next(arg.__name__ for arg in hint.__args__ if arg is not type(None))
+    return ", ".join(f"{name} {sql_type(hints[name])}" for name in row._fields)
 
 
 # The tables the readers (API, CLI) query: a file holding none of them is not a probe store.
@@ -135,13 +134,13 @@ class StoreSchema:
         self._schema = threading.local()
 
     @classmethod
-    def at_path(cls, path: str | Path, read_only: bool = False):
+    def at_path(cls, path: str | Path, read_only: bool = False) -> Self:
         """``read_only``: for readers of a store the probe wrote (the CLI): never creates
         the file or its tables, never takes a write lock."""
         return cls(SQLiteDatabase(Path(path), read_only=read_only))
 
     @classmethod
-    def from_settings(cls, store: dict[str, str], read_only: bool = False):
+    def from_settings(cls, store: dict[str, str], read_only: bool = False) -> Self:
         if "ALIAS" in store:
             return cls(DjangoAliasDatabase(store["ALIAS"], read_only=read_only))
         return cls.at_path(store["PATH"], read_only=read_only)
