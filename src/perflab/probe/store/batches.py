@@ -100,16 +100,18 @@ def _document(record: RequestRecord, statements: dict[str, str]) -> dict[str, An
     return record.detail(queries)
 
 
+# A request row's columns up to ``profiled`` are the record's attributes of the same names.
+_record_values = attrgetter(*RequestRow._fields[: RequestRow._fields.index("profiled")])
+
+
 def _request_row(record: RequestRecord, statements: dict[str, str]) -> RequestRow:
     profile = zlib.compress(record.profile.encode(), 1) if record.profile else None
     return RequestRow(
-        record.request_id, record.started, record.method, record.path, record.route,
-        record.view, record.status, record.duration_ms, record.cpu_ms, record.db_ms,
-        record.query_count, record.response_bytes, record.user_id, record.cache_hits,
-        record.cache_misses, record.cache_ms, record.template_ms,
-        int(record.profile is not None), record.pid, pack(_document(record, statements)),
+        *_record_values(record),
+        int(record.profile is not None),
+        pack(_document(record, statements)),
         profile,
-    )  # fmt: skip
+    )
 
 
 class StoreBatches(StoreSchema):

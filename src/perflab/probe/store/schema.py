@@ -37,8 +37,8 @@ class RequestRow(NamedTuple):
     cache_misses: int
     cache_ms: float
     template_ms: float
-    profiled: int
     pid: int
+    profiled: int  # the columns above are the record's own attributes, by name
     detail: bytes  # JSON, zlib-compressed when large (``batches.pack``)
     profile: bytes | None  # zlib-compressed pyinstrument session
 
