@@ -19,6 +19,7 @@ from dataclasses import asdict
 from typing import Any
 
 import gevent
+from rich.console import Console
 
 from perflab import __version__
 from perflab.load.json_records import from_json
@@ -34,7 +35,7 @@ from perflab.load.results import (
     RunResults,
     SampleCounts,
 )
-from perflab.load.runner import LoadRun, RunOutcome, redacted
+from perflab.load.runner import LoadRun, RunConfig, RunOutcome, redacted
 from perflab.load.samples import FIELDS
 from perflab.load.slo import SLOResult, evaluate
 from perflab.load.stats import SecondSummary
@@ -48,7 +49,7 @@ class LeadingRun(LoadRun):
 
     gauge_source = "local"  # whose users the "users" gauge counts
 
-    def __init__(self, config, console) -> None:
+    def __init__(self, config: RunConfig, console: Console) -> None:
         super().__init__(config, console)
         self.monitor: ResourceMonitor | None = None
         self._monitor_done = False

@@ -14,6 +14,7 @@ import logging
 import time
 
 import gevent
+from rich.console import Console
 
 from perflab.errors import ExitCode, PerflabError
 from perflab.load.distributed import (
@@ -27,6 +28,7 @@ from perflab.load.distributed import (
 )
 from perflab.load.leading import LeadingRun
 from perflab.load.results import RunDirectory
+from perflab.load.runner import RunConfig
 
 WORKER_WAIT_S = 60.0
 STOP_GRACE_S = 5.0  # beyond --stop-timeout, for a worker's last message to arrive
@@ -37,7 +39,7 @@ class MasterRun(LeadingRun):
     stats_window_s = 5.0  # workers' reports arrive up to a report interval late
     gauge_source = "master"
 
-    def __init__(self, config, console) -> None:
+    def __init__(self, config: RunConfig, console: Console) -> None:
         super().__init__(config, console)
         self.workers = LocalWorkers()
         self._worker_open: dict[str, dict] = {}  # client id -> its open model's last snapshot

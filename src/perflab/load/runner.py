@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from perflab.errors import ExitCode, PerflabError
 from perflab.load.arrival import ArrivalRate, OpenModel
 from perflab.load.client import ID_LINE, ClientTracker, request_id_of, resolve_request_id
@@ -105,7 +107,7 @@ class LoadRun:
     log_name = "locust.log"  # Locust's own log lines, in the run directory
     stats_window_s = 3.0  # seconds stay open this long for late requests before they close
 
-    def __init__(self, config: RunConfig, console) -> None:
+    def __init__(self, config: RunConfig, console: Console) -> None:
         self.config = config
         self.console = console
         self.stats = self._new_stats(separate_service=config.arrival_rate is not None)
