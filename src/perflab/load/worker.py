@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 
 import gevent
+from rich.console import Console
 
 from perflab.load.distributed import (
     LAST_MESSAGE_LINGER_S,
@@ -24,11 +25,15 @@ from perflab.load.distributed import (
     open_model_of,
 )
 from perflab.load.results import RunDirectory
-from perflab.load.runner import LoadRun, RunOutcome
+from perflab.load.runner import LoadRun, RunConfig, RunOutcome
 
 
 class WorkerRun(LoadRun):
     log_name = "worker.log"
+
+    def __init__(self, config: RunConfig, console: Console) -> None:
+        super().__init__(config, console)
+        self._stopped = False  # the last message is sent: nothing more to report
 
     def _run(self, run_dir: RunDirectory | None, shape) -> RunOutcome:
         import locust.runners
@@ -36,7 +41,6 @@ class WorkerRun(LoadRun):
         locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL_S
         config = self.config
         self.runner = runner = self.env.create_worker_runner(config.master_host, config.master_port)
-        self._stopped = False
         runner.register_message(OPEN_MODEL_MESSAGE, self._on_open_model)
         runner.register_message(STOP_ARRIVALS_MESSAGE, self._stop_arrivals)
         events = self.env.events
