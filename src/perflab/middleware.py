@@ -296,32 +296,46 @@ def _server_timing(entries: list[ServerTiming], duration_ms: float) -> str:
     whose name is not a token is left out, and a description that cannot be quoted as is."""
     total = round(duration_ms * 10)
     app = total
-    parts = []
+    header = ""
     for name, ms, desc in entries:
         if name not in _TIMING_NAMES and not _timing_name(name):
             continue
         tenths = round(ms * 10) if ms >= 0 else 0  # NaN compares False: 0
         app -= tenths
-        if desc and desc.isascii() and desc.isprintable() and '"' not in desc and "\\" not in desc:
-            parts.append(f'{name};dur={tenths // 10}.{tenths % 10};desc="{desc}"')
+        if desc in _QUOTABLE or _quotable(desc):
+            header += f'{name};dur={tenths // 10}.{tenths % 10};desc="{desc}", '
         else:
-            parts.append(f"{name};dur={tenths // 10}.{tenths % 10}")
-    app = max(app, 0)
-    parts.append(f"app;dur={app // 10}.{app % 10}, total;dur={total // 10}.{total % 10}")
-    return ", ".join(parts)
+            header += f"{name};dur={tenths // 10}.{tenths % 10}, "
+    if app < 0:
+        app = 0
+    return f"{header}app;dur={app // 10}.{app % 10}, total;dur={total // 10}.{total % 10}"
 
 
-_TIMING_NAMES = {"db"}  # names known to be tokens: the check is one set lookup
+# Names and descriptions found valid, remembered (up to a bound): the check on the request
+# path is then one set lookup.
+_TIMING_NAMES = {"db"}
+_QUOTABLE: set[str] = set()
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _timing_name(name: str) -> bool:
-    """Whether ``name`` is a token (RFC 9110), as a Server-Timing metric name must be; the
-    first names found are remembered."""
+    """Whether ``name`` is a token (RFC 9110), as a Server-Timing metric name must be."""
     if not (isinstance(name, str) and _TOKEN.fullmatch(name)):
         return False
     if len(_TIMING_NAMES) < 64:
         _TIMING_NAMES.add(name)
+    return True
+
+
+def _quotable(desc: str | None) -> bool:
+    """Whether ``desc`` goes between the quotes of a Server-Timing description as it is:
+    printable ASCII without ``"`` or ``\\``."""
+    if not (isinstance(desc, str) and desc.isascii() and desc.isprintable()):
+        return False
+    if '"' in desc or "\\" in desc or not desc:
+        return False
+    if len(_QUOTABLE) < 1024:
+        _QUOTABLE.add(desc)
     return True
 
 
