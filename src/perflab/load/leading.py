@@ -23,7 +23,7 @@ from rich.console import Console
 
 from perflab import __version__
 from perflab.load.json_records import from_json
-from perflab.load.live import LiveView
+from perflab.load.live import LiveFigures, LiveView
 from perflab.load.monitor import ResourceMonitor
 from perflab.load.results import (
     CountedMessage,
@@ -181,27 +181,28 @@ class LeadingRun(LoadRun):
                     totals[key] = totals.get(key, 0) + value
         return totals
 
-    def snapshot(self, now: float) -> dict[str, Any]:
+    def snapshot(self, now: float) -> LiveFigures:
         """What the live view shows: this second's rate, the run's percentiles so far."""
         total = self.stats.total()
         latest = self.stats.latest_second(now)
         open_totals = self._open_totals()
-        return {
-            "elapsed_s": now - self.started,
-            "duration_s": self.config.run_time_s,
-            "users": self.runner.user_count,
-            "arrival_rate": open_totals.get("rate") if self.config.arrival_rate else None,
-            "rps": latest.requests if latest else 0,
-            "p50": total["latency"]["p50"] if total["requests"] else None,
-            "p95": total["latency"]["p95"] if total["requests"] else None,
-            "p99": total["latency"]["p99"] if total["requests"] else None,
-            "requests": total["requests"],
-            "failures": total["failures"],
-            "error_rate": total["error_rate"],
-            "in_flight": int(latest.gauges.get("in_flight", 0)) if latest else 0,
-            "late": int(open_totals.get("late", 0)),
-            "dropped": int(open_totals.get("dropped", 0)),
-        }
+        measured = total["requests"] > 0
+        return LiveFigures(
+            elapsed_s=now - self.started,
+            duration_s=self.config.run_time_s,
+            users=self.runner.user_count,
+            arrival_rate=open_totals.get("rate") if self.config.arrival_rate else None,
+            rps=latest.requests if latest else 0,
+            p50=total["latency"]["p50"] if measured else None,
+            p95=total["latency"]["p95"] if measured else None,
+            p99=total["latency"]["p99"] if measured else None,
+            requests=total["requests"],
+            failures=total["failures"],
+            error_rate=total["error_rate"],
+            in_flight=int(latest.gauges.get("in_flight", 0)) if latest else 0,
+            late=int(open_totals.get("late", 0)),
+            dropped=int(open_totals.get("dropped", 0)),
+        )
 
     def _breached_ceilings(self, now: float) -> bool:
         ceilings = [slo for slo in self.config.slos if slo.is_ceiling]

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 
+@dataclass(frozen=True, kw_only=True)
+class LiveFigures:
+    """What the view shows each second: this second's rate, the run's figures so far."""
+
+    elapsed_s: float
+    duration_s: float  # --run-time
+    users: int
+    arrival_rate: float | None  # the open model's target now; None in the closed model
+    rps: float
+    p50: float | None  # ms; None before the first request
+    p95: float | None
+    p99: float | None
+    requests: int
+    failures: int
+    error_rate: float
+    in_flight: int
+    late: int
+    dropped: int
+
+
 class LiveView:
-    """``with LiveView(console) as view: view.update(snapshot)``; silent when quiet."""
+    """``with LiveView(console) as view: view.update(figures)``; silent when quiet."""
 
     def __init__(self, console: Console, quiet: bool = False) -> None:
         self.console = console
@@ -28,40 +48,39 @@ class LiveView:
         if self._live is not None:
             self._live.__exit__(*exc)
 
-    def update(self, snapshot: dict[str, Any]) -> None:
+    def update(self, figures: LiveFigures) -> None:
         if self.quiet:
             return
         if self._live is not None:
-            self._live.update(render_snapshot(snapshot), refresh=True)
-        elif snapshot["elapsed_s"] - self._last_line >= 10:  # piped: a progress line each 10 s
-            self._last_line = snapshot["elapsed_s"]
-            self.console.print(progress_line(snapshot), highlight=False)
+            self._live.update(render_figures(figures), refresh=True)
+        elif figures.elapsed_s - self._last_line >= 10:  # piped: a progress line each 10 s
+            self._last_line = figures.elapsed_s
+            self.console.print(progress_line(figures), highlight=False)
 
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
-def render_snapshot(s: dict[str, Any]) -> Table:
-    title = f"perflab run · {s['elapsed_s']:,.0f}s / {s['duration_s']:,.0f}s"
+def render_figures(s: LiveFigures) -> Table:
+    title = f"perflab run · {s.elapsed_s:,.0f}s / {s.duration_s:,.0f}s"
     table = Table(title=title, title_justify="left", expand=False)
-    load = "rate/s" if s.get("arrival_rate") is not None else "users"
+    load = "rate/s" if s.arrival_rate is not None else "users"
     for column in (load, "req/s", "p50 ms", "p95 ms", "p99 ms", "requests", "errors", "in flight"):
         table.add_column(column, justify="right")
-    load_value = s.get("arrival_rate") if load == "rate/s" else s.get("users")
-    errors = f"{s['failures']:,} ({s['error_rate']:.2%})" if s["requests"] else "0"
+    load_value = f"{s.arrival_rate:,.1f}" if s.arrival_rate is not None else str(s.users)
+    errors = f"{s.failures:,} ({s.error_rate:.2%})" if s.requests else "0"
     table.add_row(
-        f"{load_value:,.1f}" if isinstance(load_value, float) else str(load_value),
-        f"{s['rps']:,.1f}", _ms(s.get("p50")), _ms(s.get("p95")), _ms(s.get("p99")),
-        f"{s['requests']:,}", errors, str(s.get("in_flight", 0)),
+        load_value, f"{s.rps:,.1f}", _ms(s.p50), _ms(s.p95), _ms(s.p99),
+        f"{s.requests:,}", errors, str(s.in_flight),
     )  # fmt: skip
-    if s.get("late") or s.get("dropped"):
-        table.caption = f"open model: {s['late']:,} late starts, {s['dropped']:,} not started"
+    if s.late or s.dropped:
+        table.caption = f"open model: {s.late:,} late starts, {s.dropped:,} not started"
     return table
 
 
-def progress_line(s: dict[str, Any]) -> str:
+def progress_line(s: LiveFigures) -> str:
     return (
-        f"{s['elapsed_s']:6.0f}s  {s['rps']:8.1f} req/s  p95 {_ms(s.get('p95'))} ms  "
-        f"p99 {_ms(s.get('p99'))} ms  {s['requests']:,} requests  {s['failures']:,} errors"
+        f"{s.elapsed_s:6.0f}s  {s.rps:8.1f} req/s  p95 {_ms(s.p95)} ms  "
+        f"p99 {_ms(s.p99)} ms  {s.requests:,} requests  {s.failures:,} errors"
     )
