@@ -244,12 +244,13 @@ def test_documents_written_before_statements_were_split_out_still_read(store):
 
 def test_the_writer_completes_raw_statements_once_before_storing(tmp_path):
     from perflab.probe.recorders.sql import SqlRecorder
+    from perflab.probe.records import RawStatement
 
     settings = settings_for(tmp_path, NPLUSONE_THRESHOLD=3)
     sql = 'SELECT "auth_user"."id" FROM "auth_user" WHERE "auth_user"."id" = %s'
     raw = record(1, queries=0)
     where = "app.py:7:loop"  # what CallsiteFinder.find gives for a call site alone
-    raw.raw_queries = [(sql, (n,), False, "default", float(n), 0.5, where, None)
+    raw.raw_queries = [RawStatement(sql, (n,), False, "default", float(n), 0.5, where, None)
                        for n in range(4)]  # fmt: skip
     assert (raw.query_count, raw.db_ms) == (4, 2.0)  # Server-Timing needs them before
     recorder = SqlRecorder()
