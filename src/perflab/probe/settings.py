@@ -54,7 +54,7 @@ class Setting:
 
 
 def setting(default: Any, parse: Parse, doc: str, shown: str | None = None) -> dict[str, Any]:
-    """A ``ProbeSettings`` field's metadata: ``KEY: type = field(metadata=setting(...)))``."""
+    """A ``ProbeSettings`` field's metadata: ``KEY: type = field(metadata=setting(...))``."""
     return {"setting": Setting(default, parse, doc, shown)}
 
 
@@ -338,7 +338,8 @@ def settings_table() -> str:
     rows = ["| key | default | meaning |", "| --- | --- | --- |"]
     for key, declared in SETTINGS.items():
         shown = declared.shown or _shown(declared.default)
-        rows.append(f"| `{key}` | {shown} | {declared.doc.replace('|', chr(92) + '|')} |")
+        meaning = declared.doc.replace("|", r"\|")  # a | in a cell would end it
+        rows.append(f"| `{key}` | {shown} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 
