@@ -194,7 +194,9 @@ def test_slow_requests_are_logged(make_probe, caplog):
         Client().get("/t/slow/?s=0.05")
         Client().get("/t/slow/?s=0")
     assert len(caplog.records) == 1
-    assert "slow request: GET /t/slow/" in caplog.records[0].getMessage()
+    message = caplog.records[0].getMessage()
+    assert message.startswith("slow request: GET /t/slow/ (t/slow/) ")
+    assert ", db 0 ms (0 queries), request id " in message  # the recorders' timing entries
 
 
 def test_probe_disabled_records_nothing(make_probe, blog):
