@@ -10,6 +10,7 @@ API, the CLI and the report read it back from the store. Nothing here imports Dj
 
 from __future__ import annotations
 
+import functools
 import operator
 import pickle
 from collections.abc import Callable
@@ -119,14 +120,15 @@ class RequestRecord:
     query_string: str = ""  # secrets masked
     headers: dict[str, str] = field(default_factory=dict)  # secrets masked
     body: str | None = None  # only with CAPTURE_BODY, secrets masked
-    queries: list[QueryEvent] = field(default_factory=list, metadata=_DERIVED)
     # statements as the request saw them, turned into ``queries`` by the writer thread
     raw_queries: list[RawStatement] = field(default_factory=list, metadata=_events(RawStatement))
     cache: list[CacheEvent] = field(default_factory=list, metadata=_events(CacheEvent))
     templates: list[TemplateEvent] = field(default_factory=list, metadata=_events(TemplateEvent))
     spans: list[SpanEvent] = field(default_factory=list, metadata=_events(SpanEvent))
-    findings: list[Finding] = field(default_factory=list, metadata=_DERIVED)
     profile: str | None = None  # pyinstrument session JSON, when a rule selected this request
+    # derived, last: the queued fields are the leading ones (``_thawer``)
+    queries: list[QueryEvent] = field(default_factory=list, metadata=_DERIVED)
+    findings: list[Finding] = field(default_factory=list, metadata=_DERIVED)
 
     # Summed in the writer for every record; most lists are empty (cache, templates), and
     # a loop costs less than ``sum`` over a generator, which makes one even for nothing.
@@ -223,16 +225,20 @@ def _freezer() -> Callable[[Any], tuple]:
 
 def _thawer() -> Callable[[tuple], RequestRecord]:
     """``thawed(values)``: the ``RequestRecord`` of a tuple ``_frozen_values`` made, event
-    lists typed again; generated once from the declaration, as ``_freezer``."""
-    namespace: dict[str, Any] = {"_record": RequestRecord, "_new": tuple.__new__}
+    lists typed again; generated once from the declaration, as ``_freezer``. The values are
+    passed by position (cheaper than by keyword), so the derived fields must come last."""
+    names = tuple(f.name for f in fields(RequestRecord))
+    if names[: len(FROZEN_FIELDS)] != FROZEN_FIELDS:
+        raise TypeError("RequestRecord's derived fields must follow the fields it queues")
+    namespace: dict[str, Any] = {"_record": RequestRecord, "_map": map}
     parts = []
     for position, name in enumerate(FROZEN_FIELDS):
         kind = RequestRecord.__dataclass_fields__[name].metadata.get("events")
         if kind is None:
-            parts.append(f"{name}=v[{position}]")
-        else:
-            namespace[f"_{name}"] = kind
-            parts.append(f"{name}=[_new(_{name}, e) for e in v[{position}]]")
+            parts.append(f"v[{position}]")
+        else:  # typed again in C (map of a partial of tuple.__new__); an empty list as is
+            namespace[f"_{name}"] = functools.partial(tuple.__new__, kind)
+            parts.append(f"((e := v[{position}]) and [*_map(_{name}, e)])")
     source = "def thawed(v):\n    return _record(" + ", ".join(parts) + ")\n"
     return _compile(source, "thawed", namespace)
 
