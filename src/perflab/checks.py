@@ -114,10 +114,11 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     its declared type, every recorder importable and a ``Recorder``."""
     from django.core.exceptions import ImproperlyConfigured
 
+    from perflab.probe.probe import recorder_classes
     from perflab.probe.settings import load_settings
 
     try:
-        load_settings()
+        recorder_classes(load_settings().RECORDERS)
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="perflab.E005")]
     return []

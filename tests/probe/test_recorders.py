@@ -6,6 +6,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
+from perflab.datadir import STORE_FILE
+from perflab.probe.probe import recorder_classes
 from perflab.probe.recorders.cache import CacheRecorder
 from perflab.probe.recorders.sql import SqlRecorder
 from perflab.probe.recorders.templates import TemplateRecorder
@@ -77,7 +79,7 @@ def test_only_the_recorders_listed_run(make_probe):
 )
 def test_bad_recorders_fail_with_one_line(recorders, message, tmp_path):
     with pytest.raises(ImproperlyConfigured) as error:
-        parse_settings({"RECORDERS": recorders}, tmp_path / "probe.sqlite3")
+        recorder_classes(parse_settings({"RECORDERS": recorders}, tmp_path / STORE_FILE).RECORDERS)
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from perflab.probe.profiling import ProfileRules
 from perflab.probe.recorders.base import Recorder
@@ -21,7 +22,7 @@ _recorders: dict[type[Recorder], Recorder] = {}  # one per class and process (Re
 class Probe:
     def __init__(self, settings: ProbeSettings) -> None:
         self.settings = settings
-        self.recorders = [_recorder(kind) for kind in settings.RECORDERS]
+        self.recorders = [_recorder(kind) for kind in recorder_classes(settings.RECORDERS)]
         # The recorders with something to do after each response (none of the built-in
         # ones), with Server-Timing entries (SQL) and with something to derive in the writer
         # thread (SQL): the request path calls only those.
@@ -55,6 +56,25 @@ class Probe:
             # The signal handler can only be set from the main thread: do it at startup.
             SignalSampler.available(self.settings.PROFILE_INTERVAL_S)
         return self
+
+
+def recorder_classes(paths: tuple[str, ...]) -> tuple[type[Recorder], ...]:
+    """The classes ``PERFLAB["RECORDERS"]`` names, imported as Django imports MIDDLEWARE's
+    dotted paths: at startup, and by the system check, with a one-line error for each."""
+    classes = []
+    for path in paths:
+        try:
+            found = import_string(path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"PERFLAB['RECORDERS'] cannot import {path!r}: {exc}"
+            ) from None
+        if not (isinstance(found, type) and issubclass(found, Recorder)):
+            raise ImproperlyConfigured(
+                f"PERFLAB['RECORDERS'] lists {path!r}, which is not a perflab Recorder subclass"
+            )
+        classes.append(found)
+    return tuple(classes)
 
 
 def _recorder(kind: type[Recorder]) -> Recorder:

@@ -23,7 +23,6 @@ from django.utils.module_loading import import_string
 
 from perflab.datadir import STORE_FILE, data_dir
 from perflab.mount import URL_PREFIX
-from perflab.probe.recorders.base import Recorder
 
 DEFAULT_IGNORE_PATHS = [r"^/static/", r"^/media/", f"^/{re.escape(URL_PREFIX)}", r"^/favicon\.ico$"]
 # Matched after separators and case are normalised (api_key = api-key = apiKey); words of
@@ -148,18 +147,17 @@ def dotted_callable(key: str, value: Any) -> Callable | None:
     return value
 
 
-def recorder_classes(key: str, value: Any) -> tuple[type[Recorder], ...]:
+def recorder_paths(key: str, value: Any) -> tuple[str, ...]:
     """Dotted paths of ``Recorder`` subclasses, as Django lists middleware (and the debug
-    toolbar its panels); the list given replaces the built-in one."""
-    classes: list[type[Recorder]] = []
-    for path in strings(key, value):
-        found = _imported(key, path) if isinstance(path, str) else path
-        if not (isinstance(found, type) and issubclass(found, Recorder)):
-            raise _fail(key, f"lists {path!r}, which is not a perflab Recorder subclass")
-        if found in classes:
+    toolbar its panels); the list given replaces the built-in one. ``Probe`` imports them
+    (``perflab.probe.probe.recorder_classes``), as Django imports MIDDLEWARE's."""
+    paths = strings(key, value)
+    for index, path in enumerate(paths):
+        if not isinstance(path, str) or "." not in path:
+            raise _fail(key, f"must list dotted paths of Recorder classes, got {path!r}")
+        if path in paths[:index]:
             raise _fail(key, f"lists {path!r} twice")
-        classes.append(found)
-    return tuple(classes)
+    return paths
 
 
 def store(key: str, value: Any) -> dict[str, Any] | None:
@@ -207,8 +205,8 @@ class ProbeSettings:
         DEFAULT_SENSITIVE_NAMES, lowercase_strings,
         "words that mark a name as secret, matched as above; a list given replaces this one",
     ))  # fmt: skip
-    RECORDERS: tuple[type[Recorder], ...] = field(metadata=setting(
-        DEFAULT_RECORDERS, recorder_classes,
+    RECORDERS: tuple[str, ...] = field(metadata=setting(
+        DEFAULT_RECORDERS, recorder_paths,
         "dotted paths of the `perflab.probe.recorders.base.Recorder` subclasses that record "
         "(SQL, cache, templates); a list given replaces this one",
     ))  # fmt: skip
