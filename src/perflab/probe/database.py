@@ -125,10 +125,7 @@ class SQLiteDatabase:
                     check_same_thread=False,
                 )  # fmt: skip
                 connection.execute("PRAGMA synchronous=NORMAL")
-                # A store an older perflab made is in WAL mode; leaving WAL needs the file to
-                # itself, so another process's open connection can defer this to a later one.
-                with suppress(sqlite3.OperationalError):
-                    connection.execute(f"PRAGMA journal_mode={JOURNAL_MODE}")
+                connection.execute(f"PRAGMA journal_mode={JOURNAL_MODE}")
             connection.execute("PRAGMA mmap_size=0")
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"{self}: {exc}") from exc

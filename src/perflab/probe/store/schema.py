@@ -160,7 +160,6 @@ class StoreSchema:
         with db.cursor(write=True) as cursor:
             for statement in _tables(db):
                 cursor.execute(statement)
-            _add_missing_columns(cursor)
         self._schema.at = generation
 
 
@@ -194,15 +193,3 @@ def _tables(db: SQLiteDatabase | DjangoAliasDatabase) -> list[str]:
         """CREATE TABLE IF NOT EXISTS perflab_writer (
             writer TEXT PRIMARY KEY, settled BIGINT NOT NULL, last_seen DOUBLE PRECISION)""",
     ]
-
-
-# Columns added to a table after its first release, for stores an older perflab made.
-_LATER_COLUMNS = {"perflab_finding": ("template", "origin", "location")}
-
-
-def _add_missing_columns(cursor) -> None:
-    for table, columns in _LATER_COLUMNS.items():
-        present = {d[0] for d in cursor.execute(f"SELECT * FROM {table} LIMIT 0").raw.description}
-        for column in columns:
-            if column not in present:
-                cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
