@@ -1,7 +1,7 @@
 """Django system checks for perflab's setup: ``manage.py check`` names what would make the
 probe record less than it seems to, or nothing, or lose what it records.
 
-Each of these mistakes used to fail quietly, far from its cause: a middleware ahead of the
+Unchecked, each of these mistakes fails quietly, far from its cause: a middleware ahead of the
 probe keeps its time (and its SQL) out of every record; a catch-all route ahead of
 ``include("perflab.urls")`` answers ``/perf/`` itself, so the API 404s and ``perflab run``
 cannot group by route; a store that cannot be written loses every record in the writer

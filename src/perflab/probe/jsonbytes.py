@@ -1,6 +1,6 @@
 """JSON encoding for what the probe stores: orjson, with the standard library as fallback.
 
-The writer encodes one document per request; ``json.dumps`` took ~6 µs of a detail
+The writer encodes one document per request; ``json.dumps`` costs ~6 µs of a detail
 request's ~20 µs in the store, orjson ~0.4 µs. orjson refuses a few things ``json``
 accepts (integers beyond 64 bits, non-string keys, lone surrogates); those documents
 go through ``json`` instead, so nothing recorded is lost to the faster path.
