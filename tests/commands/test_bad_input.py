@@ -93,8 +93,6 @@ BROKEN_RESULTS = {
     "user_errors_numbers": lambda r: r.update(user_errors=[1]),
     "model_number": lambda r: r.update(model=1),
     "label_number": lambda r: r.update(label=1),
-    "label_not_utf8": lambda r: r.update(label="\udcff"),  # a run given bytes that are not
-    "hostname_not_utf8": lambda r: r["environment"].update(hostname="\udcff"),  # UTF-8
     "verdict_number": lambda r: r.update(verdict=1),
     "schema_only": lambda r: [r.pop(k) for k in list(r) if k != "schema"],
 }
@@ -103,6 +101,9 @@ RAW_RESULTS = {
     "results_empty": b"",
     "results_truncated": None,  # the good file cut after 200 bytes
     "results_not_utf8": b'{"schema": "\xff\xfe"}',
+    # What a run given bytes that are not UTF-8 would have written: lone surrogate escapes.
+    "results_label_not_utf8": b'{"schema": "perflab.results/1", "label": "\\udcff"}',
+    "results_hostname_not_utf8": b'{"environment": {"hostname": "\\udcff"}}',
     "results_too_deep": b"[" * 100_000 + b"]" * 100_000,
     "results_other_schema": b'{"schema": "other/9"}',
 }

@@ -4,10 +4,10 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import msgspec
 import pytest
 
 from perflab.load.grouping import RouteGrouper, fetch_app_description, route_named
-from perflab.load.json_records import from_json
 from perflab.load.results import EndpointFigures
 from perflab.load.slo import evaluate, parse_slo
 
@@ -176,9 +176,9 @@ def test_the_report_and_compare_read_a_name_back_as_its_route(name, route):
 def figures(name: str, p95: float) -> EndpointFigures:
     latency = dict.fromkeys(("min", "mean", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99",
                              "max"), p95) | {"count": 10}  # fmt: skip
-    return from_json(EndpointFigures, {"method": "GET", "name": name, "requests": 10,
-                                       "failures": 0, "error_rate": 0.0, "rps": 1.0,
-                                       "latency": latency, "service": latency})  # fmt: skip
+    return msgspec.convert({"method": "GET", "name": name, "requests": 10, "failures": 0,
+                            "error_rate": 0.0, "rps": 1.0, "latency": latency,
+                            "service": latency}, EndpointFigures)  # fmt: skip
 
 
 @pytest.mark.parametrize(

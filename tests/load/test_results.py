@@ -2,10 +2,10 @@
 
 import json
 
+import msgspec
 import pytest
 
 from perflab.errors import ExitCode, PerflabError
-from perflab.load.json_records import to_json
 from perflab.load.results import (
     SCHEMA,
     Environment,
@@ -27,6 +27,8 @@ TOTALS = {"method": "", "name": "Aggregated", "requests": 5, "failures": 0, "err
 ESSENTIAL = {"schema": SCHEMA, "status": "completed", "started_at": "2026-11-24T11:34:22+00:00",
              "ended_at": "2026-11-24T11:34:23+00:00", "duration_s": 1.0, "totals": TOTALS,
              "endpoints": [{**TOTALS, "method": "GET", "name": "/"}]}  # fmt: skip
+# A name in "files" must be a bare file name: not "", ".", "..", nor a path ("/" or "\").
+NOT_A_FILE_NAME = r"Expected `str` matching regex '^(?!\\.\\.?$)[^/\\\\]+$' - at `$.files[...]`"
 
 
 def test_written_run_reads_back(tmp_path):
@@ -63,24 +65,42 @@ def test_not_a_run_is_one_line(tmp_path):
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (lambda r: r.pop("totals"), "totals is missing"),
-        (lambda r: r.update(totals="lots"), 'totals is "lots", not an object'),
-        (lambda r: r["totals"]["latency"].update(p95="fast"), "totals.latency.p95 is"),
-        (lambda r: r["endpoints"][0].pop("name"), "endpoints[0].name is missing"),
-        (lambda r: r.update(started_at="yesterday"), "not an ISO 8601 time"),
-        (lambda r: r.update(ended_at=None), "ended_at is null, not a string"),
-        (lambda r: r.update(status="done"), 'status is "done", not one of completed'),
-        (lambda r: r.update(files={"requests": "/etc/passwd"}), "not a file name in the run"),
-        (lambda r: r.update(probe_store=5), "probe_store is 5, not a string"),
-        (lambda r: r.update(label="\udcff"), 'label is "\\udcff", not UTF-8 text'),
-        (lambda r: r.update(settings={"host": "\udcff"}), "settings.host is"),
-        (lambda r: r["totals"].update(requests=5.5), "totals.requests is 5.5, not a whole number"),
-        (lambda r: r.update(series=[{"requests": 1}]), "series[0] has no second"),
-        (lambda r: r.update(distribution=[[50.0]]), "distribution[0] is a list, not a list of 2"),
-        (lambda r: r.update(model="half-open"), 'model is "half-open", not one of closed, open'),
-        (lambda r: r.update(environment={"data_volume": 5}), "environment.data_volume is 5"),
+        (lambda r: r.pop("totals"), "Object missing required field `totals`"),
+        (lambda r: r.update(totals="lots"), "Expected `object`, got `str` - at `$.totals`"),
+        (lambda r: r["totals"]["latency"].update(p95="fast"),
+         "Expected `float`, got `str` - at `$.totals.latency.p95`"),
+        (lambda r: r["totals"]["latency"].update(p95=True),  # a bool is not a number
+         "Expected `float`, got `bool` - at `$.totals.latency.p95`"),
+        (lambda r: r["totals"].update(requests="5"),  # strict: no text read as a number
+         "Expected `int`, got `str` - at `$.totals.requests`"),
+        (lambda r: r["totals"].update(requests=5.5),
+         "Expected `int`, got `float` - at `$.totals.requests`"),
+        (lambda r: r["endpoints"][0].pop("name"),
+         "Object missing required field `name` - at `$.endpoints[0]`"),
+        (lambda r: r.update(started_at="yesterday"),
+         "Expected an ISO 8601 time - at `$.started_at`"),
+        (lambda r: r.update(ended_at="2026-13-45T99:00:00"),
+         "Expected an ISO 8601 time - at `$.ended_at`"),
+        (lambda r: r.update(ended_at=None), "Expected `str`, got `null` - at `$.ended_at`"),
+        (lambda r: r.update(status="done"), "Invalid enum value 'done' - at `$.status`"),
+        (lambda r: r.update(files={"requests": "/etc/passwd"}), NOT_A_FILE_NAME),
+        (lambda r: r.update(files={"requests": ".."}), NOT_A_FILE_NAME),
+        (lambda r: r.update(files={"requests": ""}), NOT_A_FILE_NAME),
+        (lambda r: r.update(files={"requests": "..\\x.csv"}), NOT_A_FILE_NAME),
+        (lambda r: r.update(probe_store=5),
+         "Expected `str | null`, got `int` - at `$.probe_store`"),
+        (lambda r: r.update(series=[{"requests": 1}]),
+         "Object missing required field `second` - at `$.series[0]`"),
+        (lambda r: r.update(series=[{"second": 1}, {"second": None}]),
+         "Object missing required field `second` - at `$.series[1]`"),
+        (lambda r: r.update(series=[{"second": "x"}]), "got `str` - at `$.series[0][...]`"),
+        (lambda r: r.update(distribution=[[50.0]]),
+         "Expected `array` of length 2, got 1 - at `$.distribution[0]`"),
+        (lambda r: r.update(model="half-open"), "Invalid enum value 'half-open' - at `$.model`"),
+        (lambda r: r.update(environment={"data_volume": 5}),
+         "Expected `str | object | null`, got `int` - at `$.environment.data_volume`"),
     ],
-)
+)  # fmt: skip
 def test_a_results_file_of_the_wrong_shape_is_one_line_naming_the_first_problem(
     tmp_path, change, problem
 ):
@@ -91,7 +111,26 @@ def test_a_results_file_of_the_wrong_shape_is_one_line_naming_the_first_problem(
         load_results(tmp_path)
     message = str(caught.value)
     assert message.startswith(f"{tmp_path / 'results.json'} is not a valid {SCHEMA} file: ")
-    assert problem in message and "\n" not in message
+    assert message.endswith(problem) and "\n" not in message
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda r: r.update(label="\udcff"), lambda r: r.update(settings={"host": "\udcff"}),
+     lambda r: r.update(settings={"\udcff": 1})],
+)  # fmt: skip
+def test_text_that_is_not_utf8_is_refused_where_it_is(tmp_path, change):
+    """JSON may escape a lone surrogate ("\\udcff", what a run given bytes that are not UTF-8
+    would have written), which no page or terminal can show: refused, keys too."""
+    results = json.loads(json.dumps(ESSENTIAL))
+    change(results)
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    with pytest.raises(PerflabError) as caught:
+        load_results(tmp_path)
+    assert str(caught.value).startswith(f"cannot read {tmp_path / 'results.json'}: ")
+    assert "invalid utf-16 surrogate pair (byte " in str(caught.value)
+    assert caught.value.exit_code == ExitCode.USAGE
 
 
 def test_fields_added_since_schema_1_may_be_absent_or_new(tmp_path):
@@ -99,6 +138,18 @@ def test_fields_added_since_schema_1_may_be_absent_or_new(tmp_path):
     results = load_results(tmp_path)
     assert results.verdict == "none" and results.open_model is None and results.slos == []
     assert not hasattr(results, "added_later")
+
+
+def test_numbers_read_back_as_declared_and_a_second_keeps_its_whole_counts(tmp_path):
+    """A float field takes a whole number (as a float); a series row's counts stay whole, so
+    what shows them shows 12, not 12.0."""
+    row = {"second": 1795000000, "requests": 12, "p95": 30.5, "users": None}
+    (tmp_path / "results.json").write_text(json.dumps({**ESSENTIAL, "duration_s": 60,
+                                                       "series": [row]}))  # fmt: skip
+    results = load_results(tmp_path)
+    assert results.duration_s == 60.0 and type(results.duration_s) is float
+    assert results.series == [row]
+    assert [type(value) for value in results.series[0].values()] == [int, int, float, type(None)]
 
 
 def test_results_written_from_the_type_read_back_equal(tmp_path):
@@ -117,7 +168,7 @@ def test_results_written_from_the_type_read_back_equal(tmp_path):
             "user_errors": [{"message": "KeyError: 'x'", "count": 2}],
             "samples": {"kept": 5, "seen": 5},
             "monitor": {"server_pid": 42, "warnings": []},
-            "environment": {**to_json(Environment()), "cpus": 2, "user_classes": ["U"],
+            "environment": {**msgspec.to_builtins(Environment()), "cpus": 2, "user_classes": ["U"],
                             "data_volume": "10 posts"},
             "settings": {"users": 3}, "files": {"series": "series.csv"}}  # fmt: skip
     full["totals"] = {**TOTALS, "errors": []}
@@ -127,7 +178,7 @@ def test_results_written_from_the_type_read_back_equal(tmp_path):
     assert results.totals.latency.p99_9 == 1.0 and results.endpoints[0].label == "GET /"
     assert results.distribution == [(0.0, 1.0), (100.0, 1.0)]
     assert results.started == 1795520062.0 and results.ended == results.started + 1
-    assert results.to_json() == full
+    assert json.loads(json.dumps(results.to_json())) == full
     assert list(results.to_json()) == [  # docs/results.md's order
         "schema", "status", "message", "label", "started_at", "ended_at", "duration_s",
         "totals", "endpoints", "model", "shape", "open_model", "grouping", "grouping_reason",

@@ -1,7 +1,7 @@
+import msgspec
 import pytest
 
 from perflab.errors import ExitCode, PerflabError
-from perflab.load.json_records import from_json
 from perflab.load.results import EndpointFigures
 from perflab.load.slo import SLO, evaluate, format_threshold, format_value, parse_slo
 
@@ -109,11 +109,11 @@ def _row(method, name, requests=100, failures=0, rps=10.0, **latency):
         "max": 95.0,
     }
     values.update(latency)
-    return from_json(EndpointFigures, {
+    return msgspec.convert({
         "method": method, "name": name, "requests": requests, "failures": failures,
         "error_rate": failures / requests if requests else 0.0, "rps": rps,
         "latency": values, "service": values,
-    })  # fmt: skip
+    }, EndpointFigures)  # fmt: skip
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ from dataclasses import asdict
 from typing import Any
 
 import gevent
+import msgspec
 from rich.console import Console
 
 from perflab import __version__
-from perflab.load.json_records import from_json
 from perflab.load.live import LiveFigures, LiveView
 from perflab.load.monitor import ResourceMonitor
 from perflab.load.results import (
@@ -248,7 +248,8 @@ class LeadingRun(LoadRun):
         duration = max(duration_s, 1e-9)
 
         def figures(report: dict[str, Any]) -> EndpointFigures:
-            return from_json(EndpointFigures, {**report, "rps": report["requests"] / duration})
+            data = {**report, "rps": report["requests"] / duration}
+            return msgspec.convert(data, EndpointFigures, strict=True)
 
         return figures(self.stats.total()), [figures(e) for e in self.stats.endpoints()]
 

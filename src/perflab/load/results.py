@@ -4,8 +4,12 @@
 it, the way pyinstrument keeps its Session apart from its renderers: the runner builds one,
 ``RunDirectory`` writes it, ``load_results`` reads it back checked, and report, compare,
 capacity and the end-of-run tables read its attributes — never the runner's internals.
-The JSON keys are the field names below; the schema is documented in ``docs/results.md``;
-bump SCHEMA when a field changes meaning, not when one is added (with a default).
+The JSON keys are the field names below, in their order, read and written by msgspec
+(``msgspec.convert``, ``msgspec.to_builtins``): a field without a default must be there, one
+with a default may be absent, unknown keys are ignored, and every value is checked strictly
+against its declared type (no "5" for 5, no true for a number). The schema is documented in
+``docs/results.md``; bump SCHEMA when a field changes meaning, not when one is added (with a
+default).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import msgspec
+
 from perflab.errors import PerflabError
-from perflab.load.json_records import InvalidRecord, from_json, shown, to_json
 
 SCHEMA = "perflab.results/1"
 RESULTS = "results.json"
@@ -30,30 +35,13 @@ MONITOR = "monitor.csv"
 REQUESTS = "requests.csv"
 
 
-def _iso_time(value: str) -> str | None:
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return f"is {shown(value)}, not an ISO 8601 time"
-    return None
-
-
-def _file_name(value: str) -> str | None:
-    """A file of the run directory: a bare name, never a path that leads elsewhere."""
-    if not value or value in (".", "..") or "/" in value or os.sep in value:
-        return f"is {shown(value)}, not a file name in the run directory"
-    return None
-
-
-def _has_second(value: dict) -> str | None:
-    return None if value.get("second") is not None else "has no second"
-
-
-Timestamp = Annotated[str, _iso_time]  # ISO 8601 with the offset, milliseconds
-FileName = Annotated[str, _file_name]
+# A file of the run directory: a bare name, never a path that leads elsewhere (no "/" or "\\",
+# whichever system wrote or reads the run; not "." or "..").
+FileName = Annotated[str, msgspec.Meta(pattern=r"^(?!\.\.?$)[^/\\]+$")]
 # A closed second: second (epoch), requests, failures, p50, p95, p99, max, then its gauges
 # (users, in_flight; arrival_rate, late, dropped in the open model), as series.csv has them.
-SecondRow = Annotated[dict[str, float | None], _has_second]
+# Counts stay whole numbers; RunResults checks that each row has its second.
+SecondRow = dict[str, int | float | None]
 
 
 @dataclass(kw_only=True)
@@ -168,8 +156,8 @@ class RunResults:
     status: Literal["completed", "interrupted", "aborted", "failed"]
     message: str = ""  # why, when not completed
     label: str = ""
-    started_at: Timestamp
-    ended_at: Timestamp
+    started_at: str  # ISO 8601 with the offset, milliseconds
+    ended_at: str
     duration_s: float
     totals: EndpointFigures
     endpoints: list[EndpointFigures]  # sorted by name, then method
@@ -190,6 +178,20 @@ class RunResults:
     settings: dict[str, Any] = field(default_factory=dict)  # RunConfig as run
     files: dict[str, FileName] = field(default_factory=dict)  # what -> name in the run dir
 
+    def __post_init__(self) -> None:
+        """What the types cannot say. msgspec runs this when reading too and reports the
+        ValueError as its ValidationError; RunResults is the top level, where msgspec adds no
+        path, so the message spells its own in msgspec's words."""
+        for name in ("started_at", "ended_at"):
+            try:
+                datetime.fromisoformat(getattr(self, name))
+            except ValueError:
+                raise ValueError(f"Expected an ISO 8601 time - at `$.{name}`") from None
+        for index, row in enumerate(self.series):
+            if row.get("second") is None:
+                where = f"`$.series[{index}]`"
+                raise ValueError(f"Object missing required field `second` - at {where}")
+
     @property
     def started(self) -> float:
         """``started_at`` as an epoch (the probe store's clock)."""
@@ -200,48 +202,23 @@ class RunResults:
         return datetime.fromisoformat(self.ended_at).timestamp()
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, **to_json(self)}
+        """Builtin data, keys in field order, for ``json.dump`` (which writes a tuple as a list)."""
+        return {"schema": SCHEMA, **msgspec.to_builtins(self)}
 
     @classmethod
     def from_json(cls, data: Any) -> RunResults:
-        """Checked against the declarations above; ``InvalidRecord`` names the first problem."""
+        """Checked against the declarations above: ``WrongSchema``, or msgspec's
+        ``ValidationError`` naming the first problem and where it is."""
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             found = data.get("schema") if isinstance(data, dict) else None
             raise WrongSchema(found)
-        results = from_json(cls, data)
-        _all_text_utf8(data)
-        return results
+        return msgspec.convert(data, cls, strict=True)
 
 
 class WrongSchema(Exception):
     def __init__(self, found: Any) -> None:
         super().__init__(f"schema {found!r}, expected {SCHEMA!r}")
         self.found = found
-
-
-def _all_text_utf8(data: Any) -> None:
-    """Every string, keys too: JSON may escape a lone surrogate ("\\udcff", what a run given
-    non-UTF-8 bytes would have written), which no page or terminal can show. One encoding of
-    the whole in C; the walk that names the place runs only when that fails."""
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        _find_non_utf8(data, "")
-
-
-def _find_non_utf8(value: Any, where: str) -> None:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidRecord(where, f"is {shown(value)}, not UTF-8 text") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _find_non_utf8(key, f"{where}.{key!s}" if where else "a key")
-            _find_non_utf8(item, f"{where}.{key}" if where else key)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _find_non_utf8(item, f"{where}[{index}]")
 
 
 class RunDirectory:
@@ -312,15 +289,18 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 def load_results(run: Path | str) -> RunResults:
     """A run's results.json (given the directory or the file), checked once against
     ``RunResults``, and the CSV files next to it checked readable: readers (report, compare,
-    capacity) then read its attributes without a traceback for a file edited or cut short."""
+    capacity) then read its attributes without a traceback for a file edited or cut short.
+    msgspec's parser refuses text that is not UTF-8, a lone surrogate escape ("\\udcff", which
+    no page or terminal can show) included, and its ValidationError names the first problem
+    and where it is ("Expected `int`, got `float` - at `$.totals.requests`")."""
     path = Path(run)
     if path.is_dir():
         path = path / RESULTS
     try:
-        data = json.loads(path.read_text())
+        data = msgspec.json.decode(path.read_bytes())
     except FileNotFoundError:
         raise PerflabError(f"no {RESULTS} in {path.parent}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, msgspec.DecodeError) as exc:
         raise PerflabError(f"cannot read {path}: {exc}") from None
     except RecursionError:
         raise PerflabError(f"cannot read {path}: JSON nested too deeply") from None
@@ -328,7 +308,7 @@ def load_results(run: Path | str) -> RunResults:
         results = RunResults.from_json(data)
     except WrongSchema as exc:
         raise PerflabError(f"{path} is not a {SCHEMA} file (schema: {exc.found!r})") from None
-    except InvalidRecord as exc:
+    except msgspec.ValidationError as exc:
         raise PerflabError(f"{path} is not a valid {SCHEMA} file: {exc}") from None
     _check_csv_files(path.parent, results.files)
     return results
