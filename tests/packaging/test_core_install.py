@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 # What the load and demo extras bring; none may be needed by the probe's Django process.
-NOT_IN_CORE = ("locust", "gevent", "rich", "psutil", "jinja2", "rest_framework",
+NOT_IN_CORE = ("locust", "gevent", "rich", "psutil", "jinja2", "msgspec", "rest_framework",
                "rest_framework_simplejwt", "gunicorn", "dj_database_url")  # fmt: skip
 
 SETTINGS = """\
