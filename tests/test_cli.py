@@ -2,6 +2,7 @@
 ends a command as Ctrl-C does."""
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import psutil
 import pytest
 
 from perflab.cli import COMMANDS, DISTRIBUTION, missing_requirements
+from perflab.errors import ExitCode
 from perflab.server import free_port
 from perflab.testing.latency_server import LatencyServer
 
@@ -136,3 +138,25 @@ def test_every_command_names_an_extra_pyproject_declares_and_installed_here():
     for extra in {command.extra for command in COMMANDS}:
         assert any(f'extra == "{extra}"' in requirement for requirement in installed), extra
     assert {command.name for command in COMMANDS if missing_requirements(command.extra)} == set()
+
+
+def test_a_package_of_the_extra_missing_despite_the_metadata_is_one_line(tmp_path):
+    """An environment whose metadata lists the load extra but lacks one of its packages (an
+    editable install older than pyproject.toml) gets the install line, not a traceback."""
+    blocked = tmp_path / "blocked" / "msgspec"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'msgspec'\", name='msgspec')\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{blocked.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "perflab", "report", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == ExitCode.MISSING_EXTRA, result.stderr
+    assert result.stderr == (
+        "perflab: error: perflab report cannot import msgspec: pip install 'django-perflab[load]'\n"
+    )

@@ -114,17 +114,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return int(ExitCode.MISSING_EXTRA)
-    args = build_parser().parse_args(argv)  # bad usage ends here, before gevent's 0.2 s
-    if requested in LOAD_COMMANDS:
-        _patch_for_locust()
-    from rich.console import Console  # every command prints through rich (the load extra)
-
-    # Piped output (CI logs, scripts) gets wide tables rather than 80 squeezed columns.
-    width = None if sys.stdout.isatty() else PIPED_WIDTH
-    console = Console(soft_wrap=True, width=width)
-    previous = _sigterm_as_interrupt()
+    previous = None
     try:
+        args = build_parser().parse_args(argv)  # bad usage ends here, before gevent's 0.2 s
+        if requested in LOAD_COMMANDS:
+            _patch_for_locust()
+        from rich.console import Console  # every command prints through rich (the load extra)
+
+        # Piped output (CI logs, scripts) gets wide tables rather than 80 squeezed columns.
+        width = None if sys.stdout.isatty() else PIPED_WIDTH
+        console = Console(soft_wrap=True, width=width)
+        previous = _sigterm_as_interrupt()
         return int(args.run(args, console))
+    except ModuleNotFoundError as exc:
+        # The metadata said the extra is installed, but one of its packages is not (an
+        # environment changed by hand, an editable install older than pyproject.toml).
+        extra = command.extra if command else "load"
+        print(
+            f"perflab: error: {'perflab ' + command.name if command else 'perflab'} cannot "
+            f"import {exc.name or exc}: pip install '{DISTRIBUTION}[{extra}]'",
+            file=sys.stderr,
+        )
+        return int(ExitCode.MISSING_EXTRA)
     except PerflabError as exc:
         print(f"perflab: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
