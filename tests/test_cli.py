@@ -160,3 +160,23 @@ def test_a_package_of_the_extra_missing_despite_the_metadata_is_one_line(tmp_pat
     assert result.stderr == (
         "perflab: error: perflab report cannot import msgspec: pip install 'django-perflab[load]'\n"
     )
+
+
+def test_a_missing_module_that_is_not_the_extras_gets_no_install_line(tmp_path):
+    """A module no extra provides (a project's own, missing) is named as missing, without a
+    ``pip install`` of perflab that would not bring it."""
+    blocked = tmp_path / "blocked" / "rich"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'nowhere_app'\", name='nowhere_app')\n"
+    )
+    path = os.pathsep.join(filter(None, [str(blocked.parent), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "perflab", "report", str(tmp_path)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == ExitCode.MISSING_EXTRA, result.stderr
+    assert result.stderr == (
+        "perflab: error: perflab report cannot import nowhere_app: No module named 'nowhere_app'\n"
+    )

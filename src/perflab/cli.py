@@ -49,24 +49,34 @@ _REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?[
 
 
 @functools.cache
-def missing_requirements(extra: str) -> tuple[str, ...]:
-    """The distributions ``extra`` needs that are not installed, read from perflab's installed
-    metadata, so pyproject.toml stays the one list. Run from a source tree without metadata,
-    nothing is reported missing: the import then says what is."""
+def extra_requirements(extra: str) -> tuple[str, ...]:
+    """The distributions ``extra`` needs, read from perflab's installed metadata, so
+    pyproject.toml stays the one list (an extra made of other extras included). Run from a
+    source tree without metadata: none."""
     try:
         requires = metadata.requires(DISTRIBUTION) or []
     except metadata.PackageNotFoundError:
         return ()
     wanted = re.compile(rf"""\bextra\s*==\s*['"]{re.escape(extra)}['"]""")
-    missing: list[str] = []
+    names: list[str] = []
     for requirement in requires:
         name, extras, marker = _REQUIREMENT.match(requirement).groups()
         if not marker or not wanted.search(marker):
             continue
-        if _canonical(name) == DISTRIBUTION:  # an extra made of other extras
+        if _canonical(name) == DISTRIBUTION:
             for inner in (extras or "").split(","):
-                missing += missing_requirements(inner.strip())
-            continue
+                names += extra_requirements(inner.strip())
+        else:
+            names.append(name)
+    return tuple(names)
+
+
+@functools.cache
+def missing_requirements(extra: str) -> tuple[str, ...]:
+    """The distributions ``extra`` needs that are not installed; the import then says what
+    is missing where the metadata cannot (a source tree)."""
+    missing = []
+    for name in extra_requirements(extra):
         try:
             metadata.distribution(name)
         except metadata.PackageNotFoundError:
@@ -128,11 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, console))
     except ModuleNotFoundError as exc:
         # The metadata said the extra is installed, but one of its packages is not (an
-        # environment changed by hand, an editable install older than pyproject.toml).
+        # environment changed by hand, an editable install older than pyproject.toml). The
+        # install line only when the module is one of the extra's: else it would mislead.
         extra = command.extra if command else "load"
+        module = (exc.name or "").partition(".")[0]
+        ours = _canonical(module) in {_canonical(n) for n in extra_requirements(extra)}
+        hint = f"pip install '{DISTRIBUTION}[{extra}]'" if ours else str(exc)
         print(
             f"perflab: error: {'perflab ' + command.name if command else 'perflab'} cannot "
-            f"import {exc.name or exc}: pip install '{DISTRIBUTION}[{extra}]'",
+            f"import {exc.name or exc}: {hint}",
             file=sys.stderr,
         )
         return int(ExitCode.MISSING_EXTRA)
