@@ -17,6 +17,8 @@ from perflab.probe.settings import SETTINGS, any_pattern, parse_settings, settin
         ({"NPLUSONE_THRESHOLD": 0}, "PERFLAB['NPLUSONE_THRESHOLD'] must be at least 1"),
         ({"IGNORE_PATHS": "^/static/"}, "PERFLAB['IGNORE_PATHS'] must be a list of strings"),
         ({"IGNORE_PATHS": ["("]}, "PERFLAB['IGNORE_PATHS'] has an invalid pattern"),
+        ({"SENSITIVE_NAMES": ["token", 1]}, "PERFLAB['SENSITIVE_NAMES'] must be a list of strings"),
+        ({"CALLSITE_EXCLUDE": [None]}, "PERFLAB['CALLSITE_EXCLUDE'] must be a list of strings"),
         ({"INTERCEPT": "no.such.module.func"}, "PERFLAB['INTERCEPT'] cannot import"),
         ({"PERMISSION": 42}, "PERFLAB['PERMISSION'] must be a callable"),
         ({"STORE": {"URL": "x"}}, "PERFLAB['STORE'] must be {'PATH': file} or {'ALIAS'"),

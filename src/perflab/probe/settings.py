@@ -118,7 +118,11 @@ def choice(*options: str) -> Parse:
 
 
 def strings(key: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, list | tuple):
+    if (
+        isinstance(value, str)
+        or not isinstance(value, list | tuple)
+        or not all(isinstance(item, str) for item in value)
+    ):
         raise _fail(key, f"must be a list of strings, got {value!r}")
     return tuple(value)
 
@@ -153,7 +157,7 @@ def recorder_paths(key: str, value: Any) -> tuple[str, ...]:
     (``perflab.probe.probe.recorder_classes``), as Django imports MIDDLEWARE's."""
     paths = strings(key, value)
     for index, path in enumerate(paths):
-        if not isinstance(path, str) or "." not in path:
+        if "." not in path:
             raise _fail(key, f"must list dotted paths of Recorder classes, got {path!r}")
         if path in paths[:index]:
             raise _fail(key, f"lists {path!r} twice")
