@@ -291,7 +291,9 @@ class PerflabTab:
             REPORT_ROUTE, "report", self.web_ui.auth_required_if_enabled(self._serve_report)
         )
         self.web_ui.app.register_blueprint(blueprint)
-        self.web_ui.app.after_request(self._extend_stats)
+        # First in Flask's list, so it runs last (they run in reverse): a locustfile's own tab
+        # that sets extended_stats outright, as Locust's example does, keeps perflab's rows.
+        self.web_ui.app.after_request_funcs.setdefault(None, []).insert(0, self._extend_stats)
 
     def _base_path(self) -> str | None:
         """Locust's ``--web-base-path``, as its index route has it (``/base/``)."""
