@@ -1,0 +1,324 @@
+"""Locust's web UI with perflab's tabs, in a real headless Chromium (Playwright driving Debian's
+``chromium``; no browser download): a test started from Locust's form against the reference
+app with the probe, perflab's tab updating while it runs, the user count changed from Locust's
+edit form, the run stopped from the UI, its run directory found with results.json and
+report.html, and the report opened from the UI; ``--web-login`` refusing perflab's route.
+
+Every load is a few seconds from a handful of users, to 127.0.0.1 only; the browser cannot
+reach anything but loopback. Screenshots go to the test's tmp_path (their paths printed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from perflab.datadir import STORE_FILE
+from perflab.server import free_port
+from tests.integration.conftest import run_perflab, server_for
+
+pytestmark = pytest.mark.integration
+
+LOCUSTFILE = """
+from locust import HttpUser, constant, events, task
+
+
+class Reader(HttpUser):
+    wait_time = constant(0.05)
+
+    @task(3)
+    def posts(self):
+        self.client.get("/api/posts/")
+
+    @task
+    def naive_authors(self):
+        self.client.get("/api/authors/naive/")  # the reference app's deliberate N+1
+
+
+@events.init.add_listener
+def web_login(environment, web_ui=None, **kwargs):
+    # --web-login as Locust documents it: the locustfile says how users are found (none here)
+    if web_ui is not None and web_ui.web_login:
+        web_ui.app.secret_key = "perflab's web UI test"
+        web_ui.login_manager.user_loader(lambda user_id: None)
+"""
+
+# Locust's web UI over a local runner with perflab's tab, and the least of a run lifecycle
+# (a run directory per start, LoadStats fed by Locust's request event, results and a report
+# written at the stop) for the tab to show. It stands in for `perflab run`'s web mode until
+# that lands (src/perflab/load/web_run.py); its results.json is LoadStats.endpoints().
+WEB_UI = """
+import importlib.util, inspect, json, sys, time
+from pathlib import Path
+
+from locust import HttpUser, events
+from locust.env import Environment
+
+from perflab.load.stats import LoadStats
+from perflab.load.web_tab import PerflabTab, tab_figures
+
+locustfile, host, port, store, out, login = sys.argv[1:7]
+spec = importlib.util.spec_from_file_location("users", locustfile)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+users = [v for v in vars(module).values()
+         if inspect.isclass(v) and issubclass(v, HttpUser) and v.__module__ == "users"]
+environment = Environment(user_classes=users, host=host, events=events)
+runner = environment.create_local_runner()
+web_ui = environment.create_web_ui("127.0.0.1", int(port), web_login=login == "1",
+                                   delayed_start=True)
+run = {}
+
+
+@events.request.add_listener
+def on_request(request_type, name, response_time, exception, **kwargs):
+    if "stats" in run:
+        run["stats"].record(request_type, name, response_time,
+                            error=repr(exception) if exception else None)
+
+
+@events.test_start.add_listener
+def on_test_start(**kwargs):
+    number = run.get("number", 0) + 1
+    run_dir = Path(out) / f"run-{number}"
+    run_dir.mkdir(parents=True)
+    run.update(number=number, stats=LoadStats(), dir=run_dir, since=time.time(), until=None)
+
+
+@events.test_stop.add_listener
+def on_test_stop(**kwargs):
+    run["until"] = time.time()
+    (run["dir"] / "results.json").write_text(json.dumps({"endpoints": run["stats"].endpoints()}))
+    (run["dir"] / "report.html").write_text("<title>perflab report</title><h1>report</h1>")
+
+
+def figures():
+    if "stats" not in run:
+        return None
+    return tab_figures(run["stats"], run["dir"], store or None, run["since"], run["until"])
+
+
+PerflabTab(web_ui, figures).install()
+events.init.fire(environment=environment, runner=runner, web_ui=web_ui)
+web_ui.start()
+web_ui.greenlet.join()
+"""
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
+    """``check()``'s first true value, polled every 0.25 s for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.25)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The reference app with its probe under gunicorn, on a small seeded database."""
+    directory = tmp_path_factory.mktemp("web-ui-app")
+    url = f"sqlite:///{directory / 'blog.sqlite3'}"
+    env = {"PERFLAB_DATA_DIR": str(directory), "PATH": "/usr/bin:/bin"}
+    seeded = run_perflab("seed", "--posts", "200", "--users", "10", "--db", url, env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    with server_for((url, directory), directory, workers=1) as server:
+        yield server, directory / STORE_FILE
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium()
+    if executable is None:
+        pytest.skip("no chromium or chromium-browser on PATH (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            # nothing but loopback is reachable: everything else goes to a closed port
+            proxy={"server": "http://127.0.0.1:9", "bypass": "127.0.0.1,localhost,[::1]"},
+        )
+        yield launched
+        launched.close()
+
+
+class LocustWebUI:
+    """Locust's web UI with perflab's tab, in its own process (gevent-patched, as Locust is)."""
+
+    def __init__(self, directory: Path, host: str, store: Path | None, web_login: bool = False):
+        locustfile = directory / "users.py"
+        locustfile.write_text(LOCUSTFILE)
+        script = directory / "web_ui.py"
+        script.write_text(WEB_UI)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.out = directory / "runs"
+        self.log = directory / "web_ui.log"
+        command = [sys.executable, str(script), str(locustfile), host, str(self.port),
+                   str(store or ""), str(self.out), "1" if web_login else "0"]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if k != "LOCUST_SKIP_MONKEY_PATCH"}
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_for(self._answers, 20, f"Locust's web UI at {self.url}; log: {self.log}")
+
+    def _answers(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(self.url + "/login", timeout=1):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+@pytest.fixture
+def web_ui(app, tmp_path):
+    server, store = app
+    started = LocustWebUI(tmp_path, server.url, store)
+    yield started
+    started.stop()
+
+
+TABLE_ROWS = """() => {
+    const table = document.querySelector('table');
+    if (!table) return [];
+    const heads = [...table.querySelectorAll('thead th')].map(th => th.innerText.trim());
+    return [...table.querySelectorAll('tbody tr')].map(tr => Object.fromEntries(
+        [...tr.querySelectorAll('td')].map((td, i) => [heads[i], td.innerText.trim()])));
+}"""
+
+
+def table(page) -> list[dict[str, str]]:
+    """The table the UI shows now, one dict per row by column title."""
+    return page.evaluate(TABLE_ROWS)
+
+
+def by_endpoint(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {f"{row['Method']} {row['Name']}".strip(): row for row in rows}
+
+
+def shot(page, path: Path) -> None:
+    page.screenshot(path=path, full_page=True)
+    print(f"screenshot: {path}")
+
+
+def test_a_test_started_in_the_browser_is_measured_in_perflabs_tab(web_ui, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    page.goto(web_ui.url)
+    page.fill("input[name=userCount]", "3")
+    page.fill("input[name=spawnRate]", "3")
+    page.click("form button[type=submit]")
+
+    page.get_by_role("tab", name="perflab", exact=True).click()
+    posts = "GET /api/posts/"
+    first = wait_for(lambda: by_endpoint(table(page)).get(posts), 10, "/api/posts/ in the tab")
+    # the tab refreshes while the test runs: the next figures are other figures
+    second = wait_for(
+        lambda: (row := by_endpoint(table(page))[posts])["Requests"] != first["Requests"] and row,
+        10, "the tab's figures to change",
+    )  # fmt: skip
+    assert int(second["Requests"]) > int(first["Requests"])
+    # the server's side from the probe's store, beside the client's (per-minute rollups and
+    # the probe's 0.5 s flush: it comes within a few refreshes)
+    naive = wait_for(
+        lambda: (row := by_endpoint(table(page)).get("GET /api/authors/naive/"))
+        and row["Server p50 (ms)"] and row,
+        10, "the server's figures for /api/authors/naive/",
+    )  # fmt: skip
+    assert float(naive["Queries/request"]) > 10 and int(naive["N+1"]) >= 1
+    shot(page, tmp_path / "perflab-tab.png")
+
+    # the user count changed from Locust's edit form while the test runs
+    page.get_by_role("button", name="Edit").click()
+    page.fill("form input[name=userCount]", "5")
+    page.click("form button[type=submit]")
+    wait_for(
+        lambda: page.request.get(web_ui.url + "/stats/requests").json()["user_count"] == 5,
+        10, "5 users after the edit",
+    )  # fmt: skip
+
+    page.get_by_role("tab", name="perflab findings").click()
+    finding = wait_for(
+        lambda: next((r for r in table(page) if r.get("Finding") == "N+1"), None),
+        10, "an N+1 finding in the tab",
+    )  # fmt: skip
+    assert finding["Route"] == "api/authors/naive/" and "naive.py:" in finding["Where"]
+    assert finding["Hint"]
+    shot(page, tmp_path / "perflab-findings.png")
+
+    page.get_by_role("button", name="Stop").click()
+    run_dir = wait_for(lambda: next(web_ui.out.glob("*/report.html"), None), 30, "report.html")
+    run_dir = run_dir.parent
+    assert (run_dir / "results.json").is_file()
+
+    # the stopped run's figures in the tab are what its results say
+    page.reload()
+    page.get_by_role("tab", name="perflab run").click()
+    run = wait_for(lambda: {r["Run"]: r[""] for r in table(page) if "Run" in r}, 10, "run rows")
+    assert run["run directory"] == str(run_dir)
+    assert run["results"] == str(run_dir / "results.json")
+    assert run["report"].startswith(str(run_dir / "report.html"))
+    assert run["test"].startswith("stopped")
+    shot(page, tmp_path / "perflab-run.png")
+    page.get_by_role("tab", name="perflab", exact=True).click()
+    rows = wait_for(lambda: by_endpoint(table(page)), 10, "the tab after the stop")
+    results = json.loads((run_dir / "results.json").read_text())
+    for endpoint in results["endpoints"]:
+        row = rows[f"{endpoint['method']} {endpoint['name']}"]
+        assert int(row["Requests"]) == endpoint["requests"]
+        for p in ("p50", "p95", "p99"):
+            assert float(row[f"{p} (ms)"]) == endpoint["latency"][p]
+
+    # the report, opened from Locust's Download Data tab
+    page.get_by_role("tab", name="Download Data").click()
+    page.get_by_role("link", name="perflab report of the last run").click()
+    page.wait_for_load_state()
+    assert page.url == web_ui.url + "/perflab/report"
+    assert "perflab" in page.title()
+    shot(page, tmp_path / "perflab-report.png")
+
+
+def test_web_login_refuses_perflabs_route_without_credentials(app, tmp_path):
+    server, store = app
+    web_ui = LocustWebUI(tmp_path, server.url, store, web_login=True)
+    try:
+        request = urllib.request.Request(web_ui.url + "/perflab/report")
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.build_opener(NoRedirect).open(request, timeout=5)
+        assert refused.value.code == 302
+        assert refused.value.headers["Location"].startswith("/login")
+    finally:
+        web_ui.stop()
