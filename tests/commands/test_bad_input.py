@@ -191,7 +191,7 @@ STORE = ["--store", "{store}"]
 CASES = [
     # -- run: the target ----------------------------------------------------------------
     ("run host port too big", ["run", "-f", "{lf}", "--host", "http://127.0.0.1:99999"], 2,
-     "argument --host: 'http://127.0.0.1:99999' is not a URL (Port out of range"),
+     "'http://127.0.0.1:99999' is not a URL (Port out of range"),
     ("run host port negative", ["run", "-f", "{lf}", "--host", "http://127.0.0.1:-1"], 2,
      "is not a URL (Port could not be cast"),
     ("run host port not a number", ["run", "-f", "{lf}", "--host", "http://127.0.0.1:abc"], 2,
@@ -203,10 +203,14 @@ CASES = [
     ("run host ftp", ["run", "-f", "{lf}", "--host", "ftp://127.0.0.1:21"], 2,
      "--host must be a URL such as"),
     ("run host empty", ["run", "-f", "{lf}", "--host", ""], 2, "--host must be a URL such as"),
-    ("run host not loopback", ["run", "-f", "{lf}", "--host", "http://10.1.2.3:80"], 2,
-     "only load-tests this machine's loopback"),
-    ("run host name not loopback", ["run", "-f", "{lf}", "--host", "http://example.com"], 2,
-     "only load-tests this machine's loopback"),
+    # Names refused before any resolver is asked (a label over 63 characters, an empty one):
+    # an unknown name would be a DNS query leaving the machine.
+    ("run host name unresolvable", ["run", "-f", "{lf}", "--host", f"https://{'a' * 64}.invalid"],
+     2, f"cannot resolve {'a' * 64}.invalid: label empty or too long"),
+    ("run host name empty label", ["run", "-f", "{lf}", "--host", "http://a..invalid"], 2,
+     "cannot resolve a..invalid: label empty or too long"),
+    ("run host name closed port", ["run", "-f", "{lf}", "--host", "http://localhost:{closed}"], 2,
+     "is unreachable"),
     ("run host closed port", ["run", "-f", "{lf}", "--host", "http://127.0.0.1:{closed}"], 2,
      "is unreachable"),
     # -- run: the locustfile ----------------------------------------------------------------
