@@ -1,8 +1,12 @@
 """Naming requests after Django routes: bounded names whatever the URLs."""
 
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -85,7 +89,102 @@ def test_an_unreachable_app_says_so():
 
     description, why = fetch_app_description(f"http://127.0.0.1:{free_port()}", timeout=1)
     assert description is None
-    assert why.startswith("/perf/api/urlpatterns/ could not be read (")
+    assert why == "/perf/api/urlpatterns/ could not be read (Connection refused)"
+
+
+def self_signed_certificate(directory: Path, *names: str) -> tuple[Path, Path]:
+    """(certificate, key) PEM files naming ``names`` (DNS names or IP addresses): its own CA,
+    made by the openssl binary (the cryptography package is not a dependency here)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl binary to make a certificate with")
+    certificate, key = directory / "cert.pem", directory / "key.pem"
+    alt = ",".join(f"IP:{n}" if n[0].isdigit() or ":" in n else f"DNS:{n}" for n in names)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={alt}",
+         "-keyout", str(key), "-out", str(certificate)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return certificate, key
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """The probe's answer over HTTPS on 127.0.0.1, with a certificate for ``names``; the
+    Authorization headers it received."""
+    httpds = []
+
+    def serve(*names: str) -> tuple[int, Path, list]:
+        certificate, key = self_signed_certificate(tmp_path, *names)
+        body = json.dumps({"urlpatterns": PATTERNS}).encode()
+        authorizations = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                authorizations.append(self.headers.get("Authorization"))
+                self.send_response(200 if self.path == "/perf/api/urlpatterns/" else 404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        httpd = HTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate, key)
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        httpds.append(httpd)
+        return httpd.server_address[1], certificate, authorizations
+
+    yield serve
+    for httpd in httpds:
+        httpd.shutdown()
+
+
+def test_https_with_the_ca_in_requests_ca_bundle_is_read_with_basic_auth(tls_server, monkeypatch):
+    port, certificate, authorizations = tls_server("localhost", "127.0.0.1")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    for host in (f"https://localhost:{port}", f"https://127.0.0.1:{port}/"):
+        assert fetch_app_description(host) == ({"urlpatterns": PATTERNS}, "")
+    description, _ = fetch_app_description(f"https://u:pw@localhost:{port}")
+    assert description is not None
+    assert authorizations == [None, None, "Basic dTpwdw=="]  # as Locust sends the userinfo
+
+
+@pytest.mark.parametrize(
+    ("names", "host", "why"),
+    [
+        (("localhost",), "localhost", "self-signed certificate"),
+        (("localhost",), "127.0.0.1", "IP address mismatch, certificate is not valid for"),
+    ],
+)
+def test_an_untrusted_certificate_is_one_line_and_never_read_unverified(
+    tls_server, monkeypatch, names, host, why
+):
+    port, certificate, authorizations = tls_server(*names)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    if host == "localhost":
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)  # certifi's store only
+    else:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))  # trusted, other names
+    description, message = fetch_app_description(f"https://{host}:{port}")
+    assert description is None
+    assert message.startswith(f"TLS certificate of {host} not trusted: {why}")
+    assert "REQUESTS_CA_BUNDLE" in message and "\n" not in message
+    assert authorizations == []  # no request was sent over the unverified connection
+
+
+def test_a_ca_bundle_that_is_not_there_is_said(tls_server, monkeypatch, tmp_path):
+    port, _, _ = tls_server("localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    description, message = fetch_app_description(f"https://localhost:{port}")
+    assert description is None
+    assert message == (
+        "/perf/api/urlpatterns/ could not be read (Could not find a suitable TLS CA "
+        f"certificate bundle, invalid path: {tmp_path / 'missing.pem'})"
+    )
 
 
 # A catch-all split by what it served (Wagtail's pages), a route named by its URL name, and

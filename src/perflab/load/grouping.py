@@ -13,10 +13,8 @@ Requests the locustfile named itself (``name=...`` or ``rename_request``) keep t
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
+import ssl
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
@@ -93,16 +91,27 @@ def route_named(name: str) -> str:
 
 def fetch_app_description(host: str, timeout: float = 3.0) -> tuple[dict | None, str]:
     """``({"urlpatterns": [...], "app": {...}}, "")`` from the app's probe, or ``(None, why
-    not)`` — one line for ``perflab run`` to print and record."""
+    not)`` — one line for ``perflab run`` to print and record.
+
+    Asked with requests, as Locust's HttpUser asks: the same certificate checks (certifi's
+    store, or ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` for a private CA), proxies from
+    the environment, basic auth from the host's userinfo. A certificate that is not trusted
+    is said so; it is never retried unverified."""
+    import requests
+
     url = host.rstrip("/") + PATTERNS_PATH
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as reply:
-            body = json.load(reply)
-    except urllib.error.HTTPError as exc:
-        return None, _refusal(exc.code)
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{PATTERNS_PATH} could not be read ({reason})"
+        reply = requests.get(url, timeout=timeout)
+    except requests.exceptions.SSLError as exc:
+        return None, _tls_refusal(host, exc)
+    except requests.exceptions.Timeout:
+        return None, f"{PATTERNS_PATH} could not be read (no answer within {timeout:g}s)"
+    except (requests.RequestException, OSError) as exc:  # OSError: a CA bundle path not found
+        return None, f"{PATTERNS_PATH} could not be read ({_innermost_reason(exc)})"
+    if not reply.ok:
+        return None, _refusal(reply.status_code)
+    try:
+        body = reply.json()
     except ValueError:
         return None, f"{PATTERNS_PATH} did not answer JSON (not perflab's probe?)"
     try:
@@ -114,6 +123,36 @@ def fetch_app_description(host: str, timeout: float = 3.0) -> tuple[dict | None,
     except (KeyError, TypeError, AttributeError, re.error):
         return None, f"{PATTERNS_PATH} answered JSON that is not perflab's route list"
     return body, ""
+
+
+def _tls_refusal(host: str, exc: BaseException) -> str:
+    name = urlsplit(host).hostname
+    for cause in _chain(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"TLS certificate of {name} not trusted: {cause.verify_message} (a private CA: "
+                "REQUESTS_CA_BUNDLE=its PEM file, as for Locust)"
+            )
+    return f"{PATTERNS_PATH} could not be read (TLS with {name}: {_innermost_reason(exc)})"
+
+
+def _innermost_reason(exc: BaseException) -> str:
+    """The root cause in its own words ("Connection refused"), not requests' wrapping of it,
+    which repeats the URL; a plain OSError (a CA bundle path not found) says it itself."""
+    reasons = [c.strerror for c in _chain(exc) if isinstance(c, OSError) and c.strerror]
+    if reasons:
+        return reasons[-1]
+    if type(exc) is OSError and str(exc):
+        return str(exc).splitlines()[0]
+    return type(exc).__name__
+
+
+def _chain(exc: BaseException):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 def _refusal(status: int) -> str:
