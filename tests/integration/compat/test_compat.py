@@ -1,0 +1,665 @@
+"""`perflab run` as a drop-in for `locust --headless`.
+
+Each locustfile in locustfiles/ uses one Locust feature. Each case runs it under plain Locust
+(`python -m locust --headless …`) and under `perflab run --headless … --quiet --out DIR` with
+the same arguments, at the same time, each in its own working directory (config files and
+the files the locustfiles write do not leak between them), against a small HTTP server on
+127.0.0.1. Both get `--csv` and `--html`. A case asserts first that plain Locust does what
+the case expects (so the case itself is right), then that `perflab run` behaves the same —
+exit code, request names and methods, what the locustfile recorded, Locust's CSV and HTML
+files read by the same reader — and then perflab's own statistics on top (results.json).
+Every difference in one case is reported together, so one failure shows all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from perflab.server import free_port
+from tests.integration.compat import locust_reports as reports
+
+pytestmark = pytest.mark.integration
+
+LOCUSTFILES = Path(__file__).with_name("locustfiles")
+CSV_PREFIX = "csv/run"
+HTML_FILE = "report.html"
+RUN_DIR = "perflab-run"
+TIMEOUT_S = 60.0
+# The arguments most cases share: two users started at once, two seconds of load.
+SHORT_RUN = ("-u", "2", "-r", "10", "-t", "2s")
+
+
+def locustfile(name: str) -> str:
+    return str(LOCUSTFILES / name)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One way of running a locustfile; "{target}" in args, env and files is the server's URL."""
+
+    args: tuple[str, ...]  # for both commands
+    locust_args: tuple[str, ...] = ()  # plain Locust only
+    perflab_args: tuple[str, ...] = ()  # perflab run only
+    env: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # written in both working directories
+    workers: int = 0  # distributed: locust --master + N `locust --worker`; perflab --workers N
+
+
+@dataclass
+class Run:
+    tool: str
+    command: list[str]
+    cwd: Path
+    returncode: int
+    elapsed_s: float
+    output: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.tool}: {shlex.join(self.command)}\n(in {self.cwd}) exit {self.returncode} "
+            f"after {self.elapsed_s:.1f} s; last output:\n{self.output[-2500:]}"
+        )
+
+    @property
+    def csv_prefix(self) -> Path:
+        return self.cwd / CSV_PREFIX
+
+    @property
+    def html_file(self) -> Path:
+        return self.cwd / HTML_FILE
+
+    def stats_csv(self) -> reports.CsvTable:
+        return reports.stats_csv(self.csv_prefix)
+
+    def csv_request_names(self) -> set[tuple[str, str]]:
+        return reports.csv_request_names(self.stats_csv())
+
+    def html_request_names(self) -> set[tuple[str, str]]:
+        return reports.html_request_names(reports.html_template_args(self.html_file))
+
+    def html_total_requests(self) -> int:
+        return reports.html_total_requests(reports.html_template_args(self.html_file))
+
+    def recorded(self, name: str) -> list:
+        """The JSON lines (or the one JSON document) the locustfile wrote to ``name``."""
+        text = (self.cwd / name).read_text()
+        if name.endswith(".jsonl"):
+            return [json.loads(line) for line in text.splitlines() if line]
+        return [json.loads(text)]
+
+
+@dataclass
+class Started:
+    tool: str
+    command: list[str]
+    cwd: Path
+    log: Path
+    process: subprocess.Popen
+    started: float
+
+
+def start(tool: str, command: list[str], cwd: Path, env: dict, log_name: str) -> Started:
+    log = cwd / log_name
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    return Started(tool, command, cwd, log, process, time.monotonic())
+
+
+def finish(started: Started, deadline: float) -> Run:
+    try:
+        started.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    except subprocess.TimeoutExpired:
+        os.killpg(started.process.pid, signal.SIGKILL)
+        started.process.wait(timeout=10)
+        pytest.fail(
+            f"{started.tool} still running after {TIMEOUT_S:.0f} s: "
+            f"{shlex.join(started.command)}\n{started.log.read_text()[-2500:]}"
+        )
+    return Run(
+        started.tool, started.command, started.cwd, started.process.returncode,
+        time.monotonic() - started.started, started.log.read_text(),
+    )  # fmt: skip
+
+
+def environment_for(case: Case, target: str, home: Path) -> dict:
+    """The caller's environment without LOCUST_* settings or a database URL, HOME in the
+    run's own directory (so no ~/.locust.conf is read), plus the case's variables."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("LOCUST_") and key != "DATABASE_URL"
+    }
+    env["HOME"] = str(home)
+    env.update({key: value.replace("{target}", target) for key, value in case.env.items()})
+    return env
+
+
+def run_side_by_side(case: Case, target: str, tmp_path: Path) -> tuple[Run, Run]:
+    """Plain Locust and `perflab run` on the same case, at the same time."""
+    args = [arg.replace("{target}", target) for arg in case.args]
+    outputs = ["--csv", CSV_PREFIX, "--html", HTML_FILE]
+    python = sys.executable
+    locust_dir, perflab_dir = tmp_path / "locust", tmp_path / "perflab"
+    for directory in (locust_dir, perflab_dir):
+        directory.mkdir()
+        for name, text in case.files.items():
+            (directory / name).write_text(text.replace("{target}", target))
+
+    locust_command = [python, "-m", "locust", "--headless", *args, *case.locust_args, *outputs]
+    perflab_command = [
+        python, "-m", "perflab", "run", "--headless", *args, *case.perflab_args, *outputs,
+        "--quiet", "--out", RUN_DIR,
+    ]  # fmt: skip
+    workers: list[list[str]] = []
+    if case.workers:
+        port = free_port()
+        locust_command += [
+            "--master", "--expect-workers", str(case.workers),
+            "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+        ]  # fmt: skip
+        locustfile_args = args[: args.index("-f") + 2] if "-f" in args else []
+        workers = [
+            [python, "-m", "locust", "--worker", *locustfile_args,
+             "--master-host", "127.0.0.1", "--master-port", str(port)]
+            for _ in range(case.workers)
+        ]  # fmt: skip
+        perflab_command += ["--workers", str(case.workers)]
+
+    started = [
+        start("locust", locust_command, locust_dir,
+              environment_for(case, target, locust_dir), "locust.out"),
+        start("perflab run", perflab_command, perflab_dir,
+              environment_for(case, target, perflab_dir), "perflab.out"),
+    ]  # fmt: skip
+    started += [
+        start(f"locust worker {i}", command, locust_dir,
+              environment_for(case, target, locust_dir), f"worker-{i}.out")
+        for i, command in enumerate(workers)
+    ]  # fmt: skip
+    deadline = time.monotonic() + TIMEOUT_S
+    runs = [finish(one, deadline) for one in started]
+    for worker in runs[2:]:
+        assert worker.returncode == 0, worker.describe()
+    return runs[0], runs[1]
+
+
+class Differences:
+    """What `perflab run` did differently from plain Locust, collected over one case."""
+
+    def __init__(self, locust: Run, perflab: Run) -> None:
+        self.locust, self.perflab = locust, perflab
+        self.found: list[str] = []
+
+    def same(self, what: str, locust_value, perflab_value) -> None:
+        if locust_value != perflab_value:
+            self.found.append(f"{what}: locust {locust_value!r}, perflab run {perflab_value!r}")
+
+    def check(self, ok: bool, message: str) -> None:
+        if not ok:
+            self.found.append(message)
+
+    def assert_none(self) -> None:
+        if self.found:
+            pytest.fail(
+                "perflab run differs from locust:\n- "
+                + "\n- ".join(self.found)
+                + f"\n\n{self.perflab.describe()}\n\n{self.locust.describe()}",
+                pytrace=False,
+            )
+
+
+def compare_runs(
+    locust: Run, perflab: Run, *, names: set[tuple[str, str]], exit_code: int = 0
+) -> Differences:
+    """Plain Locust did what the case expects; then every way `perflab run` differs."""
+    assert locust.returncode == exit_code, locust.describe()
+    assert locust.html_request_names() == names, locust.describe()
+    assert locust.csv_request_names() <= names, locust.describe()
+
+    differences = Differences(locust, perflab)
+    differences.same("exit code", locust.returncode, perflab.returncode)
+    compare_locust_files(differences)
+    compare_perflab_statistics(differences, names)
+    return differences
+
+
+def compare_locust_files(differences: Differences) -> None:
+    """Locust's --csv and --html files, read by the same reader on both runs."""
+    locust, perflab = differences.locust, differences.perflab
+    locust_html = reports.html_template_args(locust.html_file)
+    final = {
+        "_stats.csv": reports.html_request_names(locust_html),
+        "_failures.csv": reports.html_failure_names(locust_html),
+    }
+    for kind, read in (("_stats.csv", reports.stats_csv), ("_failures.csv", reports.failures_csv)):
+        if not Path(f"{perflab.csv_prefix}{kind}").is_file():
+            differences.found.append(f"--csv {CSV_PREFIX}: perflab run wrote no {kind}")
+            continue
+        locust_table, perflab_table = read(locust.csv_prefix), read(perflab.csv_prefix)
+        differences.same(f"{kind} header", locust_table.header, perflab_table.header)
+        locust_rows = reports.csv_request_names(locust_table)
+        perflab_rows = reports.csv_request_names(perflab_table)
+        # Locust rewrites its CSV files every second while the run goes, not at the end: a
+        # run that ends within a second of its first request can miss rows, under either
+        # command. When plain Locust's CSV has every row, perflab's must have them too.
+        complete = locust_rows == final[kind]
+        if complete or not perflab_rows <= final[kind]:
+            differences.same(
+                f"{kind} rows (method, name)", sorted(locust_rows), sorted(perflab_rows)
+            )
+    if not perflab.html_file.is_file():
+        differences.found.append(f"--html {HTML_FILE}: perflab run wrote no report")
+        return
+    differences.same(
+        "--html requests (method, name)",
+        sorted(locust.html_request_names()),
+        sorted(perflab.html_request_names()),
+    )
+
+
+def compare_perflab_statistics(differences: Differences, names: set[tuple[str, str]]) -> None:
+    """perflab's results.json names the same requests, and counts what Locust counted."""
+    perflab = differences.perflab
+    results_file = perflab.cwd / RUN_DIR / "results.json"
+    if not results_file.is_file():
+        differences.found.append(f"perflab run wrote no {RUN_DIR}/results.json")
+        return
+    results = json.loads(results_file.read_text())
+    endpoints = {(endpoint["method"], endpoint["name"]) for endpoint in results["endpoints"]}
+    differences.same("results.json endpoints vs Locust's names", sorted(names), sorted(endpoints))
+    if not perflab.html_file.is_file() or not Path(f"{perflab.csv_prefix}_stats.csv").is_file():
+        return
+    requests = results["totals"]["requests"]
+    # Locust's HTML report holds its final figures; its CSV is rewritten every second, so
+    # its last write can miss the run's last second, never count more.
+    html_total = perflab.html_total_requests()
+    csv_total = reports.csv_total_requests(perflab.stats_csv())
+    differences.check(
+        abs(requests - html_total) <= max(3, 0.05 * html_total),
+        f"results.json totals.requests {requests}, Locust's HTML report {html_total}",
+    )
+    differences.check(
+        csv_total <= requests,
+        f"results.json totals.requests {requests} < Locust's CSV count {csv_total}",
+    )
+
+
+def request_names(method: str, *paths: str) -> set[tuple[str, str]]:
+    return {(method, path) for path in paths}
+
+
+# --- custom arguments, config files, environment variables, tags -----------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ((), request_names("GET", "/items/from-default", "/hidden/7")),
+        (
+            ("--my-argument", "from-cli", "--my-hidden-argument", "9"),
+            request_names("GET", "/items/from-cli", "/hidden/9"),
+        ),
+    ],
+    ids=["defaults", "command-line"],
+)
+def test_custom_argument(target, tmp_path, extra, expected):
+    case = Case(("-f", locustfile("custom_argument.py"), "-H", "{target}", *SHORT_RUN, *extra))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    compare_runs(locust, perflab, names=expected).assert_none()
+
+
+def test_custom_argument_named_like_a_perflab_option(target, tmp_path):
+    """A locustfile's `--label` (perflab run has a `--label` of its own)."""
+    case = Case(
+        ("-f", locustfile("option_named_like_perflabs.py"), "-H", "{target}", *SHORT_RUN,
+         "--label", "release-42"),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = request_names("GET", "/labelled/release-42")
+    compare_runs(locust, perflab, names=names).assert_none()
+
+
+CONFIGURED = locustfile("configured_run.py")
+CONFIG_CASES = {
+    # --config FILE; the command line's -u wins over the file's users.
+    "config-file": (
+        Case(
+            ("-f", CONFIGURED, "--config", "team.conf", "-u", "2"),
+            files={
+                "team.conf": "host = {target}\nusers = 3\nspawn-rate = 10\nrun-time = 2s\n"
+                "exclude-tags = [excluded]\njourney = from-config-file\n"
+            },
+        ),
+        {"num_users": 2, "journey": "from-config-file", "tags": None, "exclude_tags": ["excluded"]},
+        request_names("GET", "/configured/from-config-file", "/tagged/included"),
+    ),
+    # locust.conf in the working directory, naming the locustfile too: no -f.
+    "locust.conf": (
+        Case(
+            (),
+            files={
+                "locust.conf": f"locustfile = {CONFIGURED}\nhost = {{target}}\nusers = 3\n"
+                "spawn-rate = 10\nrun-time = 2s\nexclude-tags = [excluded]\n"
+                "journey = from-locust-conf\n"
+            },
+        ),
+        {"num_users": 3, "journey": "from-locust-conf", "tags": None, "exclude_tags": ["excluded"]},
+        request_names("GET", "/configured/from-locust-conf", "/tagged/included"),
+    ),
+    "pyproject.toml": (
+        Case(
+            ("-f", CONFIGURED),
+            files={
+                "pyproject.toml": '[project]\nname = "shop-load-tests"\n\n[tool.locust]\n'
+                'host = "{target}"\nusers = 3\nspawn-rate = 10\nrun-time = "2s"\n'
+                'tags = ["included"]\njourney = "from-pyproject"\n'
+            },
+        ),
+        {"num_users": 3, "journey": "from-pyproject", "tags": ["included"], "exclude_tags": None},
+        request_names("GET", "/tagged/included"),
+    ),
+    "environment": (
+        Case(
+            ("-f", CONFIGURED),
+            env={
+                "LOCUST_HOST": "{target}",
+                "LOCUST_USERS": "2",
+                "LOCUST_SPAWN_RATE": "10",
+                "LOCUST_RUN_TIME": "2s",
+                "LOCUST_JOURNEY": "from-env",
+            },
+        ),
+        {"num_users": 2, "journey": "from-env", "tags": None, "exclude_tags": None},
+        request_names("GET", "/configured/from-env", "/tagged/included", "/tagged/excluded"),
+    ),
+}
+
+
+@pytest.mark.parametrize("source", CONFIG_CASES)
+def test_options_from_config_files_and_environment(target, tmp_path, source):
+    case, expected_options, expected_names = CONFIG_CASES[source]
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    differences = compare_runs(locust, perflab, names=expected_names)
+    (options,) = locust.recorded("options.json")
+    expected = {"host": target, "spawn_rate": 10.0, "run_time": 2, **expected_options}
+    expected["target_user_count"] = expected["num_users"]
+    assert {key: options[key] for key in expected} == expected, locust.describe()
+    if (perflab.cwd / "options.json").is_file():
+        differences.same("recorded options", options, perflab.recorded("options.json")[0])
+    else:
+        differences.found.append("the locustfile's test_start listener wrote no options.json")
+    differences.assert_none()
+
+
+def test_tags(target, tmp_path):
+    case = Case(
+        ("-f", locustfile("tagged_tasks.py"), "-H", "{target}", *SHORT_RUN,
+         "--tags", "browse", "checkout", "--exclude-tags", "slow"),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("GET", "/products/"), ("POST", "/checkout/")}
+    compare_runs(locust, perflab, names=names).assert_none()
+
+
+# --- iterations -------------------------------------------------------------------------
+
+
+def assert_iterations(locust: Run, perflab: Run, iterations: int) -> None:
+    differences = compare_runs(locust, perflab, names={("GET", "/iteration")})
+    assert locust.html_total_requests() == iterations, locust.describe()
+    assert locust.elapsed_s < 15, locust.describe()  # ended by the iterations, not -t 20s
+    differences.check(perflab.elapsed_s < 15, f"perflab run took {perflab.elapsed_s:.1f} s")
+    if perflab.html_file.is_file():
+        differences.same("requests in the HTML report", iterations, perflab.html_total_requests())
+    results_file = perflab.cwd / RUN_DIR / "results.json"
+    if results_file.is_file():
+        requests = json.loads(results_file.read_text())["totals"]["requests"]
+        differences.same("results.json totals.requests", iterations, requests)
+    differences.assert_none()
+
+
+def test_iterations_from_locust_plugins(target, tmp_path):
+    """locust-plugins' `-i/--iterations`, added by the locustfile's `import locust_plugins`.
+
+    One user: locust-plugins quits the runner when the user that finds the limit reached is
+    the last one running, and two users in step can both find another still running — then
+    plain Locust runs on to `-t`.
+    """
+    case = Case(
+        ("-f", locustfile("iterations_plugin.py"), "-H", "{target}",
+         "-u", "1", "-r", "10", "-t", "20s", "-i", "10"),
+    )  # fmt: skip
+    assert_iterations(*run_side_by_side(case, target, tmp_path), iterations=10)
+
+
+def test_perflab_iterations_match_a_locustfile_that_counts_them(target, tmp_path):
+    """perflab's own `-i` on a plain locustfile, against the locustfile counting and quitting
+    itself under plain Locust (locust-plugins' meaning: iterations in total)."""
+    case = Case(
+        ("-f", locustfile("iterations_counted.py"), "-H", "{target}",
+         "-u", "2", "-r", "10", "-t", "20s"),
+        locust_args=("--stop-after", "10"),
+        perflab_args=("-i", "10"),
+    )  # fmt: skip
+    assert_iterations(*run_side_by_side(case, target, tmp_path), iterations=10)
+
+
+# --- events and runner state ------------------------------------------------------------
+
+LOCAL_EVENTS = [
+    "init_command_line_parser", "init", "test_start", "spawning_complete",
+    "test_stopping", "test_stop", "quitting", "quit",
+]  # fmt: skip
+
+
+def events_by_process(run: Run) -> tuple[list[dict], list[list[dict]]]:
+    """The events of the local runner or master, and those of each worker."""
+    by_pid: dict[int, list[dict]] = {}
+    for line in run.recorded("events.jsonl"):
+        by_pid.setdefault(line["pid"], []).append(line)
+    main, workers = [], []
+    for lines in by_pid.values():
+        classes = {line["runner"]["class"] for line in lines if line["runner"]}
+        (workers.append(lines) if classes == {"WorkerRunner"} else main.append(lines))
+    assert len(main) == 1, by_pid
+    return main[0], workers
+
+
+# A master fires init as soon as it listens: workers started with it (locust --processes,
+# perflab --workers) may or may not have connected by then.
+TIMING_DEPENDENT = {("init", "worker_count"), ("init", "clients")}
+
+
+def deterministic(lines: list[dict], keys: tuple[str, ...]) -> list[tuple]:
+    """Each event with the runner fields that do not depend on timing."""
+    return [
+        (line["event"],
+         *(None if (line["event"], key) in TIMING_DEPENDENT else (line["runner"] or {}).get(key)
+           for key in keys),
+         line.get("exit_code"), line.get("user_count_argument"))
+        for line in lines
+    ]  # fmt: skip
+
+
+def test_events_order_local(target, tmp_path):
+    case = Case(
+        ("-f", locustfile("events_order.py"), "-H", "{target}",
+         "-u", "3", "-r", "10", "-t", "2s", "--events-file", "events.jsonl"),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    differences = compare_runs(locust, perflab, names={("GET", "/events/page")})
+    keys = ("class", "state", "target_user_count", "user_count")
+    locust_events, _ = events_by_process(locust)
+    assert [line["event"] for line in locust_events] == LOCAL_EVENTS, locust_events
+    if (perflab.cwd / "events.jsonl").is_file():
+        perflab_events, _ = events_by_process(perflab)
+        differences.same(
+            "events (event, runner class, state, target_user_count, user_count, exit code, "
+            "spawned users)",
+            deterministic(locust_events, keys),
+            deterministic(perflab_events, keys),
+        )
+    else:
+        differences.found.append("the locustfile recorded no events (events.jsonl)")
+    differences.assert_none()
+
+
+def test_events_order_distributed(target, tmp_path):
+    case = Case(
+        ("-f", locustfile("events_order.py"), "-H", "{target}",
+         "-u", "4", "-r", "10", "-t", "3s", "--events-file", "events.jsonl"),
+        workers=2,
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    differences = compare_runs(locust, perflab, names={("GET", "/events/page")})
+    master_keys = ("class", "state", "target_user_count", "user_count", "worker_count", "clients")
+    worker_keys = ("class", "state", "target_user_count")
+    locust_master, locust_workers = events_by_process(locust)
+    assert [line["event"] for line in locust_master] == LOCAL_EVENTS, locust_master
+    assert len(locust_workers) == 2, locust_workers
+    if (perflab.cwd / "events.jsonl").is_file():
+        perflab_master, perflab_workers = events_by_process(perflab)
+        differences.same(
+            "master events (event, runner class, state, target_user_count, user_count, "
+            "worker_count, clients, exit code, spawned users)",
+            deterministic(locust_master, master_keys),
+            deterministic(perflab_master, master_keys),
+        )
+        differences.same(
+            "worker events (event, runner class, state, target_user_count, exit code, "
+            "spawned users)",
+            sorted(json.dumps(deterministic(lines, worker_keys)) for lines in locust_workers),
+            sorted(json.dumps(deterministic(lines, worker_keys)) for lines in perflab_workers),
+        )
+    else:
+        differences.found.append("the locustfile recorded no events (events.jsonl)")
+    differences.assert_none()
+
+
+def test_test_data_handed_out_in_test_start(target, tmp_path):
+    """The issue's case: one account per target user, made in test_start, popped in on_start."""
+    case = Case(
+        ("-f", locustfile("handed_out_data.py"), "-H", "{target}", "-u", "3", "-r", "10",
+         "-t", "2s"),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("GET", f"/accounts/account-{i}/balance") for i in range(3)}
+    differences = compare_runs(locust, perflab, names=names)
+    differences.check(
+        "IndexError" not in perflab.output, "perflab run's users failed with IndexError"
+    )
+    differences.assert_none()
+
+
+@pytest.mark.parametrize(
+    ("workers", "acknowledgements"),
+    [(0, [{"received": 4}]), (2, [{"received": 2}, {"received": 2}])],
+    ids=["local", "distributed"],
+)
+def test_custom_messages(target, tmp_path, workers, acknowledgements):
+    case = Case(
+        ("-f", locustfile("custom_messages.py"), "-H", "{target}", "-u", "4", "-r", "10",
+         "-t", "3s" if workers else "2s"),
+        workers=workers,
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("GET", f"/users/user{i}") for i in range(4)}
+    differences = compare_runs(locust, perflab, names=names)
+    assert locust.recorded("acks.jsonl") == acknowledgements, locust.describe()
+    if (perflab.cwd / "acks.jsonl").is_file():
+        differences.same("acknowledgements", acknowledgements, perflab.recorded("acks.jsonl"))
+    else:
+        differences.found.append("no acknowledgement reached the master (acks.jsonl)")
+    differences.assert_none()
+
+
+# --- task sets, ending a run, statistics ------------------------------------------------
+
+
+def test_markov_task_set(target, tmp_path):
+    case = Case(("-f", locustfile("markov_tasks.py"), "-H", "{target}", *SHORT_RUN))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = request_names("GET", "/", "/catalogue/", "/product/42", "/cart/")
+    compare_runs(locust, perflab, names=names).assert_none()
+
+
+@pytest.mark.parametrize(
+    ("max_fail_ratio", "exit_code"), [("0.1", 1), ("0.5", 0)], ids=["above", "below"]
+)
+def test_quit_on_threshold(target, tmp_path, max_fail_ratio, exit_code):
+    """runner.quit() from a greenlet after 20 requests; the quitting listener's exit code
+    (0 below the ratio although a quarter of the requests failed)."""
+    case = Case(
+        ("-f", locustfile("quit_on_threshold.py"), "-H", "{target}", "-u", "2", "-r", "10",
+         "-t", "20s", "--quit-after", "20", "--max-fail-ratio", max_fail_ratio),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = request_names("GET", "/orders/", "/fail/orders/")
+    differences = compare_runs(locust, perflab, names=names, exit_code=exit_code)
+    assert locust.elapsed_s < 15, locust.describe()
+    differences.check(perflab.elapsed_s < 15, f"perflab run took {perflab.elapsed_s:.1f} s")
+    differences.assert_none()
+
+
+def test_stats_readers(target, tmp_path):
+    case = Case(("-f", locustfile("stats_readers.py"), "-H", "{target}", *SHORT_RUN))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("GET", "/search"), ("POST", "/suggest")}
+    differences = compare_runs(locust, perflab, names=names)
+    (read,) = locust.recorded("stats.json")
+    assert read["entries"] == sorted([name, method] for method, name in names)
+    assert read["total_requests"] == locust.html_total_requests()
+    assert 0 < read["search_requests"] < read["total_requests"]
+    assert read["search_p90"] > 0 and read["total_p999"] > 0
+    if (perflab.cwd / "stats.json").is_file():
+        (perflab_read,) = perflab.recorded("stats.json")
+        differences.same("stats entries read", read["entries"], perflab_read["entries"])
+        if perflab.html_file.is_file():
+            differences.same(
+                "total requests read in quitting vs perflab's HTML report",
+                perflab_read["total_requests"],
+                perflab.html_total_requests(),
+            )
+        differences.check(
+            0 < perflab_read["search_requests"] < perflab_read["total_requests"]
+            and perflab_read["search_p90"] > 0,
+            f"stats read under perflab run: {perflab_read}",
+        )
+    else:
+        differences.found.append("the quitting listener wrote no stats.json")
+    differences.assert_none()
+
+
+def test_sibling_imports_and_data_files(target, tmp_path):
+    case = Case(("-f", locustfile("sibling_imports.py"), "-H", "{target}", *SHORT_RUN))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = request_names("GET", "/products/boots", "/products/scarf", "/products/gloves")
+    compare_runs(locust, perflab, names=names).assert_none()
+
+
+@pytest.mark.parametrize(
+    ("extra", "exit_code"),
+    [((), 1), (("--exit-code-on-error", "0"), 0)],
+    ids=["default", "exit-code-on-error-0"],
+)
+def test_failing_requests(target, tmp_path, extra, exit_code):
+    case = Case(("-f", locustfile("failing_requests.py"), "-H", "{target}", *SHORT_RUN, *extra))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("GET", "/basket/"), ("POST", "/fail/payment")}
+    differences = compare_runs(locust, perflab, names=names, exit_code=exit_code)
+    failures = reports.failures_csv(locust.csv_prefix)
+    assert reports.csv_request_names(failures) == {("POST", "/fail/payment")}
+    differences.assert_none()
