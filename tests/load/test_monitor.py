@@ -21,6 +21,7 @@ from perflab.load.monitor import (
     find_server,
     is_postgres_url,
 )
+from perflab.load.target import this_machines_addresses
 from perflab.server import free_port
 from tests.unprivileged import as_nobody
 
@@ -228,6 +229,52 @@ def test_a_given_server_pid_is_watched_without_a_search():
     assert monitor.server_pid == os.getpid()
     assert monitor.warnings == []
     assert monitor.sample()["server_processes"] >= 1
+
+
+def test_a_target_on_another_machine_watches_only_this_machine():
+    # A documentation address (RFC 5737): not this machine's, and never connected to.
+    assert "198.51.100.7" not in {str(a) for a in this_machines_addresses()}
+    monitor = ResourceMonitor.for_target("198.51.100.7", 443)
+    assert monitor.server_pid is None
+    assert monitor.warnings == [
+        "server resources not monitored: 198.51.100.7 is another machine; system CPU and "
+        "memory are this machine's (the load generator's)"
+    ]
+    row = monitor.sample()
+    assert all(row[field] is None for field in SERVER_FIELDS)
+    assert 0 <= row["system_cpu_percent"] <= 100 and row["system_memory_used_mb"] > 0
+
+
+def test_a_server_pid_with_a_target_on_another_machine_is_not_watched():
+    monitor = ResourceMonitor.for_target("2001:db8::7", 8443, server_pid=os.getpid())
+    assert monitor.server_pid is None
+    assert monitor.warnings == [
+        f"server resources not monitored: 2001:db8::7 is another machine; --server-pid "
+        f"{os.getpid()} not watched; system CPU and memory are this machine's (the load "
+        "generator's)"
+    ]
+    assert monitor.sample()["server_processes"] is None
+
+
+def test_this_machines_interface_address_and_name_are_local_targets():
+    port = free_port()
+    for address in sorted(str(a) for a in this_machines_addresses() if not a.is_loopback):
+        monitor = ResourceMonitor.for_target(address, port)
+        assert monitor.warnings == [
+            f"server resources not monitored: no process listens on {address}:{port}; "
+            "pass --server-pid PID"
+        ]
+    monitor = ResourceMonitor.for_target("localhost", port, server_pid=os.getpid())
+    assert (monitor.server_pid, monitor.warnings) == (os.getpid(), [])
+
+
+def test_a_name_that_does_not_resolve_is_said():
+    name = "a" * 64 + ".invalid"  # refused before any resolver is asked: no DNS query
+    monitor = ResourceMonitor.for_target(name, 80)
+    assert monitor.warnings == [
+        f"server resources not monitored: cannot resolve {name}: label empty or too long; "
+        "system CPU and memory are this machine's (the load generator's)"
+    ]
 
 
 LISTENER = """

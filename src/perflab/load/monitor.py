@@ -9,6 +9,7 @@ psutil, one psycopg query with short timeouts, ``time.sleep``): no threads, no e
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from perflab.errors import PerflabError
+from perflab.load.target import is_this_machine, resolve_addresses
 from perflab.probe.masking import redact_url
 
 SAMPLE_COLUMNS = (
@@ -127,6 +130,23 @@ def _top_listener(pid: int, listening: Callable[[list], bool]) -> int | None:
     return top.pid
 
 
+def _elsewhere(host: str, port: int) -> str | None:
+    """Why ``host`` is not this machine ("staging.example.com is another machine"), or None
+    when it is. An address needs no resolver (under gevent a lookup takes an OS thread)."""
+    name = (host or "").strip("[]")
+    if name in _WILDCARDS or name == "localhost":
+        return None
+    try:
+        ipaddress.ip_address(name.split("%", 1)[0])
+        addresses = [name]
+    except ValueError:
+        try:
+            addresses = [address[0] for _, address in resolve_addresses(name, port)]
+        except PerflabError as exc:
+            return str(exc)
+    return None if is_this_machine(addresses) else f"{name} is another machine"
+
+
 def find_listening_pid(host: str, port: int) -> int | None:
     """``find_server(host, port).pid``: the server's top process, or None."""
     return find_server(host, port).pid
@@ -184,7 +204,20 @@ class ResourceMonitor:
         database_url: str | None = None,
     ) -> ResourceMonitor:
         """A run's monitor: ``server_pid`` (``--server-pid``), else the server listening on
-        host:port. Without one, ``warnings`` says why, for the run to show and keep."""
+        host:port. Without one, ``warnings`` says why, for the run to show and keep.
+
+        A target on another machine has no process here: the server is not watched (nor a
+        ``--server-pid``, which would be some local process shown as the server's), and the
+        system figures are the load generator's."""
+        elsewhere = _elsewhere(host, port)
+        if elsewhere:
+            monitor = cls(None, database_url)
+            ignored = f"; --server-pid {server_pid} not watched" if server_pid is not None else ""
+            monitor.warnings.append(
+                f"server resources not monitored: {elsewhere}{ignored}; system CPU and memory "
+                "are this machine's (the load generator's)"
+            )
+            return monitor
         search = ServerSearch(server_pid) if server_pid is not None else find_server(host, port)
         monitor = cls(search.pid, database_url)
         if search.problem:
