@@ -76,7 +76,7 @@ def start_server() -> tuple[subprocess.Popen, str]:
 def perflab_run(locustfile: Path, host: str, out: Path, seconds: int, *extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "LOCUST_SKIP_MONKEY_PATCH"}
     command = [
-        sys.executable, "-m", "perflab", "run", "--quiet", "-f", str(locustfile),
+        sys.executable, "-m", "perflab", "run", "--headless", "--quiet", "-f", str(locustfile),
         "--host", host, "-t", f"{seconds}s", "--out", str(out), *extra,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=seconds + 120)

@@ -18,7 +18,7 @@ The load is benchmarks/locustfiles/generator_fast.py: one FastHttpUser, `constan
 GET "/" back to back. It is run, one process each and with the same users and spawn rate:
 
     locust    plain Locust:  locust -f FILE --headless -u N -r N -t T --only-summary --csv P
-    perflab   perflab run:   perflab run -f FILE -u N -r N -t T --quiet --out DIR
+    perflab   perflab run:   perflab run --headless -f FILE -u N -r N -t T --quiet --out DIR
     wrk       the ceiling:   wrk -t1 -c N -d T (when wrk is installed)
 
 The environment passed to Locust and perflab has no LOCUST_* variable (so no

@@ -98,8 +98,8 @@ class PerflabRun(Generator):
         return f"perflab {__version__} run"
 
     def command(self, url: str, run_time: int, users: int, workdir: Path) -> list[str]:
-        return [self.binary, "run", "-f", str(LOCUSTFILE), "--host", url, "-u", str(users),
-                "-r", str(users), "-t", f"{run_time}s", "--quiet", "--out",
+        return [self.binary, "run", "--headless", "-f", str(LOCUSTFILE), "--host", url,
+                "-u", str(users), "-r", str(users), "-t", f"{run_time}s", "--quiet", "--out",
                 str(workdir / "run"), USER_CLASS]  # fmt: skip
 
     def own(self, output: str, workdir: Path) -> tuple[float, int, int]:

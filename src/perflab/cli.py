@@ -42,7 +42,6 @@ COMMANDS = (
     Command("serve", "perflab.demo.commands.serve", "demo"),
     Command("inspect", "perflab.commands.inspect", "load"),
 )
-LOAD_COMMANDS = {"run"}  # run Locust in this process: gevent must patch first
 PIPED_WIDTH = 200
 # name[extras] version ; marker — a requirement as the installed metadata writes it
 _REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?[^;]*(?:;(.*))?")
@@ -126,16 +125,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.MISSING_EXTRA)
     previous = None
     try:
-        args = build_parser().parse_args(argv)  # bad usage ends here, before gevent's 0.2 s
-        if requested in LOAD_COMMANDS:
-            _patch_for_locust()
+        if requested == "run":  # Locust's own parser reads the rest (commands.run_options)
+            _patch_for_locust()  # the locustfile is imported while parsing
+            from perflab.commands.run import main as run_main
+
+            command_main = functools.partial(run_main, argv[argv.index(requested) + 1 :])
+        else:
+            args = build_parser().parse_args(argv)
+            command_main = functools.partial(args.run, args)
         from rich.console import Console  # every command prints through rich (the load extra)
 
         # Piped output (CI logs, scripts) gets wide tables rather than 80 squeezed columns.
         width = None if sys.stdout.isatty() else PIPED_WIDTH
         console = Console(soft_wrap=True, width=width)
         previous = _sigterm_as_interrupt()
-        return int(args.run(args, console))
+        return int(command_main(console))
     except ModuleNotFoundError as exc:
         # The metadata said the extra is installed, but one of its packages is not (an
         # environment changed by hand, an editable install older than pyproject.toml). The

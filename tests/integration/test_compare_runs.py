@@ -56,8 +56,9 @@ def runs(blog_server, seeded_db, tmp_path_factory) -> dict[str, Path]:
         locustfile.write_text(LOCUSTFILE.format(path=path))
         out = directory / name
         result = perflab(
-            "run", "--quiet", "-f", str(locustfile), "--host", blog_server.url, "-u", "2",
-            "-r", "2", "-t", "4s", "--store", str(store), "--label", name, "--out", str(out),
+            "run", "--headless", "--quiet", "-f", str(locustfile), "--host", blog_server.url,
+            "-u", "2", "-r", "2", "-t", "4s", "--store", str(store), "--label", name,
+            "--out", str(out),
         )  # fmt: skip
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         results = json.loads((out / "results.json").read_text())

@@ -42,7 +42,7 @@ def perflab_run(*args: str) -> subprocess.Popen:
     """`perflab run` in its own session, as a terminal starts it: a group to send Ctrl-C to."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     return subprocess.Popen(
-        [sys.executable, "-m", "perflab", "run", "--quiet", *args],
+        [sys.executable, "-m", "perflab", "run", "--headless", "--quiet", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,
     )  # fmt: skip

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 def perflab_run(*args: str, env: dict | None = None, timeout: float = 120):
     environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     return subprocess.run(
-        [sys.executable, "-m", "perflab", "run", "--quiet", *args],
+        [sys.executable, "-m", "perflab", "run", "--headless", "--quiet", *args],
         capture_output=True, text=True, timeout=timeout, env={**environment, **(env or {})},
     )  # fmt: skip
 

@@ -255,7 +255,7 @@ def test_a_run_that_finds_no_server_warns_in_one_line_and_results_say_why(tmp_pa
         locustfile.write_text(PLAIN_LOCUSTFILE)
         out = tmp_path / "run"
         result = run_perflab(
-            "run", "--quiet", "-f", str(locustfile), "--host", f"http://127.0.0.1:{port}",
+            "run", "--headless", "--quiet", "-f", str(locustfile), "--host", f"http://127.0.0.1:{port}",
             "-u", "2", "-r", "2", "-t", "2s", "--out", str(out),
             env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
         )  # fmt: skip

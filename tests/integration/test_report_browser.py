@@ -87,9 +87,9 @@ def real_run(seeded_db, tmp_path_factory):
     with server_for(seeded_db, data_dir, workers=1, PERFLAB_PROBE="profile-all") as server:
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         result = run_perflab(
-            "run", "--quiet", "-f", str(locustfile), "--host", server.url, "-u", "4", "-r", "4",
-            "-t", "5s", "--store", str(store), "--slo", "p95<5000ms", "--slo", "p50<0.01ms",
-            "--out", str(out), "QuickBlogUser", "QuickAuthorsUser", env=env,
+            "run", "--headless", "--quiet", "-f", str(locustfile), "--host", server.url,
+            "-u", "4", "-r", "4", "-t", "5s", "--store", str(store), "--slo", "p95<5000ms",
+            "--slo", "p50<0.01ms", "--out", str(out), "QuickBlogUser", "QuickAuthorsUser", env=env,
         )  # fmt: skip
         time.sleep(1.5)  # the probe's writers flush every 0.5 s
     assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-3000:]  # one SLO fails

@@ -48,7 +48,7 @@ def catch_all_site(directory: Path, **env: str) -> GunicornServer:
 def perflab_run(url: str, pages: list[str], out: Path, *args: str):
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     return run_perflab(
-        "run", "--quiet", "-f", str(LOCUSTFILE), "--host", url, "-u", "4", "-r", "4",
+        "run", "--headless", "--quiet", "-f", str(LOCUSTFILE), "--host", url, "-u", "4", "-r", "4",
         "--out", str(out), *args, env={**env, "PAGES": ",".join(pages)}, timeout=120,
     )  # fmt: skip
 

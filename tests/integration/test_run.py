@@ -59,7 +59,7 @@ def env() -> dict:
 
 
 def perflab_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return run_perflab("run", "--quiet", *args, env=env(), timeout=timeout)
+    return run_perflab("run", "--headless", "--quiet", *args, env=env(), timeout=timeout)
 
 
 def results_of(run_dir: Path) -> dict:
@@ -266,7 +266,7 @@ def test_preset_shape_steps_the_users(profiled_server, tmp_path):
 def test_ctrl_c_leaves_readable_results(profiled_server, tmp_path):
     out = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "perflab", "run", "--quiet", "-f", str(LATENCY_FILE),
+        [sys.executable, "-m", "perflab", "run", "--headless", "--quiet", "-f", str(LATENCY_FILE),
          "--host", profiled_server.url, "-u", "2", "-t", "60s", "--out", str(out), "FastUser"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
     )  # fmt: skip

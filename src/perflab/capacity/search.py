@@ -91,7 +91,8 @@ class CapacitySearch:
         config = self.config
         run_dir = config.out / f"step-{index:02d}-{rate:g}"
         command = [
-            sys.executable, "-m", "perflab", "run", "--quiet", "-f", str(config.locustfile),
+            sys.executable, "-m", "perflab", "run", "--headless", "--quiet",
+            "-f", str(config.locustfile),
             "--host", config.host, "--arrival-rate", f"{rate:g}",
             "--max-in-flight", str(config.max_in_flight), "-t", f"{config.hold_s:g}s",
             "--stop-timeout", f"{STOP_TIMEOUT_S:g}", "--out", str(run_dir),

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from perflab.commands.arguments import float_between, int_between, make_output_dir, nonempty_path
-from perflab.commands.run import add_load_arguments, check_server_pid
+from perflab.commands.arguments import (
+    float_between,
+    int_between,
+    make_output_dir,
+    nonempty_path,
+    process_id,
+    url,
+)
+from perflab.commands.run import check_server_pid
 from perflab.errors import PerflabError
 
 MAX_HOLD_S = 3600.0
@@ -59,6 +67,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=nonempty_path, help="directory (default .perflab/capacity/TIMESTAMP)"
     )
     parser.set_defaults(run=run)
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The locustfile, the target, SLOs, and what to watch on the server: each step is a
+    `perflab run` given these."""
+    parser.add_argument(
+        "user_classes", nargs="*", metavar="UserClass", help="user classes to run (default: all)"
+    )
+    parser.add_argument("-f", "--locustfile", type=nonempty_path, required=True)
+    parser.add_argument(
+        "-H", "--host", type=url, required=True, help="base URL, e.g. http://127.0.0.1:8000"
+    )
+    parser.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        help='e.g. "p95<200ms", "error_rate<1%%", "/api/posts/:p99<500ms", "rps>50"',
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=process_id,
+        help="watch this server process tree (default: whoever listens on --host)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="PostgreSQL URL to count connections (default $DATABASE_URL)",
+    )
 
 
 def search_from(args: argparse.Namespace):

@@ -1,4 +1,5 @@
-"""`perflab run`: a locustfile, headless, with exact percentiles, an open model and SLOs."""
+"""`perflab run`: a locustfile run as `locust` runs it, measured by perflab (exact
+percentiles, the server's side, an open model, SLOs, a run directory)."""
 
 from __future__ import annotations
 
@@ -9,174 +10,142 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from perflab.commands.arguments import (
-    float_between,
-    int_between,
-    nonempty_path,
-    port,
-    process_id,
-    url,
-    utf8_text,
-)
 from perflab.errors import ExitCode, PerflabError
 from perflab.load.distributed import MASTER_PORT
+from perflab.load.durations import MAX_RUN_TIME_S
 
-MAX_RUN_TIME_S = 7 * 86400.0  # every run stops by itself
 MAX_USERS = 1_000_000  # per run; beyond this a typo is likelier than a plan
 MAX_STOP_TIMEOUT_S = 3600.0
 DEFAULT_MASTER_PORT = MASTER_PORT  # a local master with --workers moves to a free port
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    """Listed in ``perflab --help``; ``perflab.cli`` hands ``perflab run``'s arguments to
+    ``main``, which reads them with Locust's own parser (``perflab.commands.run_options``)."""
+    subparsers.add_parser(
         "run",
-        help="run a locustfile headless with exact percentiles, an open model and SLOs",
-        description="Run a locustfile with Locust as the engine and perflab's statistics: "
-        "HDR percentiles, per-second series, X-Request-ID on every request, server resources, "
-        "SLOs. Exit codes: 0 pass, 3 an SLO was breached, 2 bad usage, 1 the run failed, "
-        "130 interrupted.",
-    )
-    add_load_arguments(parser)
-    parser.add_argument(
-        "-u", "--users", type=int_between(1, MAX_USERS), default=10,
-        help="peak users (closed model)",
-    )  # fmt: skip
-    parser.add_argument(
-        "-r", "--spawn-rate", type=float_between(0, MAX_USERS, above_low=True), default=10.0,
-        help="users started per second",
-    )  # fmt: skip
-    parser.add_argument("-t", "--run-time", default="1m", help="how long: 30s, 5m, 1h (default 1m)")
-    parser.add_argument("--shape", help="ramp|step|spike|soak|stress[:key=value,…] or FILE:Class")
-    parser.add_argument(
-        "--arrival-rate", help="open model: iterations/s, or FROM:TO:OVER (10:200:5m)"
-    )
-    parser.add_argument(
-        "--max-in-flight",
-        type=int_between(1, 100_000),
-        default=100,
-        help="open model: concurrent iterations at most (default 100)",
-    )
-    parser.add_argument(
-        "--abort-on-fail",
-        action="store_true",
-        help="stop as soon as a latency/error SLO is breached",
-    )
-    parser.add_argument(
-        "--out", type=nonempty_path, help="run directory (default .perflab/runs/TIMESTAMP)"
-    )
-    parser.add_argument(
-        "--label", type=utf8_text, default="", help="a name for this run in reports"
-    )
-    parser.add_argument(
-        "--store",
-        type=nonempty_path,
-        help="the probe's store file, recorded for report and compare",
-    )
-    parser.add_argument(
-        "--report", action="store_true", help="write RUN_DIR/report.html at the end"
-    )
-    parser.add_argument(
-        "--data-volume", type=utf8_text, help='what the database holds, e.g. "10,000 posts"'
-    )
-    parser.add_argument("--quiet", action="store_true", help="no live view (CI)")
-    parser.add_argument(
-        "--stop-timeout",
-        type=float_between(0, MAX_STOP_TIMEOUT_S),
-        default=10.0,
-        help="seconds users get to finish their task at the end",
-    )
-    group = parser.add_argument_group("distributed")
-    group.add_argument(
-        "--workers",
-        type=int_between(0, 256),
-        default=0,
-        help="start N Locust worker processes on this machine",
-    )
-    group.add_argument(
-        "--master", action="store_true", help="be the master for workers on other machines"
-    )
-    group.add_argument(
-        "--expect-workers",
-        type=int_between(1, 10_000),
-        default=1,
-        help="with --master: workers to wait for",
-    )
-    group.add_argument("--worker", action="store_true", help="be a worker of --master-host")
-    group.add_argument("--master-host", default="127.0.0.1")
-    group.add_argument(
-        "--master-bind", default="127.0.0.1", help="with --master: address to listen on"
-    )
-    group.add_argument("--master-port", type=port, default=DEFAULT_MASTER_PORT)
-    parser.set_defaults(run=run)
-
-
-def add_load_arguments(parser: argparse.ArgumentParser) -> None:
-    """What every command that drives load takes: the locustfile, the target, SLOs, and what
-    to watch on the server (shared by `run` and `capacity`)."""
-    parser.add_argument(
-        "user_classes", nargs="*", metavar="UserClass", help="user classes to run (default: all)"
-    )
-    parser.add_argument("-f", "--locustfile", type=nonempty_path, required=True)
-    parser.add_argument(
-        "--host", type=url, required=True, help="base URL on loopback, e.g. http://127.0.0.1:8000"
-    )
-    parser.add_argument(
-        "--slo",
-        action="append",
-        default=[],
-        help='e.g. "p95<200ms", "error_rate<1%%", "/api/posts/:p99<500ms", "rps>50"',
-    )
-    parser.add_argument(
-        "--server-pid",
-        type=process_id,
-        help="watch this server process tree (default: whoever listens on --host)",
-    )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="PostgreSQL URL to count connections (default $DATABASE_URL)",
+        add_help=False,
+        help="run a locustfile as `locust` does (its options, config files, web UI), "
+        "measured by perflab: exact percentiles, the server's side, SLOs",
     )
 
 
-def config_from(args: argparse.Namespace):
-    """Every check that needs no Locust, so bad usage fails in a blink with one line."""
+def main(argv: list[str], console: Console) -> int:
+    from perflab.commands.run_options import parse_run_arguments
+
+    parsed = parse_run_arguments(argv)
+    if parsed.options.list_commands:  # Locust's --list
+        console.print("Available Users:")
+        for name in parsed.scenario.available:
+            console.print(f"    {name}", highlight=False)
+        return ExitCode.OK
+    if parsed.options.show_task_ratio or parsed.options.show_task_ratio_json:
+        return _task_ratio(parsed)
+    return run(parsed, console)
+
+
+def _task_ratio(parsed) -> int:
+    """Locust's --show-task-ratio(-json), printed by Locust's own functions."""
+    from locust.user.inspectuser import print_task_ratio, print_task_ratio_json
+
+    classes, users = parsed.scenario.user_classes, parsed.options.num_users
+    if parsed.options.show_task_ratio_json:
+        print_task_ratio_json(classes, users)
+    else:
+        print("\n Task ratio per User class")
+        print("-" * 80)
+        print_task_ratio(classes, users, False)
+        print("\n Total task ratio")
+        print("-" * 80)
+        print_task_ratio(classes, users, True)
+    return ExitCode.OK
+
+
+def config_from(parsed):
+    """Every check that needs no load, so bad usage fails in a blink with one line."""
     from perflab.load.arrival import ArrivalRate
-    from perflab.load.durations import parse_duration
     from perflab.load.runner import RunConfig
     from perflab.load.slo import parse_slo
     from perflab.load.target import check_target
 
-    if sum([args.master, args.worker, args.workers > 0]) > 1:
-        raise PerflabError("choose one of --workers N, --master and --worker")
-    run_time = parse_duration(args.run_time)
-    if not 1 <= run_time <= MAX_RUN_TIME_S:
-        raise PerflabError(f"--run-time must be between 1s and 7 days, got {args.run_time}")
-    if not args.locustfile.is_file():
-        raise PerflabError(f"locustfile not found: {args.locustfile}")
-    check_server_pid(args.server_pid)
-    if args.store is not None:
-        _check_store(args.store)
-    slos = tuple(parse_slo(text) for text in args.slo)
-    rate = ArrivalRate.parse(args.arrival_rate) if args.arrival_rate else None
-    role = "worker" if args.worker else "master" if (args.master or args.workers) else "local"
-    host = check_target(args.host)
-    _check_master_address(args, role)
-    out = args.out
-    if out is None and role != "worker":
+    options, scenario = parsed.options, parsed.scenario
+    workers = options.workers or _processes(options.processes)
+    if sum([options.master, options.worker, workers > 0]) > 1:
+        raise PerflabError("choose one of --workers N (or --processes N), --master and --worker")
+    if options.num_users is not None and not 1 <= options.num_users <= MAX_USERS:
+        raise PerflabError(f"-u/--users must be from 1 to {MAX_USERS:,}, got {options.num_users}")
+    if options.spawn_rate is not None and options.spawn_rate > MAX_USERS:
+        raise PerflabError(f"-r/--spawn-rate must be at most {MAX_USERS:,}")
+    run_time = options.run_time
+    if run_time is not None and not 1 <= run_time <= MAX_RUN_TIME_S:
+        raise PerflabError(f"-t/--run-time must be between 1s and 7 days, got {run_time}s")
+    if not 0 <= options.stop_timeout <= MAX_STOP_TIMEOUT_S:
+        raise PerflabError(
+            f"--stop-timeout must be from 0 to {MAX_STOP_TIMEOUT_S:g}s, got {options.stop_timeout}s"
+        )
+    for name in ("master_bind_port", "master_port"):
+        if not 1 <= getattr(options, name) <= 65535:
+            option = "--" + name.replace("_", "-")
+            raise PerflabError(f"{option} must be from 1 to 65,535, got {getattr(options, name)}")
+    check_server_pid(options.server_pid)
+    store = Path(options.store) if options.store else None
+    if store is not None:
+        _check_store(store)
+    slos = tuple(parse_slo(text) for text in options.slo)
+    rate = ArrivalRate.parse(options.arrival_rate) if options.arrival_rate else None
+    role = "worker" if options.worker else "master" if (options.master or workers) else "local"
+    web = role != "worker" and (options.web or not options.headless)
+    if web and (rate or options.shape or options.perflab_counts_iterations):
+        what = "--arrival-rate" if rate else "--shape" if options.shape else "--iterations"
+        raise PerflabError(f"{what} runs headless: add --headless (the web UI starts users)")
+    host = check_target(_host(options, scenario))
+    _check_master_address(options, role, workers)
+    out = Path(options.out) if options.out else None
+    if out is None and role != "worker" and not web:
         from perflab.load.results import default_run_dir
 
         out = default_run_dir()
     return RunConfig(
-        locustfile=args.locustfile, host=host, users=args.users, spawn_rate=args.spawn_rate,
-        run_time_s=run_time, shape=args.shape, arrival_rate=rate,
-        max_in_flight=args.max_in_flight, user_classes=tuple(args.user_classes), role=role,
-        workers=args.workers, expect_workers=args.expect_workers if args.master else 0,
-        master_host=args.master_host, master_bind=args.master_bind,
-        master_port=args.master_port, slos=slos, abort_on_fail=args.abort_on_fail,
-        stop_timeout_s=args.stop_timeout, server_pid=args.server_pid,
-        database_url=args.database_url, out=out, quiet=args.quiet, label=args.label,
-        store=str(args.store.resolve()) if args.store else None, data_volume=args.data_volume,
+        locustfile=Path(options.locustfile), host=host,
+        users=1 if options.num_users is None else options.num_users,
+        spawn_rate=options.spawn_rate or 1.0, run_time_s=run_time, shape=options.shape,
+        arrival_rate=rate, max_in_flight=options.max_in_flight,
+        user_classes=tuple(options.user_classes), role=role, workers=workers,
+        expect_workers=options.expect_workers if options.master else 0,
+        master_host=options.master_host, master_bind=options.master_bind_host,
+        master_port=options.master_bind_port if role == "master" else options.master_port,
+        slos=slos, abort_on_fail=options.abort_on_fail,
+        stop_timeout_s=float(options.stop_timeout), server_pid=options.server_pid,
+        database_url=options.database_url, out=out, quiet=options.quiet, label=options.label,
+        store=str(store.resolve()) if store else None, data_volume=options.data_volume,
+        iterations=options.iterations if options.perflab_counts_iterations else None, web=web,
     )  # fmt: skip
+
+
+def _processes(processes: int | None) -> int:
+    """Locust's --processes N: N worker processes here (-1: one per core)."""
+    if not processes:
+        return 0
+    if processes == -1:
+        return os.cpu_count() or 1
+    if not 1 <= processes <= 256:
+        raise PerflabError(f"--processes must be -1 or from 1 to 256, got {processes}")
+    return processes
+
+
+def _host(options, scenario) -> str:
+    """-H/--host, or the ``host`` the user classes declare, as Locust falls back to it."""
+    if options.host is not None:  # given, even empty: check_target says what is wrong
+        return options.host
+    hosts = sorted({cls.host for cls in scenario.user_classes if getattr(cls, "host", None)})
+    if len(hosts) == 1:
+        return hosts[0]
+    if not hosts:
+        raise PerflabError(
+            "no host to load: give -H/--host (or LOCUST_HOST, or host in locust.conf), or set "
+            "host on the User class"
+        )
+    raise PerflabError(f"the user classes name several hosts ({', '.join(hosts)}): give -H")
 
 
 def check_server_pid(pid: int | None) -> None:
@@ -188,23 +157,25 @@ def check_server_pid(pid: int | None) -> None:
         raise PerflabError(f"--server-pid {pid}: no such process")
 
 
-def _check_master_address(args: argparse.Namespace, role: str) -> None:
+def _check_master_address(options: argparse.Namespace, role: str, workers: int) -> None:
     """The master's address, before any load: Locust would raise a traceback for a taken
     port or an unknown bind address, and a worker would retry an unknown master forever."""
     import socket
 
     from perflab.server import ensure_port_free
 
-    if role == "master" and not (args.workers and args.master_port == DEFAULT_MASTER_PORT):
+    port_given = options.master_bind_port != DEFAULT_MASTER_PORT
+    if role == "master" and not (workers and not port_given):
+        bind = "" if options.master_bind_host == "*" else options.master_bind_host
         try:
-            ensure_port_free(args.master_bind, args.master_port)
+            ensure_port_free(bind or "0.0.0.0", options.master_bind_port)
         except PerflabError as exc:
-            raise PerflabError(f"--master-bind/--master-port: {exc}") from None
+            raise PerflabError(f"--master-bind-host/--master-bind-port: {exc}") from None
     if role == "worker":
         try:
-            socket.getaddrinfo(args.master_host, args.master_port, type=socket.SOCK_STREAM)
+            socket.getaddrinfo(options.master_host, options.master_port, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise PerflabError(f"--master-host {args.master_host}: {exc.strerror}") from None
+            raise PerflabError(f"--master-host {options.master_host}: {exc.strerror}") from None
 
 
 def _check_store(path: Path) -> None:
@@ -224,19 +195,20 @@ def _check_store(path: Path) -> None:
         raise PerflabError(f"--store: {problem}")
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
-    config = config_from(args)
+def run(parsed, console: Console) -> int:
+    config = config_from(parsed)
     if config.workers and config.master_port == DEFAULT_MASTER_PORT:
         from perflab.server import free_port
 
         config.master_port = free_port()  # several local runs must not share a port
     from perflab.load.roles import run_for
 
-    outcome = run_for(config, console).execute()
-    if outcome.results is None:  # a worker: its master reports the run
-        return ExitCode.OK
+    load_run = run_for(config, console, parsed.scenario, parsed.options)
+    outcome = load_run.execute()
+    if outcome.results is None:  # a worker, or the web UI: reported as they go
+        return outcome.exit_code
     print_outcome(outcome, console)
-    if args.report and outcome.run_dir is not None:
+    if parsed.options.report and outcome.run_dir is not None:
         write_report(outcome.run_dir, console)
     return outcome.exit_code
 

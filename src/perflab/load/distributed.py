@@ -54,15 +54,19 @@ class LocalWorkers:
         user_classes: tuple[str, ...], log_dir: Path | None,
     ) -> LocalWorkers:  # fmt: skip
         processes = []
+        # A worker reads the same locust.conf and LOCUST_* variables; never a master's mode.
+        env = {k: v for k, v in os.environ.items() if k != "LOCUST_MODE_MASTER"}
         for index in range(count):
             command = [
-                sys.executable, "-m", "perflab", "run", "--worker", "--quiet",
+                sys.executable, "-m", "perflab", "run", "--worker", "--headless", "--quiet",
                 "--master-host", "127.0.0.1", "--master-port", str(master_port),
                 "-f", str(locustfile), "--host", host, *user_classes,
             ]  # fmt: skip
             log_path = log_dir / f"worker-{index}.log" if log_dir else os.devnull
             with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
-                processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+                processes.append(
+                    subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+                )
         return cls(processes)
 
     def exited(self) -> list[subprocess.Popen]:

@@ -9,6 +9,7 @@ from perflab.errors import PerflabError
 _NUMBER = r"\d+(?:\.\d*)?|\.\d+"
 _SPAN = re.compile(rf"(?:({_NUMBER})h)?(?:({_NUMBER})m)?(?:({_NUMBER})s)?")
 FORMS = "90, 90s, 1.5s, 5m, 1h30m"
+MAX_RUN_TIME_S = 7 * 86400.0  # every run stops by itself: a run without -t ends here at the latest
 
 
 def parse_duration(text: str) -> float:

@@ -15,6 +15,7 @@ import platform
 import signal
 import socket
 import time
+from argparse import Namespace
 from dataclasses import asdict
 from typing import Any
 
@@ -23,7 +24,10 @@ import msgspec
 from rich.console import Console
 
 from perflab import __version__
+from perflab.load.durations import MAX_RUN_TIME_S
+from perflab.load.iterations import IterationLimit
 from perflab.load.live import LiveFigures, LiveView
+from perflab.load.locust_outputs import LocustOutputs
 from perflab.load.monitor import ResourceMonitor
 from perflab.load.results import (
     CountedMessage,
@@ -37,6 +41,7 @@ from perflab.load.results import (
 )
 from perflab.load.runner import LoadRun, RunConfig, RunOutcome, redacted
 from perflab.load.samples import FIELDS
+from perflab.load.scenario import Scenario
 from perflab.load.slo import SLOResult, evaluate
 from perflab.load.stats import SecondSummary
 
@@ -49,14 +54,18 @@ class LeadingRun(LoadRun):
 
     gauge_source = "local"  # whose users the "users" gauge counts
 
-    def __init__(self, config: RunConfig, console: Console) -> None:
-        super().__init__(config, console)
+    def __init__(
+        self, config: RunConfig, console: Console, scenario: Scenario | None = None,
+        parsed_options: Namespace | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(config, console, scenario, parsed_options)
         self.monitor: ResourceMonitor | None = None
         self._monitor_done = False
         self._stop_reason: str | None = None
         self.failure = "the run failed"  # why, when the status is "failed"
         self.abort_detail = "an SLO was breached"  # which one, when "aborted"
         self.schedule_started_epoch: float | None = None  # open model: the schedule's zero
+        self.iteration_limit: IterationLimit | None = None
 
     # -- what a role decides ----------------------------------------------------------------
     def _create_runner(self, run_dir: RunDirectory | None):
@@ -70,6 +79,12 @@ class LeadingRun(LoadRun):
     def _stop_users(self) -> float:
         """Stop the load; return when it had stopped (this clock)."""
         raise NotImplementedError
+
+    def _await_ready(self) -> None:
+        """After Locust's ``init``, before the load: wait for what the role needs (workers)."""
+
+    def _abandon(self) -> None:
+        """The run never started (``init`` raised, workers missing): end what was started."""
 
     def _release(self) -> None:
         """After the runner quit: let go of what the role started (processes)."""
@@ -94,7 +109,15 @@ class LeadingRun(LoadRun):
         if self.grouping_reason:  # one line, before the live view
             self._say_no_grouping()
         self.runner = self._create_runner(run_dir)
+        try:
+            self._fire_init()
+            self._await_ready()
+        except BaseException:
+            self._abandon()
+            raise
         self._start_monitor()
+        outputs = LocustOutputs(self.env, self.parsed_options)
+        outputs.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             gevent.signal_handler(signum, self._interrupt)
         self.started = time.time()
@@ -105,10 +128,17 @@ class LeadingRun(LoadRun):
                 status = self._watch(view, shape)
         finally:
             self.ended = self._stop_load()
-        return self._finish(status, run_dir, shape)
+        self._fire_quitting()
+        outcome = self._finish(status, run_dir, shape)
+        outputs.finish()
+        self.env.events.quit.fire(exit_code=outcome.exit_code)
+        return outcome
 
     def _start_load(self, shape) -> None:
         config = self.config
+        if config.iterations:
+            self.iteration_limit = IterationLimit(config.iterations)
+            self.iteration_limit.install()
         if shape is not None:
             self.runner.start_shape()
         elif config.arrival_rate:
@@ -120,7 +150,7 @@ class LeadingRun(LoadRun):
     def _watch(self, view: LiveView, shape) -> str:
         from locust.runners import STATE_STOPPED
 
-        deadline = self.started + self.config.run_time_s
+        deadline = self.started + (self.config.run_time_s or MAX_RUN_TIME_S)
         next_abort_check = self.started + ABORT_GRACE_S
         while True:
             now = time.time()
@@ -137,8 +167,11 @@ class LeadingRun(LoadRun):
             if shape is not None and getattr(shape, "error", ""):
                 self.failure = f"the load shape's tick() raised {shape.error}"
                 return "failed"
-            if shape is not None and self.runner.state == STATE_STOPPED:
-                return "completed"  # the shape said the test is over
+            if self.runner.state == STATE_STOPPED:
+                return "completed"  # the shape said the test is over, or runner.quit()
+            limit = self.iteration_limit
+            if limit is not None and limit.done:
+                return "completed"
             lost = self._lost()
             if lost:
                 self.failure = lost
@@ -299,7 +332,24 @@ class LeadingRun(LoadRun):
                 results.to_json(), self.stats.histograms(), results.series,
                 self.monitor.samples if self.monitor else [], sample_rows, FIELDS,
             )  # fmt: skip
-        return RunOutcome(status, results, slo_results, run_dir.path if run_dir else None, message)
+        return RunOutcome(
+            status, results, slo_results, run_dir.path if run_dir else None, message,
+            locust_exit_code=self._locust_exit_code(status),
+        )  # fmt: skip
+
+    def _locust_exit_code(self, status: str) -> int | None:
+        """Where Locust decides the exit code: a locustfile's ``process_exit_code``; or,
+        when no SLO judges the run, ``--exit-code-on-error`` for failed requests (Locust's
+        rule). None leaves it to perflab's verdict."""
+        if self.env.process_exit_code is not None:
+            return int(self.env.process_exit_code)
+        options = self.parsed_options
+        if options is None or self.config.slos or status != "completed":
+            return None
+        runner = self.runner
+        if runner.errors or runner.exceptions:
+            return int(options.exit_code_on_error)
+        return None
 
     def _open_model_figures(self) -> OpenModelFigures | None:
         totals = self._open_totals()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from argparse import Namespace
 
 import gevent
 from rich.console import Console
@@ -29,6 +30,7 @@ from perflab.load.distributed import (
 from perflab.load.leading import LeadingRun
 from perflab.load.results import RunDirectory
 from perflab.load.runner import RunConfig
+from perflab.load.scenario import Scenario
 
 WORKER_WAIT_S = 60.0
 STOP_GRACE_S = 5.0  # beyond --stop-timeout, for a worker's last message to arrive
@@ -39,8 +41,11 @@ class MasterRun(LeadingRun):
     stats_window_s = 5.0  # workers' reports arrive up to a report interval late
     gauge_source = "master"
 
-    def __init__(self, config: RunConfig, console: Console) -> None:
-        super().__init__(config, console)
+    def __init__(
+        self, config: RunConfig, console: Console, scenario: Scenario | None = None,
+        parsed_options: Namespace | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(config, console, scenario, parsed_options)
         self.workers = LocalWorkers()
         self._worker_open: dict[str, dict] = {}  # client id -> its open model's last snapshot
         self._workers_stopped: dict[str, float] = {}  # client id -> its last message, when
@@ -57,17 +62,19 @@ class MasterRun(LeadingRun):
             config.workers, config.master_port, config.locustfile, config.host,
             config.user_classes, run_dir.path if run_dir else None,
         )  # fmt: skip
-        try:
-            self._await_workers(runner)
-        except BaseException:  # the run never starts: no worker is left waiting for it
-            self.workers.end()
-            raise
         return runner
 
-    def _await_workers(self, runner) -> None:
-        """Block until the expected workers said hello; a one-line error if they cannot."""
+    def _abandon(self) -> None:
+        self.workers.end()  # the run never starts: no worker is left waiting for it
+
+    def _await_ready(self) -> None:
+        """Block until the expected workers said hello; a one-line error if they cannot
+        (Locust's --expect-workers-max-wait, when given, instead of perflab's minute)."""
+        runner = self.runner
         wanted = self.config.workers or self.config.expect_workers
-        deadline = time.monotonic() + WORKER_WAIT_S
+        options = self.parsed_options
+        wait_s = (options.expect_workers_max_wait if options else 0) or WORKER_WAIT_S
+        deadline = time.monotonic() + wait_s
         while len(runner.clients.ready) < wanted:
             dead = self.workers.exited()
             if dead:
@@ -79,7 +86,7 @@ class MasterRun(LeadingRun):
             if time.monotonic() > deadline:
                 raise PerflabError(
                     f"only {len(runner.clients.ready)} of {wanted} workers connected within "
-                    f"{WORKER_WAIT_S:.0f}s",
+                    f"{wait_s:g}s",
                     ExitCode.FAILED,
                 )
             gevent.sleep(0.1)

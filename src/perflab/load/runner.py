@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from argparse import Namespace
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from perflab.load.distributed import MASTER_PORT
 from perflab.load.grouping import RouteGrouper, fetch_app_description
 from perflab.load.results import RunDirectory, RunResults
 from perflab.load.samples import RequestSamples
-from perflab.load.scenario import load_scenario
+from perflab.load.scenario import Scenario, load_scenario
 from perflab.load.slo import SLO, SLOResult
 from perflab.load.stats import LoadStats
 
@@ -45,7 +46,7 @@ class RunConfig:
     host: str
     users: int = 10
     spawn_rate: float = 10.0
-    run_time_s: float = 60.0
+    run_time_s: float | None = 60.0  # None: until stopped (Locust without -t), 7 days at most
     shape: str | None = None
     arrival_rate: ArrivalRate | None = None
     max_in_flight: int = 100
@@ -66,6 +67,8 @@ class RunConfig:
     label: str = ""
     store: str | None = None  # the probe's store file, if the caller knows it
     data_volume: str | None = None  # e.g. "10,000 posts", for the report
+    iterations: int | None = None  # -i: task iterations in all, then the run ends
+    web: bool = False  # Locust's web UI starts and stops the load; each test a run directory
 
     def describe(self) -> dict[str, Any]:
         data = asdict(self)
@@ -85,9 +88,15 @@ class RunOutcome:
     slo_results: list[SLOResult] = field(default_factory=list)
     run_dir: Path | None = None
     message: str = ""
+    locust_exit_code: int | None = None  # Locust's own rule, when it decides (see exit_code)
 
     @property
-    def exit_code(self) -> ExitCode:
+    def exit_code(self) -> int:
+        """perflab's verdict (the run failed, an SLO was breached, interrupted), unless Locust
+        decides: a locustfile's ``environment.process_exit_code``, or, when no SLO judges
+        the run, Locust's ``--exit-code-on-error`` for failed requests."""
+        if self.locust_exit_code is not None:
+            return self.locust_exit_code
         if self.status == "failed":
             return ExitCode.FAILED
         if any(not result.passed for result in self.slo_results):
@@ -107,9 +116,14 @@ class LoadRun:
     log_name = "locust.log"  # Locust's own log lines, in the run directory
     stats_window_s = 3.0  # seconds stay open this long for late requests before they close
 
-    def __init__(self, config: RunConfig, console: Console) -> None:
+    def __init__(
+        self, config: RunConfig, console: Console, scenario: Scenario | None = None,
+        parsed_options: Namespace | None = None,
+    ) -> None:  # fmt: skip
         self.config = config
         self.console = console
+        self.scenario = scenario  # loaded while the command line was read, or by execute
+        self.parsed_options = parsed_options  # Locust's, for the locustfile's listeners
         self.stats = self._new_stats(separate_service=config.arrival_rate is not None)
         self.samples = RequestSamples(resolve=resolve_request_id)
         self._unfolded: list[tuple] = []  # requests seen, not yet in stats and samples
@@ -136,25 +150,84 @@ class LoadRun:
         from locust.env import Environment
 
         config = self.config
-        scenario = load_scenario(config.locustfile, config.user_classes)
+        scenario = self.scenario or load_scenario(config.locustfile, config.user_classes)
         shape = self._shape(scenario)
         run_dir = RunDirectory(config.out).create() if config.out else None
         if run_dir:
             run_dir.keep_inputs(scenario.path, config.describe())
-            _log_to(run_dir.path / self.log_name)
+        self._set_up_logging(run_dir)
         description, self.grouping_reason = fetch_app_description(config.host)
         self.app_facts = description.get("app", {}) if description else {}
         self.grouper = RouteGrouper(description["urlpatterns"]) if description else None
         self._split_names = self.grouper.split if self.grouper else {}
         self.tracker.install(self.grouper)
+        options = self.parsed_options
         self.env = Environment(
             user_classes=scenario.user_classes, shape_class=shape, host=config.host,
             events=events, stop_timeout=config.stop_timeout_s, catch_exceptions=True,
+            reset_stats=bool(options and options.reset_stats), parsed_options=options,
+            locustfile=scenario.path.name, parsed_locustfiles=[str(p) for p in scenario.paths],
+            available_user_classes=scenario.available,
+            available_shape_classes={type(s).__name__: s for s in scenario.shapes},
+            available_user_tasks=scenario.tasks, profile=options.profile if options else None,
         )  # fmt: skip
-        self.user_classes = list(scenario.user_classes)
+        self._apply_user_options()
+        self.user_classes = list(self.env.user_classes)
         events.request.add_listener(self._on_request)
         events.user_error.add_listener(self._on_user_error)
         return self._run(run_dir, shape)
+
+    def _set_up_logging(self, run_dir: RunDirectory | None) -> None:
+        """Locust's log lines: into the run directory (the terminal has the live view), and
+        where ``--logfile`` says, at ``-L``'s level; on the terminal when the web UI runs, as
+        ``locust`` does. ``--skip-log-setup`` leaves logging to the locustfile."""
+        options = self.parsed_options
+        if options is not None and options.skip_log_setup:
+            return
+        level = options.loglevel.upper() if options is not None else "INFO"
+        if level not in logging.getLevelNamesMapping():
+            raise PerflabError(f"-L {options.loglevel}: not a log level (DEBUG, INFO, WARNING, …)")
+        logfile = options.logfile if options is not None else None
+        paths = [run_dir.path / self.log_name] if run_dir else []
+        if self.config.web:
+            from locust.log import setup_logging
+
+            setup_logging(level, logfile)
+        elif logfile:
+            paths.append(Path(logfile))
+        _log_to(paths, level, keep=self.config.web)
+
+    def _apply_user_options(self) -> None:
+        """Locust's --config-users and --equal-weights, as ``locust`` applies them."""
+        import itertools
+
+        options = self.parsed_options
+        if options is None:
+            return
+        try:
+            for user_config in itertools.chain(*(options.config_users or [])):
+                self.env.update_user_class(user_config)
+        except KeyError as exc:
+            raise PerflabError(f"--config-users: no user class {exc} in the locustfile") from None
+        if options.equal_weights:
+            self.env.assign_equal_weights()
+
+    def _fire_init(self, web_ui=None) -> None:
+        """Locust's ``init`` event: the runner exists, no user has started (custom messages
+        are registered here). A listener that raises fails the run, as it stops ``locust``."""
+        from locust import log
+
+        log.unhandled_greenlet_exception = False
+        self.env.events.init.fire(environment=self.env, runner=self.env.runner, web_ui=web_ui)
+        if log.unhandled_greenlet_exception:
+            raise PerflabError(
+                "an init event listener of the locustfile raised (see the log)", ExitCode.FAILED
+            )
+
+    def _fire_quitting(self) -> None:
+        """Locust's ``quitting`` (listeners in reverse order), after the users stopped:
+        listeners read ``environment.stats`` and may set ``process_exit_code``."""
+        self.env.events.quitting.fire(environment=self.env, reverse=True)
 
     def _run(self, run_dir: RunDirectory | None, shape) -> RunOutcome:
         raise NotImplementedError
@@ -251,10 +324,16 @@ def redacted(url: str | None) -> str | None:
     return redact_url(url)
 
 
-def _log_to(path: Path) -> None:
-    """Locust's own log lines go to the run directory, not over the live view."""
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def _log_to(paths: list[Path], level: str, keep: bool = False) -> None:
+    """Log lines go to these files (and, with ``keep``, where they went already)."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    if not keep:
+        root.handlers[:] = []
+    for path in paths:
+        try:
+            handler = logging.FileHandler(path)
+        except OSError as exc:
+            raise PerflabError(f"cannot write the log file {path}: {exc.strerror}") from None
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)

@@ -1,9 +1,10 @@
-"""The user's locustfile, loaded as Locust would load it, with one-line errors."""
+"""The user's locustfiles, loaded as Locust loads them, with one-line errors."""
 
 from __future__ import annotations
 
+import os
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from perflab.errors import PerflabError
@@ -11,35 +12,81 @@ from perflab.errors import PerflabError
 
 @dataclass
 class Scenario:
-    path: Path
+    paths: list[Path]  # every locustfile ``-f`` named (a comma list or a directory gives several)
     user_classes: list[type]
-    shapes: list  # LoadTestShape instances the locustfile defines
+    shapes: list  # LoadTestShape instances the locustfiles define
+    available: dict[str, type] = field(default_factory=dict)  # every user class, by name
+    tasks: dict[str, list] = field(default_factory=dict)  # each user class's tasks (Locust's UI)
+
+    @property
+    def path(self) -> Path:
+        """The first locustfile: the one the run directory keeps."""
+        return self.paths[0]
+
+    def pick(self, class_names: tuple[str, ...] | list[str]) -> Scenario:
+        """Only the named user classes (Locust's ``UserClass …`` arguments)."""
+        if not class_names:
+            return self
+        unknown = [name for name in class_names if name not in self.available]
+        if unknown:
+            known = ", ".join(sorted(self.available)) or "none"
+            raise PerflabError(
+                f"no user class {', '.join(unknown)} in {self.path} (it has: {known})"
+            )
+        picked = [self.available[name] for name in dict.fromkeys(class_names)]
+        return Scenario(self.paths, picked, self.shapes, self.available, self.tasks)
 
 
-def load_scenario(path: Path, class_names: tuple[str, ...] = ()) -> Scenario:
-    """Import the locustfile (Locust's own loader) and pick its user classes."""
+def locustfile_paths(spec: str) -> list[Path]:
+    """``-f`` as Locust reads it: a file, a directory of them, or a comma-separated list."""
+    from locust.util.directory import get_abspaths_in
+
+    paths: list[Path] = []
+    for item in (part.strip() for part in str(spec).split(",")):
+        if not item:
+            raise PerflabError(f"-f {spec!r}: an empty locustfile name")
+        if item.startswith(("http://", "https://")):
+            raise PerflabError(
+                f"-f {item}: download the locustfile first (perflab runs local files)"
+            )
+        if os.path.isdir(item):
+            found = sorted(get_abspaths_in(item, extension=".py"))
+            if not found:
+                raise PerflabError(f"-f {item}: no .py locustfile in this directory")
+            paths += [Path(p) for p in found]
+        elif not os.path.isfile(item):
+            raise PerflabError(f"locustfile not found: {item}")
+        else:
+            paths.append(Path(item))
+    return paths
+
+
+def load_scenario(path: Path | str, class_names: tuple[str, ...] = ()) -> Scenario:
+    """Import the locustfiles (Locust's own loader) and pick their user classes."""
     from locust.util.load_locustfile import load_locustfile
 
-    path = Path(path)
-    if not path.is_file():
-        raise PerflabError(f"locustfile not found: {path}")
-    try:
-        users, shapes = load_locustfile(str(path.resolve()))
-    except SystemExit:
-        raise PerflabError(f"locustfile {path}: Locust could not import it") from None
-    except SyntaxError as exc:
-        raise PerflabError(f"locustfile {path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:
-        raise PerflabError(f"locustfile {path}{_line_in(exc, path)}: {_describe(exc)}") from None
-    if class_names:
-        unknown = [name for name in class_names if name not in users]
-        if unknown:
-            known = ", ".join(sorted(users)) or "none"
-            raise PerflabError(f"no user class {', '.join(unknown)} in {path} (it has: {known})")
-        users = {name: users[name] for name in class_names}
-    if not users:
-        raise PerflabError(f"locustfile {path} defines no runnable User class")
-    return Scenario(path=path, user_classes=list(users.values()), shapes=shapes)
+    paths = locustfile_paths(str(path))
+    available: dict[str, type] = {}
+    shapes: list = []
+    for locustfile in paths:
+        try:
+            users, found_shapes = load_locustfile(str(locustfile.resolve()))
+        except SystemExit:
+            raise PerflabError(f"locustfile {locustfile}: Locust could not import it") from None
+        except SyntaxError as exc:
+            raise PerflabError(
+                f"locustfile {locustfile}:{exc.lineno}: syntax error: {exc.msg}"
+            ) from None
+        except Exception as exc:
+            where = f"{locustfile}{_line_in(exc, locustfile)}"
+            raise PerflabError(f"locustfile {where}: {_describe(exc)}") from None
+        available.update(users)
+        shapes += [shape for shape in found_shapes if type(shape) not in map(type, shapes)]
+    if not available:
+        raise PerflabError(f"locustfile {paths[0]} defines no runnable User class")
+    tasks = {name: list(cls.tasks) for name, cls in available.items()}
+    scenario = Scenario(paths, list(available.values()), shapes, available, tasks)
+    return scenario.pick(class_names)
 
 
 def _describe(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, NoReturn
 from locust import LoadTestShape
 
 from perflab.errors import PerflabError
-from perflab.load.durations import format_duration, parse_duration
+from perflab.load.durations import MAX_RUN_TIME_S, format_duration, parse_duration
 
 # Locust warns that spawning faster than this "is known to sometimes cause issues".
 MAX_QUICK_RATE = 100.0
@@ -262,18 +262,24 @@ class BoundedShape(LoadTestShape):
         return f"{type(self.inner).__name__}{source}, stopped at {format_duration(self.duration)}"
 
 
-def build_shape(spec: str, users: int, spawn_rate: float, run_time_s: float) -> LoadTestShape:
-    """A shape from "--shape": "ramp", "step:steps=10", "spike:at=20s" or "file.py:Class"."""
+def build_shape(
+    spec: str, users: int, spawn_rate: float, run_time_s: float | None
+) -> LoadTestShape:
+    """A shape from "--shape": "ramp", "step:steps=10", "spike:at=20s" or "file.py:Class".
+    A preset divides the run time into its phases, so it needs one; a shape from a file ends
+    when it says so (or at -t)."""
     spec = spec.strip()
     if file_spec := _FILE_SPEC.fullmatch(spec):
         inner = load_shape_file(file_spec["path"], file_spec["cls"])
-        return BoundedShape(inner, run_time_s, origin=file_spec["path"])
+        return BoundedShape(inner, run_time_s or MAX_RUN_TIME_S, origin=file_spec["path"])
     name, _, raw = spec.partition(":")
     preset = PRESETS.get(name.strip().lower())
     if preset is None:
         raise PerflabError(
             f'unknown shape "{name.strip()}": use one of {", ".join(PRESETS)} or FILE.py:CLASS'
         )
+    if run_time_s is None:
+        raise PerflabError(f"--shape {name.strip()} needs -t/--run-time (its phases divide it)")
     return preset(users, spawn_rate, run_time_s, **_parse_params(preset, raw))
 
 
@@ -377,7 +383,7 @@ def _reason(exc: BaseException, path: str | Path) -> str:
 
 
 def shape_from_locustfile(
-    shape_instances: Sequence[LoadTestShape], run_time_s: float
+    shape_instances: Sequence[LoadTestShape], run_time_s: float | None
 ) -> BoundedShape | None:
     """Bound the shape Locust's load_locustfile found in a locustfile, if there is one."""
     if not shape_instances:
@@ -385,4 +391,4 @@ def shape_from_locustfile(
     if len(shape_instances) > 1:
         names = ", ".join(type(shape).__name__ for shape in shape_instances)
         raise PerflabError(f"the locustfile defines more than one load shape ({names}); keep one")
-    return BoundedShape(shape_instances[0], run_time_s, origin="the locustfile")
+    return BoundedShape(shape_instances[0], run_time_s or MAX_RUN_TIME_S, origin="the locustfile")

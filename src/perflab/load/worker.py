@@ -11,6 +11,7 @@ a worker the master had forgotten.
 from __future__ import annotations
 
 import signal
+from argparse import Namespace
 
 import gevent
 from rich.console import Console
@@ -26,13 +27,17 @@ from perflab.load.distributed import (
 )
 from perflab.load.results import RunDirectory
 from perflab.load.runner import LoadRun, RunConfig, RunOutcome
+from perflab.load.scenario import Scenario
 
 
 class WorkerRun(LoadRun):
     log_name = "worker.log"
 
-    def __init__(self, config: RunConfig, console: Console) -> None:
-        super().__init__(config, console)
+    def __init__(
+        self, config: RunConfig, console: Console, scenario: Scenario | None = None,
+        parsed_options: Namespace | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(config, console, scenario, parsed_options)
         self._stopped = False  # the last message is sent: nothing more to report
 
     def _run(self, run_dir: RunDirectory | None, shape) -> RunOutcome:
@@ -50,7 +55,10 @@ class WorkerRun(LoadRun):
         events.test_stop.add_listener(self._on_stopped)
         for signum in (signal.SIGINT, signal.SIGTERM):  # a terminal's Ctrl-C reaches workers too
             gevent.signal_handler(signum, runner.quit)
+        self._fire_init()
         runner.greenlet.join()
+        self._fire_quitting()
+        self.env.events.quit.fire(exit_code=0)
         # The last message may still be queued: close the socket and let zmq deliver it
         # (bounded) rather than lose it with the process.
         runner.client.close(linger=int(LAST_MESSAGE_LINGER_S * 1000))

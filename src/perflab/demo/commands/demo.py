@@ -118,7 +118,8 @@ def run_command(
 ) -> list[str]:
     """`perflab run` on the demo locustfile with the seed's staged shape and the demo's SLO."""
     return [
-        sys.executable, "-m", "perflab", "run", "-f", str(DEMO_LOCUSTFILE), "--host", url,
+        sys.executable, "-m", "perflab", "run", "--headless", "-f", str(DEMO_LOCUSTFILE),
+        "--host", url,
         "--shape", f"{STAGED_SHAPE_FILE}:StagedLoad", "-t", f"{duration + 15}s",
         "--slo", DEMO_SLO, "--out", str(run_dir), "--store", str(store),
         "--data-volume", data_volume, *DEMO_USER_CLASSES,
