@@ -40,3 +40,25 @@ def test_a_piped_run_prints_a_progress_line_every_ten_seconds():
     assert len(lines) == 3  # at 0, 10 and 20 s
     assert lines[-1] == progress_line(replace(FIGURES, elapsed_s=20.0))
     assert "p95 30.2 ms  p99 - ms  1,680 requests  3 errors" in lines[-1]
+
+
+def test_the_target_heads_the_table_and_a_piped_runs_output():
+    assert "perflab run · 12s / 60s" in rendered(FIGURES)  # no target given: none shown
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(render_figures(FIGURES, "http://[::1]:8000"))  # brackets are not markup
+    assert "perflab run · http://[::1]:8000 · 12s / 60s" in console.file.getvalue()
+    out = io.StringIO()
+    target = "https://user:***@staging.example.com/shop"
+    with LiveView(Console(file=out, force_terminal=False, width=200), target=target) as view:
+        for second in range(11):
+            view.update(replace(FIGURES, elapsed_s=float(second)))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"perflab run · {target}"
+    assert len(lines) == 3  # the target, then progress at 0 and 10 s
+
+
+def test_a_quiet_view_does_not_name_the_target_either():
+    out = io.StringIO()
+    with LiveView(Console(file=out, force_terminal=False), quiet=True, target="http://h") as v:
+        v.update(FIGURES)
+    assert out.getvalue() == ""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,11 +31,14 @@ class LiveFigures:
 
 
 class LiveView:
-    """``with LiveView(console) as view: view.update(figures)``; silent when quiet."""
+    """``with LiveView(console, target=url) as view: view.update(figures)``; silent when
+    quiet. ``target`` (the --host, credentials masked) heads the table, or a piped run's
+    first line: with a staging server and a local one in two terminals, which is which."""
 
-    def __init__(self, console: Console, quiet: bool = False) -> None:
+    def __init__(self, console: Console, quiet: bool = False, target: str | None = None) -> None:
         self.console = console
         self.quiet = quiet or (not console.is_terminal and console.is_dumb_terminal)
+        self.target = target
         self._live: Live | None = None
         self._last_line = -10.0
 
@@ -42,6 +46,8 @@ class LiveView:
         if not self.quiet and self.console.is_terminal:
             self._live = Live(console=self.console, auto_refresh=False, transient=False)
             self._live.__enter__()
+        elif not self.quiet and self.target:
+            self.console.print(f"perflab run · {self.target}", highlight=False, markup=False)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -52,7 +58,7 @@ class LiveView:
         if self.quiet:
             return
         if self._live is not None:
-            self._live.update(render_figures(figures), refresh=True)
+            self._live.update(render_figures(figures, self.target), refresh=True)
         elif figures.elapsed_s - self._last_line >= 10:  # piped: a progress line each 10 s
             self._last_line = figures.elapsed_s
             self.console.print(progress_line(figures), highlight=False)
@@ -62,8 +68,9 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
-def render_figures(s: LiveFigures) -> Table:
-    title = f"perflab run · {s.elapsed_s:,.0f}s / {s.duration_s:,.0f}s"
+def render_figures(s: LiveFigures, target: str | None = None) -> Table:
+    where = f" · {target}" if target else ""
+    title = Text(f"perflab run{where} · {s.elapsed_s:,.0f}s / {s.duration_s:,.0f}s")
     table = Table(title=title, title_justify="left", expand=False)
     load = "rate/s" if s.arrival_rate is not None else "users"
     for column in (load, "req/s", "p50 ms", "p95 ms", "p99 ms", "requests", "errors", "in flight"):
