@@ -14,6 +14,7 @@ import pytest
 from perflab.load.grouping import RouteGrouper, fetch_app_description, route_named
 from perflab.load.results import EndpointFigures
 from perflab.load.slo import evaluate, parse_slo
+from perflab.server import free_port
 
 PATTERNS = [
     {"route": "api/posts/", "regex": "^api/posts/\\Z", "dynamic": False},
@@ -85,8 +86,6 @@ def test_no_probe_or_a_bad_answer_means_no_grouping_and_says_why(server, reply, 
 
 
 def test_an_unreachable_app_says_so():
-    from perflab.server import free_port
-
     description, why = fetch_app_description(f"http://127.0.0.1:{free_port()}", timeout=1)
     assert description is None
     assert why == "/perf/api/urlpatterns/ could not be read (Connection refused)"
@@ -151,6 +150,18 @@ def test_https_with_the_ca_in_requests_ca_bundle_is_read_with_basic_auth(tls_ser
     description, _ = fetch_app_description(f"https://u:pw@localhost:{port}")
     assert description is not None
     assert authorizations == [None, None, "Basic dTpwdw=="]  # as Locust sends the userinfo
+
+
+def test_proxies_from_the_environment_are_not_used_as_locusts_http_user_uses_none(
+    tls_server, monkeypatch
+):
+    port, certificate, _ = tls_server("localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    for variable in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(variable, f"http://127.0.0.1:{free_port()}")  # nothing there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert fetch_app_description(f"https://localhost:{port}") == ({"urlpatterns": PATTERNS}, "")
 
 
 @pytest.mark.parametrize(

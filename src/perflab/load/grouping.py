@@ -13,6 +13,7 @@ Requests the locustfile named itself (``name=...`` or ``rename_request``) keep t
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
 from functools import lru_cache
@@ -93,15 +94,20 @@ def fetch_app_description(host: str, timeout: float = 3.0) -> tuple[dict | None,
     """``({"urlpatterns": [...], "app": {...}}, "")`` from the app's probe, or ``(None, why
     not)`` — one line for ``perflab run`` to print and record.
 
-    Asked with requests, as Locust's HttpUser asks: the same certificate checks (certifi's
-    store, or ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` for a private CA), proxies from
-    the environment, basic auth from the host's userinfo. A certificate that is not trusted
-    is said so; it is never retried unverified."""
+    Asked with requests as Locust's HttpUser asks (no proxies or .netrc from the
+    environment, basic auth from the host's userinfo, certificates checked against certifi's
+    store), with one addition: a private CA named by ``REQUESTS_CA_BUNDLE`` or
+    ``CURL_CA_BUNDLE`` is trusted. HttpUser ignores both (its session has ``trust_env``
+    off): a locustfile for such a target sets ``self.client.verify`` itself. A certificate
+    that is not trusted is said so; it is never retried unverified."""
     import requests
 
     url = host.rstrip("/") + PATTERNS_PATH
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     try:
-        reply = requests.get(url, timeout=timeout)
+        with requests.Session() as session:
+            session.trust_env = False
+            reply = session.get(url, timeout=timeout, verify=ca_bundle or True)
     except requests.exceptions.SSLError as exc:
         return None, _tls_refusal(host, exc)
     except requests.exceptions.Timeout:
@@ -130,8 +136,8 @@ def _tls_refusal(host: str, exc: BaseException) -> str:
     for cause in _chain(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return (
-                f"TLS certificate of {name} not trusted: {cause.verify_message} (a private CA: "
-                "REQUESTS_CA_BUNDLE=its PEM file, as for Locust)"
+                f"TLS certificate of {name} not trusted: {cause.verify_message} (a private "
+                "CA: REQUESTS_CA_BUNDLE=ca.pem here, self.client.verify in an HttpUser)"
             )
     return f"{PATTERNS_PATH} could not be read (TLS with {name}: {_innermost_reason(exc)})"
 
