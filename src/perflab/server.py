@@ -6,6 +6,7 @@ import errno
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -64,6 +65,7 @@ class GunicornServer:
         log_path: Path | None = None,
         log_level: str = "warning",
         ready_path: str = "/healthz/",
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise PerflabError(f"perflab only serves on loopback ({', '.join(LOOPBACK_HOSTS)})")
@@ -80,6 +82,7 @@ class GunicornServer:
         self.log_path = log_path
         self.log_level = log_level
         self.ready_path = ready_path
+        self.tls = tls  # (certificate, key) PEM files: serve HTTPS (a test of HTTPS targets)
         self.process: subprocess.Popen | None = None
         self._log_file = None
 
@@ -90,7 +93,7 @@ class GunicornServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{'https' if self.tls else 'http'}://{self.address}"
 
     @property
     def pid(self) -> int | None:
@@ -105,6 +108,8 @@ class GunicornServer:
         cmd += ["--graceful-timeout", "10", "--timeout", "60"]
         # One shared default control socket path would make concurrent servers collide.
         cmd += ["--no-control-socket"]
+        if self.tls:
+            cmd += ["--certfile", str(self.tls[0]), "--keyfile", str(self.tls[1])]
         return cmd
 
     def start(
@@ -134,6 +139,7 @@ class GunicornServer:
     def wait_ready(self, timeout: float, cancelled: Callable[[], bool] | None = None) -> None:
         deadline = time.monotonic() + timeout
         url = self.url + self.ready_path
+        trusted = ssl.create_default_context(cafile=self.tls[0]) if self.tls else None
         while time.monotonic() < deadline:
             if cancelled and cancelled():
                 raise KeyboardInterrupt
@@ -144,7 +150,7 @@ class GunicornServer:
                     ExitCode.FAILED,
                 )
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:
+                with urllib.request.urlopen(url, timeout=2, context=trusted) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):

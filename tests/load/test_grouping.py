@@ -75,6 +75,7 @@ def test_patterns_are_fetched_from_the_probe(server):
         ((200, b'{"urlpatterns": [{"route": "x", "regex": "("}]}'), "JSON that is not perflab's"),
         ((200, b'{"routes": []}'), "JSON that is not perflab's route list"),
         ((500, b""), "/perf/api/urlpatterns/ answered 500"),
+        ((400, b""), "answered 400 (is the --host name in the app's ALLOWED_HOSTS?)"),
     ],
 )
 def test_no_probe_or_a_bad_answer_means_no_grouping_and_says_why(server, reply, reason):

@@ -169,4 +169,6 @@ def _refusal(status: int) -> str:
         )
     if status in (401, 403):
         return f"the probe hides its routes ({status}: PERFLAB['EXPOSE_ROUTES'] is False)"
+    if status == 400:  # Django's answer to a Host header it does not serve
+        return f"{PATTERNS_PATH} answered 400 (is the --host name in the app's ALLOWED_HOSTS?)"
     return f"{PATTERNS_PATH} answered {status}"
