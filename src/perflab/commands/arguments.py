@@ -68,7 +68,7 @@ def process_id(text: str) -> int:
 
 def url(text: str) -> str:
     """A URL whose parts parse (a port in range, brackets closed); what it may point at is
-    the command's check (``perflab.load.target.check_target``: loopback and reachable)."""
+    the command's check (``perflab.load.target.check_target``: resolves and answers)."""
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - parsed lazily: out of range or not a number raises here
