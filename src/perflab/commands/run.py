@@ -4,7 +4,9 @@ percentiles, the server's side, an open model, SLOs, a run directory)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -34,6 +36,8 @@ def main(argv: list[str], console: Console) -> int:
     from perflab.commands.run_options import parse_run_arguments
 
     parsed = parse_run_arguments(argv)
+    for note in parsed.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if parsed.options.list_commands:  # Locust's --list
         console.print("Available Users:")
         for name in parsed.scenario.available:
@@ -69,7 +73,7 @@ def config_from(parsed):
     from perflab.load.target import check_target
 
     options, scenario = parsed.options, parsed.scenario
-    workers = options.workers or _processes(options.processes)
+    workers = options.perflab_workers or _processes(options.processes)
     if sum([options.master, options.worker, workers > 0]) > 1:
         raise PerflabError("choose one of --workers N (or --processes N), --master and --worker")
     if options.num_users is not None and not 1 <= options.num_users <= MAX_USERS:
@@ -87,20 +91,23 @@ def config_from(parsed):
         if not 1 <= getattr(options, name) <= 65535:
             option = "--" + name.replace("_", "-")
             raise PerflabError(f"{option} must be from 1 to 65,535, got {getattr(options, name)}")
-    check_server_pid(options.server_pid)
-    store = Path(options.store) if options.store else None
+    check_server_pid(options.perflab_server_pid)
+    store = Path(options.perflab_store) if options.perflab_store else None
     if store is not None:
         _check_store(store)
-    slos = tuple(parse_slo(text) for text in options.slo)
-    rate = ArrivalRate.parse(options.arrival_rate) if options.arrival_rate else None
+    slos = tuple(parse_slo(text) for text in options.perflab_slo)
+    rate = ArrivalRate.parse(options.perflab_arrival_rate) if options.perflab_arrival_rate else None
     role = "worker" if options.worker else "master" if (options.master or workers) else "local"
-    web = role != "worker" and (options.web or not options.headless)
-    if web and (rate or options.shape or options.perflab_counts_iterations):
-        what = "--arrival-rate" if rate else "--shape" if options.shape else "--iterations"
+    web = role != "worker" and (options.perflab_web or not options.headless)
+    iterations = getattr(options, "perflab_iterations", None)  # None: locust-plugins counts
+    if web and (rate or options.perflab_shape or iterations):
+        what = "--arrival-rate" if rate else "--shape" if options.perflab_shape else "--iterations"
         raise PerflabError(f"{what} runs headless: add --headless (the web UI starts users)")
+    if web:
+        _check_web_address(options)
     host = check_target(_host(options, scenario))
     _check_master_address(options, role, workers)
-    out = Path(options.out) if options.out else None
+    out = Path(options.perflab_out) if options.perflab_out else None
     if out is None and role != "worker" and not web:
         from perflab.load.results import default_run_dir
 
@@ -108,17 +115,18 @@ def config_from(parsed):
     return RunConfig(
         locustfile=Path(options.locustfile), host=host,
         users=1 if options.num_users is None else options.num_users,
-        spawn_rate=options.spawn_rate or 1.0, run_time_s=run_time, shape=options.shape,
-        arrival_rate=rate, max_in_flight=options.max_in_flight,
+        spawn_rate=options.spawn_rate or 1.0, run_time_s=run_time, shape=options.perflab_shape,
+        arrival_rate=rate, max_in_flight=options.perflab_max_in_flight,
         user_classes=tuple(options.user_classes), role=role, workers=workers,
         expect_workers=options.expect_workers if options.master else 0,
         master_host=options.master_host, master_bind=options.master_bind_host,
         master_port=options.master_bind_port if role == "master" else options.master_port,
-        slos=slos, abort_on_fail=options.abort_on_fail,
-        stop_timeout_s=float(options.stop_timeout), server_pid=options.server_pid,
-        database_url=options.database_url, out=out, quiet=options.quiet, label=options.label,
-        store=str(store.resolve()) if store else None, data_volume=options.data_volume,
-        iterations=options.iterations if options.perflab_counts_iterations else None, web=web,
+        slos=slos, abort_on_fail=options.perflab_abort_on_fail,
+        stop_timeout_s=float(options.stop_timeout), server_pid=options.perflab_server_pid,
+        database_url=options.perflab_database_url, out=out, quiet=options.perflab_quiet,
+        label=options.perflab_label,
+        store=str(store.resolve()) if store else None, data_volume=options.perflab_data_volume,
+        iterations=iterations, web=web,
     )  # fmt: skip
 
 
@@ -178,6 +186,22 @@ def _check_master_address(options: argparse.Namespace, role: str, workers: int) 
             raise PerflabError(f"--master-host {options.master_host}: {exc.strerror}") from None
 
 
+def _check_web_address(options: argparse.Namespace) -> None:
+    """The web UI's address, before anything starts (Locust would log a traceback from its
+    server's greenlet and go on without a UI)."""
+    from perflab.server import ensure_port_free
+
+    if options.web_base_path and not options.web_base_path.startswith("/"):
+        raise PerflabError(f"--web-base-path must start with /, got {options.web_base_path}")
+    if not 1 <= options.web_port <= 65535:
+        raise PerflabError(f"--web-port must be from 1 to 65,535, got {options.web_port}")
+    host = "" if options.web_host == "*" else options.web_host
+    try:
+        ensure_port_free(host or "0.0.0.0", options.web_port)
+    except PerflabError as exc:
+        raise PerflabError(f"--web-host/--web-port: {exc}") from None
+
+
 def _check_store(path: Path) -> None:
     """``--store`` names the probe's existing store: a typo would otherwise cost a whole run
     before the report says "no probe store"."""
@@ -204,13 +228,23 @@ def run(parsed, console: Console) -> int:
     from perflab.load.roles import run_for
 
     load_run = run_for(config, console, parsed.scenario, parsed.options)
+    if config.web:  # each test the browser runs: its tables and its report, as it ends
+        load_run.on_test_end = functools.partial(_show_test, console=console)
+        # Locust's web UI parses sys.argv again for its form's extra options.
+        sys.argv = [sys.argv[0], *parsed.argv]
     outcome = load_run.execute()
     if outcome.results is None:  # a worker, or the web UI: reported as they go
         return outcome.exit_code
     print_outcome(outcome, console)
-    if parsed.options.report and outcome.run_dir is not None:
+    if parsed.options.perflab_report and outcome.run_dir is not None:
         write_report(outcome.run_dir, console)
     return outcome.exit_code
+
+
+def _show_test(outcome, console: Console) -> None:
+    print_outcome(outcome, console)
+    if outcome.run_dir is not None:
+        write_report(outcome.run_dir, console)
 
 
 def write_report(run_dir: Path, console: Console) -> None:

@@ -47,21 +47,31 @@ Examples:
 class ParsedRun:
     options: argparse.Namespace  # Locust's parsed_options, perflab's options included
     scenario: Scenario  # the locustfiles, user classes picked
+    notes: list[str]  # what to say before the run (an option the locustfile took)
+    argv: list[str]  # as given, without "run"
 
 
-def add_perflab_options(parser) -> None:
-    """perflab's own options, in their group; kept out of Locust's web form. Values are plain
-    strings and numbers: Locust sends ``parsed_options`` to its workers over msgpack."""
+def add_perflab_options(parser) -> list[str]:
+    """perflab's own options, in their group, kept out of Locust's web form; returns what to
+    say about them. Each value is ``perflab_NAME`` in ``parsed_options``: a locustfile that
+    adds an option of the same name keeps it (its tasks read their own value) and perflab's
+    is then ``--perflab-NAME``. Values are plain strings and numbers: Locust sends
+    ``parsed_options`` to its workers over msgpack."""
     taken = {option for action in parser._actions for option in action.option_strings}
     group = parser.add_argument_group(PERFLAB_GROUP)
+    notes: list[str] = []
 
     def add(*names: str, **kwargs) -> None:
-        clash = [name for name in names if name in taken]
-        if clash:
-            raise PerflabError(
-                f"the locustfile adds the option {clash[0]}, which perflab run has too: rename it"
-            )
-        group.add_argument(*names, **kwargs)  # group options stay out of the web form
+        name = names[-1].removeprefix("--")
+        long = f"--perflab-{name}"
+        kept = [option for option in names if option not in taken]
+        if len(kept) < len(names):
+            notes.append(f"the locustfile's {names[-1]} is its own; perflab's is {long}")
+            kept.append(long)
+        dest = f"perflab_{name.replace('-', '_')}"
+        if kwargs.get("action") != "store_true":
+            kwargs.setdefault("metavar", name.replace("-", "_").upper())
+        group.add_argument(*kept, dest=dest, **kwargs)
 
     add(
         "--slo",
@@ -83,9 +93,7 @@ def add_perflab_options(parser) -> None:
         default=100,
         help="open model: concurrent iterations at most (default 100)",
     )
-    counts_iterations = "--iterations" not in taken  # locust-plugins adds it, same meaning
-    parser.set_defaults(perflab_counts_iterations=counts_iterations)
-    if counts_iterations:
+    if "--iterations" not in taken:  # locust-plugins adds it, with the same meaning
         add(
             "-i",
             "--iterations",
@@ -118,22 +126,41 @@ def add_perflab_options(parser) -> None:
         default=0,
         help="start N worker processes on this machine (as Locust's --processes N)",
     )
-    add("--web", action="store_true",
-        help="the web UI even when a config file or LOCUST_HEADLESS says headless")  # fmt: skip
+    add(
+        "--web",
+        action="store_true",
+        help="the web UI even when a config file or LOCUST_HEADLESS says headless",
+    )
+    return notes
 
 
 def build_parser():
-    """Locust's parser (the locustfile's arguments added by its listeners), then perflab's."""
+    """Locust's parser: its options, the locustfile's, then perflab's."""
+    from locust import events
     from locust.argument_parser import get_parser
 
+    global _NOTES
+    if _NOTES is None:
+        # A listener, as a Locust plugin adds its options, and the last one, so the
+        # locustfile's options keep their names: Locust builds its parser again later (its
+        # web UI reads the command line), and must know perflab's options then too.
+        _NOTES = []
+        events.init_command_line_parser.add_listener(_add_perflab_options)
     parser = get_parser()  # fires init_command_line_parser
     parser.prog = "perflab run"
     parser.description = DESCRIPTION
     parser.epilog = EPILOG
-    add_perflab_options(parser)
     parser.set_defaults(web_host=WEB_HOST, master_bind_host=MASTER_BIND_HOST)
     _one_line_errors(parser)
     return parser
+
+
+_NOTES: list[str] | None = None  # what adding perflab's options had to say (a name taken)
+
+
+def _add_perflab_options(parser, **_kwargs) -> None:
+    if not any(action.dest == "perflab_slo" for action in parser._actions):
+        _NOTES[:] = add_perflab_options(parser)
 
 
 def parse_run_arguments(argv: Sequence[str]) -> ParsedRun:
@@ -155,7 +182,7 @@ def parse_run_arguments(argv: Sequence[str]) -> ParsedRun:
     options = parser.parse_args(args=list(argv))  # --help prints and exits here
     if options.stats_history_enabled and options.csv_prefix is None:
         raise PerflabError("'--csv-full-history' requires '--csv'")
-    return ParsedRun(options=options, scenario=scenario.pick(options.user_classes))
+    return ParsedRun(options, scenario.pick(options.user_classes), list(_NOTES), list(argv))
 
 
 def _import_locust_plugins() -> None:

@@ -83,6 +83,14 @@ class LeadingRun(LoadRun):
     def _await_ready(self) -> None:
         """After Locust's ``init``, before the load: wait for what the role needs (workers)."""
 
+    def _begin_test(self) -> None:
+        """Locust's web UI started another test: forget the last one's role state."""
+
+    def _await_last_figures(self) -> float:
+        """Locust's web UI stopped a test: wait, bounded, for figures still on their way;
+        return when the load ended (this clock)."""
+        return time.time()
+
     def _abandon(self) -> None:
         """The run never started (``init`` raised, workers missing): end what was started."""
 
@@ -124,7 +132,8 @@ class LeadingRun(LoadRun):
         status = "completed"
         try:
             self._start_load(shape)
-            with LiveView(self.console, quiet=self.config.quiet) as view:
+            target = redacted(self.config.host)
+            with LiveView(self.console, quiet=self.config.quiet, target=target) as view:
                 status = self._watch(view, shape)
         finally:
             self.ended = self._stop_load()
@@ -169,8 +178,7 @@ class LeadingRun(LoadRun):
                 return "failed"
             if self.runner.state == STATE_STOPPED:
                 return "completed"  # the shape said the test is over, or runner.quit()
-            limit = self.iteration_limit
-            if limit is not None and limit.done:
+            if self._iterations_done():
                 return "completed"
             lost = self._lost()
             if lost:
@@ -180,6 +188,15 @@ class LeadingRun(LoadRun):
                 next_abort_check = now + ABORT_CHECK_EVERY_S
                 if self._breached_ceilings(now):
                     return "aborted"
+
+    def _iterations_done(self) -> bool:
+        """-i/--iterations: every allowed iteration finished (perflab's count), or
+        locust-plugins' limit reached and its users gone (it quits only from the last user
+        to find the limit, which users in step never are)."""
+        if self.iteration_limit is not None:
+            return self.iteration_limit.done
+        runner = self.runner
+        return bool(getattr(runner, "iteration_target_reached", False)) and not runner.user_count
 
     def _stop_load(self) -> float:
         """Stop the users; return when they had stopped, the run's end (workers leaving and
@@ -261,7 +278,8 @@ class LeadingRun(LoadRun):
         for warning in self.monitor.warnings:  # no server found: say so now, not in the JSON only
             self.console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         self._monitor_done = False
-        gevent.spawn(self.monitor.run, lambda: self._monitor_done)
+        monitor = self.monitor  # a later test's monitor ends this one's loop too
+        gevent.spawn(monitor.run, lambda: self._monitor_done or self.monitor is not monitor)
 
     def _say_no_grouping(self) -> None:
         from rich.markup import escape

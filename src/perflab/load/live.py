@@ -15,7 +15,7 @@ class LiveFigures:
     """What the view shows each second: this second's rate, the run's figures so far."""
 
     elapsed_s: float
-    duration_s: float  # --run-time
+    duration_s: float | None  # --run-time; None: until stopped
     users: int
     arrival_rate: float | None  # the open model's target now; None in the closed model
     rps: float
@@ -70,7 +70,7 @@ def _ms(value: float | None) -> str:
 
 def render_figures(s: LiveFigures, target: str | None = None) -> Table:
     where = f" · {target}" if target else ""
-    title = Text(f"perflab run{where} · {s.elapsed_s:,.0f}s / {s.duration_s:,.0f}s")
+    title = Text(f"perflab run{where} · {s.elapsed_s:,.0f}s{_of(s.duration_s)}")
     table = Table(title=title, title_justify="left", expand=False)
     load = "rate/s" if s.arrival_rate is not None else "users"
     for column in (load, "req/s", "p50 ms", "p95 ms", "p99 ms", "requests", "errors", "in flight"):
@@ -91,3 +91,7 @@ def progress_line(s: LiveFigures) -> str:
         f"{s.elapsed_s:6.0f}s  {s.rps:8.1f} req/s  p95 {_ms(s.p95)} ms  "
         f"p99 {_ms(s.p99)} ms  {s.requests:,} requests  {s.failures:,} errors"
     )
+
+
+def _of(duration_s: float | None) -> str:
+    return f" / {duration_s:,.0f}s" if duration_s is not None else " (until stopped)"

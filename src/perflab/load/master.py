@@ -137,6 +137,27 @@ class MasterRun(LeadingRun):
     def _release(self) -> None:
         self.workers.wait()
 
+    def _begin_test(self) -> None:
+        self._workers_stopped.clear()
+        self._worker_open.clear()
+
+    def _await_last_figures(self) -> float:
+        """Every worker Locust's stop reached sends its last figures, then stays for the
+        next test (the web UI's workers do not exit)."""
+        from locust.runners import STATE_MISSING
+
+        deadline = time.monotonic() + self.config.stop_timeout_s + STOP_GRACE_S
+        while time.monotonic() < deadline:
+            waiting = [
+                client for client in self.runner.clients.all
+                if client.id not in self._workers_stopped and client.state != STATE_MISSING
+            ]  # fmt: skip
+            if not waiting:
+                return max(self._workers_stopped.values(), default=time.time())
+            gevent.sleep(0.05)
+        logger.warning("a worker sent no last message: its last second is lost")
+        return time.time()
+
     def _open_snapshots(self) -> list[dict[str, float]]:
         return list(self._worker_open.values())
 

@@ -53,6 +53,7 @@ class WorkerRun(LoadRun):
         events.report_to_master.add_listener(self._on_report)
         events.test_stopping.add_listener(self._stop_arrivals)  # a stop the master did not send
         events.test_stop.add_listener(self._on_stopped)
+        events.test_start.add_listener(self._on_started)
         for signum in (signal.SIGINT, signal.SIGTERM):  # a terminal's Ctrl-C reaches workers too
             gevent.signal_handler(signum, runner.quit)
         self._fire_init()
@@ -83,9 +84,14 @@ class WorkerRun(LoadRun):
         if self.open_model is not None:
             self.open_model.stop()  # as a local run does, before its users stop
 
+    def _on_started(self, **_kwargs) -> None:
+        self._stopped = False  # the web UI's next test
+
     def _on_stopped(self, **_kwargs) -> None:
         self._stopped = True
         self.runner.send_message(WORKER_STOPPED_MESSAGE, self.measured())
+        if getattr(self.env.parsed_options, "perflab_web", False):
+            return  # Locust's web UI may start another test: stay, as Locust's worker does
         # Leave at the next switch: the greenlets end before Locust's worker sleeps
         # --stop-timeout or sends another report.
         self.runner.greenlet.kill(block=False)

@@ -1,0 +1,198 @@
+"""Locust's web UI starts and stops the tests; perflab measures each one.
+
+``perflab run`` without ``--headless`` is ``locust`` with its web UI: the browser starts a
+test, changes its users, stops it, as in Locust. Each start-stop is one perflab run — its own
+statistics, a run directory with results.json and report.html, judged by the SLOs given —
+and perflab's tabs (``perflab.load.web_tab``) show the current one live. ``WebRun`` goes in
+front of the role's class (``web_run_class``): the local run, or the master of workers,
+whose Locust runner, statistics and ``_finish`` it uses once per test.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import gevent
+
+from perflab.load.client import resolve_request_id
+from perflab.load.leading import LeadingRun
+from perflab.load.locust_outputs import LocustOutputs
+from perflab.load.results import RunDirectory, default_run_dir
+from perflab.load.runner import RunOutcome
+from perflab.load.samples import RequestSamples
+from perflab.load.web_tab import PerflabTab, tab_figures
+
+
+def web_run_class(role: type[LeadingRun]) -> type[LeadingRun]:
+    """The role's class with Locust's web UI in charge of its tests."""
+    return type(f"Web{role.__name__}", (WebRun, role), {})
+
+
+class WebRun(LeadingRun):
+    """Serves Locust's web UI until Ctrl-C (or ``--autoquit``); one run directory per test."""
+
+    # What the command does with each test's outcome (its tables, the report): set by it.
+    on_test_end: Callable[[RunOutcome], None] | None = None
+
+    def _run(self, run_dir: RunDirectory | None, shape) -> RunOutcome:
+        options = self.parsed_options
+        if options is not None:
+            # Sent to the workers with each test: they stay for the next one.
+            options.perflab_web = True
+        if self.grouping_reason:
+            self._say_no_grouping()
+        self.base_dir = run_dir  # --out: each test in a directory of its own inside it
+        self.current: RunDirectory | None = None  # the test running now
+        self.finished: list[RunOutcome] = []
+        self._finishing: gevent.Greenlet | None = None
+        self._shape_to_start = shape
+        self.runner = self._create_runner(run_dir)
+        self.outputs = LocustOutputs(self.env, options)
+        try:
+            self.outputs.start()
+            web_ui = self._create_web_ui()
+            self._fire_init(web_ui)
+        except BaseException:
+            self._abandon()
+            raise
+        events = self.env.events
+        events.test_start.add_listener(self._on_test_start)
+        events.test_stop.add_listener(self._on_test_stop)
+        PerflabTab(web_ui, self._tab_figures).install()
+        web_ui.start()
+        self.console.print(
+            f"Locust's web UI, with perflab's tabs: {self._url()} (Ctrl-C to quit)", highlight=False
+        )
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            gevent.signal_handler(signum, self._interrupt)
+        try:
+            status = self._serve()
+        finally:
+            self._end(web_ui)
+        self._fire_quitting()
+        self.outputs.finish()
+        code = self.env.process_exit_code
+        outcome = RunOutcome(status, None, locust_exit_code=None if code is None else int(code))
+        self.env.events.quit.fire(exit_code=outcome.exit_code)
+        return outcome
+
+    # -- the web UI ---------------------------------------------------------------------------
+    def _create_web_ui(self):
+        from locust import stats
+
+        options = self.parsed_options
+        csv_writer = self.outputs.csv_writer or stats.StatsCSV(
+            self.env, stats.PERCENTILES_TO_REPORT
+        )
+        return self.env.create_web_ui(
+            host=self._web_host(), port=options.web_port, web_base_path=options.web_base_path,
+            web_login=options.web_login, tls_cert=options.tls_cert, tls_key=options.tls_key,
+            stats_csv_writer=csv_writer, delayed_start=True,
+            userclass_picker_is_active=options.class_picker, build_path=options.build_path,
+        )  # fmt: skip
+
+    def _web_host(self) -> str:
+        host = self.parsed_options.web_host
+        return "" if host == "*" else host  # Locust's "*" and "" both mean every interface
+
+    def _url(self) -> str:
+        options = self.parsed_options
+        scheme = "https" if options.tls_cert and options.tls_key else "http"
+        host = self._web_host() or "0.0.0.0"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{options.web_port}{options.web_base_path or ''}"
+
+    def _tab_figures(self):
+        run = self.current or (self.finished[-1].run_dir if self.finished else None)
+        if run is None:
+            return None
+        path = run.path if isinstance(run, RunDirectory) else run
+        until = None if self.current is not None else self.ended
+        return tab_figures(self.stats, path, self.config.store, self.started, until)
+
+    # -- the process --------------------------------------------------------------------------
+    def _serve(self) -> str:
+        """Each second: the current test's figures; the end when asked (Ctrl-C, --autoquit)."""
+        options = self.parsed_options
+        autostarted = autostopped = False
+        quit_at: float | None = None
+        while True:
+            gevent.sleep(1.0 - time.time() % 1.0)
+            now = time.time()
+            if self._stop_reason:
+                return self._stop_reason
+            if self.current is not None:
+                self.fold()
+                self._gauges(now)
+                self.stats.close_seconds(now)
+            if options.autostart and not autostarted:
+                autostarted = True
+                self._await_ready()
+                self._start_load(self._shape_to_start)
+            run_time = self.config.run_time_s
+            running_s = now - self.started if self.current is not None else 0.0
+            if autostarted and not autostopped and run_time and running_s >= run_time:
+                autostopped = True
+                self.runner.stop()
+            if autostarted and options.autoquit >= 0 and self.finished and quit_at is None:
+                quit_at = now + options.autoquit
+            if quit_at is not None and now >= quit_at:
+                return "completed"
+
+    def _end(self, web_ui) -> None:
+        """A test still running is stopped and written, then the runner and the UI end."""
+        if self.current is not None:
+            self.runner.stop()
+        if self._finishing is not None:
+            self._finishing.join(timeout=self.config.stop_timeout_s + 15)
+        self.runner.quit()
+        web_ui.stop()
+        self._release()
+
+    # -- one test -----------------------------------------------------------------------------
+    def _on_test_start(self, **_kwargs) -> None:
+        """A test starts (Locust fires this once per start, not on a change of users)."""
+        if self._finishing is not None:
+            self._finishing.join()  # the last test's files first
+        self.stats = self._new_stats(separate_service=False)
+        self.samples = RequestSamples(resolve=resolve_request_id)
+        self._unfolded = []
+        self.user_errors = {}
+        self._begin_test()
+        run_dir = RunDirectory(self._next_run_dir()).create()
+        run_dir.keep_inputs(self.scenario.path if self.scenario else self.config.locustfile,
+                            self.config.describe())  # fmt: skip
+        self.current = run_dir
+        self.started = time.time()
+        self._start_monitor()
+        self.console.print(f"test {len(self.finished) + 1} started: {run_dir.path}")
+
+    def _on_test_stop(self, **_kwargs) -> None:
+        if self.current is not None and self._finishing is None:
+            self._finishing = gevent.spawn(self._finish_test)
+
+    def _finish_test(self) -> None:
+        """The test's last figures (a master waits for its workers'), then its files."""
+        try:
+            self.ended = self._await_last_figures()
+            self._monitor_done = True
+            run_dir, self.current = self.current, None
+            outcome = self._finish("completed", run_dir, None)
+            self.finished.append(outcome)
+            self._say_finished(outcome)
+        finally:
+            self._finishing = None
+
+    def _say_finished(self, outcome: RunOutcome) -> None:
+        if self.on_test_end is not None:
+            self.on_test_end(outcome)
+        self.console.print(f"test {len(self.finished)} ended: {outcome.status}")
+
+    def _next_run_dir(self) -> Path:
+        if self.base_dir is None:
+            return default_run_dir()
+        return self.base_dir.path / f"test-{len(self.finished) + 1:02d}"
