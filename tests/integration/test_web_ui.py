@@ -1,8 +1,9 @@
-"""Locust's web UI with perflab's tabs, in a real headless Chromium (Playwright driving Debian's
-``chromium``; no browser download): a test started from Locust's form against the reference
-app with the probe, perflab's tab updating while it runs, the user count changed from Locust's
-edit form, the run stopped from the UI, its run directory found with results.json and
-report.html, and the report opened from the UI; ``--web-login`` refusing perflab's route.
+"""``perflab run`` without ``--headless``: Locust's web UI with perflab's tabs, in a real headless
+Chromium (Playwright driving Debian's ``chromium``; no browser download). A test started from
+Locust's form against the reference app with the probe, perflab's tab updating while it runs,
+the user count changed from Locust's edit form, the test stopped from the UI, its run directory
+found with results.json and report.html, the tab's last figures equal to the results, and the
+report opened from the UI; ``--web-login`` refusing perflab's route.
 
 Every load is a few seconds from a handful of users, to 127.0.0.1 only; the browser cannot
 reach anything but loopback. Screenshots go to the test's tmp_path (their paths printed).
@@ -53,67 +54,6 @@ def web_login(environment, web_ui=None, **kwargs):
         web_ui.login_manager.user_loader(lambda user_id: None)
 """
 
-# Locust's web UI over a local runner with perflab's tab, and the least of a run lifecycle
-# (a run directory per start, LoadStats fed by Locust's request event, results and a report
-# written at the stop) for the tab to show. It stands in for `perflab run`'s web mode until
-# that lands (src/perflab/load/web_run.py); its results.json is LoadStats.endpoints().
-WEB_UI = """
-import importlib.util, inspect, json, sys, time
-from pathlib import Path
-
-from locust import HttpUser, events
-from locust.env import Environment
-
-from perflab.load.stats import LoadStats
-from perflab.load.web_tab import PerflabTab, tab_figures
-
-locustfile, host, port, store, out, login = sys.argv[1:7]
-spec = importlib.util.spec_from_file_location("users", locustfile)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-users = [v for v in vars(module).values()
-         if inspect.isclass(v) and issubclass(v, HttpUser) and v.__module__ == "users"]
-environment = Environment(user_classes=users, host=host, events=events)
-runner = environment.create_local_runner()
-web_ui = environment.create_web_ui("127.0.0.1", int(port), web_login=login == "1",
-                                   delayed_start=True)
-run = {}
-
-
-@events.request.add_listener
-def on_request(request_type, name, response_time, exception, **kwargs):
-    if "stats" in run:
-        run["stats"].record(request_type, name, response_time,
-                            error=repr(exception) if exception else None)
-
-
-@events.test_start.add_listener
-def on_test_start(**kwargs):
-    number = run.get("number", 0) + 1
-    run_dir = Path(out) / f"run-{number}"
-    run_dir.mkdir(parents=True)
-    run.update(number=number, stats=LoadStats(), dir=run_dir, since=time.time(), until=None)
-
-
-@events.test_stop.add_listener
-def on_test_stop(**kwargs):
-    run["until"] = time.time()
-    (run["dir"] / "results.json").write_text(json.dumps({"endpoints": run["stats"].endpoints()}))
-    (run["dir"] / "report.html").write_text("<title>perflab report</title><h1>report</h1>")
-
-
-def figures():
-    if "stats" not in run:
-        return None
-    return tab_figures(run["stats"], run["dir"], store or None, run["since"], run["until"])
-
-
-PerflabTab(web_ui, figures).install()
-events.init.fire(environment=environment, runner=runner, web_ui=web_ui)
-web_ui.start()
-web_ui.greenlet.join()
-"""
-
 
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
@@ -161,23 +101,22 @@ def browser():
 
 
 class LocustWebUI:
-    """Locust's web UI with perflab's tab, in its own process (gevent-patched, as Locust is)."""
+    """``perflab run`` without ``--headless``: Locust's web UI with perflab's tabs."""
 
-    def __init__(self, directory: Path, host: str, store: Path | None, web_login: bool = False):
+    def __init__(self, directory: Path, host: str, store: Path, *options: str):
         locustfile = directory / "users.py"
         locustfile.write_text(LOCUSTFILE)
-        script = directory / "web_ui.py"
-        script.write_text(WEB_UI)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.out = directory / "runs"
-        self.log = directory / "web_ui.log"
-        command = [sys.executable, str(script), str(locustfile), host, str(self.port),
-                   str(store or ""), str(self.out), "1" if web_login else "0"]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if k != "LOCUST_SKIP_MONKEY_PATCH"}
+        self.log = directory / "perflab-run.log"
+        command = [sys.executable, "-m", "perflab", "run", "-f", str(locustfile), "-H", host,
+                   "--web-port", str(self.port), "--store", str(store), "--out", str(self.out),
+                   *options]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        wait_for(self._answers, 20, f"Locust's web UI at {self.url}; log: {self.log}")
+        wait_for(self._answers, 30, f"Locust's web UI at {self.url}; log: {self.log}")
 
     def _answers(self) -> bool:
         assert self.process.poll() is None, self.log.read_text()[-3000:]
@@ -190,10 +129,11 @@ class LocustWebUI:
             return False
 
     def stop(self) -> None:
+        """SIGTERM, which ``perflab run`` takes as Ctrl-C: it ends the UI and leaves."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
@@ -275,7 +215,7 @@ def test_a_test_started_in_the_browser_is_measured_in_perflabs_tab(web_ui, brows
     shot(page, tmp_path / "perflab-findings.png")
 
     page.get_by_role("button", name="Stop").click()
-    run_dir = wait_for(lambda: next(web_ui.out.glob("*/report.html"), None), 30, "report.html")
+    run_dir = wait_for(lambda: next(web_ui.out.glob("test-*/report.html"), None), 30, "report")
     run_dir = run_dir.parent
     assert (run_dir / "results.json").is_file()
 
@@ -294,6 +234,8 @@ def test_a_test_started_in_the_browser_is_measured_in_perflabs_tab(web_ui, brows
     for endpoint in results["endpoints"]:
         row = rows[f"{endpoint['method']} {endpoint['name']}"]
         assert int(row["Requests"]) == endpoint["requests"]
+        assert int(row["Failures"]) == endpoint["failures"]
+        assert float(row["Req/s"]) == round(endpoint["rps"], 2)
         for p in ("p50", "p95", "p99"):
             assert float(row[f"{p} (ms)"]) == endpoint["latency"][p]
 
@@ -308,7 +250,7 @@ def test_a_test_started_in_the_browser_is_measured_in_perflabs_tab(web_ui, brows
 
 def test_web_login_refuses_perflabs_route_without_credentials(app, tmp_path):
     server, store = app
-    web_ui = LocustWebUI(tmp_path, server.url, store, web_login=True)
+    web_ui = LocustWebUI(tmp_path, server.url, store, "--web-login")
     try:
         request = urllib.request.Request(web_ui.url + "/perflab/report")
 

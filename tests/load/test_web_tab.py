@@ -70,7 +70,10 @@ def extended_stats(client, path: str = "/stats/requests") -> dict[str, list[dict
     """perflab's (and any other extension's) rows in Locust's stats answer, by tab."""
     answer = client.get(path)
     assert answer.status_code == 200
-    return {table["key"]: table["data"] for table in answer.get_json()["extended_stats"]}
+    tables = answer.get_json()["extended_stats"]
+    keys = [table["key"] for table in tables]
+    assert len(keys) == len(set(keys)), keys  # each table once, however often it is asked
+    return {table["key"]: table["data"] for table in tables}
 
 
 N_PLUS_ONE = Finding(

@@ -336,22 +336,22 @@ class PerflabTab:
         return server
 
     def _extend_stats(self, response: Any) -> Any:
-        """perflab's rows added to Locust's ``/stats/requests`` answer (beside any other
-        extension's); a failure of perflab's is logged and leaves Locust's answer as it is."""
-        from flask import request
+        """Locust's ``/stats/requests`` answer with perflab's rows added (beside any other
+        extension's). A new response: Locust keeps its answer for 2 s and hands the same object
+        to every request meanwhile, while perflab's rows are made for each. A failure of
+        perflab's is logged and leaves Locust's answer as it is."""
+        from flask import current_app, request
 
         if request.endpoint != "locust.request_stats" or response.status_code != 200:
             return response
         try:
             data = json.loads(response.get_data())
-            ours = {table["key"] for table in TABLES}
-            others = [t for t in data.get("extended_stats") or [] if t.get("key") not in ours]
-            data["extended_stats"] = [*others, *self.tables()]
+            data["extended_stats"] = [*(data.get("extended_stats") or []), *self.tables()]
         except Exception:
             logger.exception("perflab's tab could not be filled")
             return response
-        response.set_data(json.dumps(data))
-        return response
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        return current_app.response_class(json.dumps(data), status=200, headers=headers)
 
     def _serve_report(self) -> Any:
         """The current (or last) run's report.html, once written; nothing else is served."""
