@@ -20,7 +20,7 @@ from perflab.load.target import check_target, is_this_machine, resolve_target
 from perflab.server import GunicornServer, free_port
 from tests.integration.conftest import run_perflab
 from tests.load.test_grouping import self_signed_certificate
-from tests.load.test_target import _hostname_in_hosts_file
+from tests.load.test_target import hostname_in_hosts_file
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 def tls_site(tmp_path_factory):
     """tests/integration/catch_all_urls.py under gunicorn with TLS; its certificate."""
     directory = tmp_path_factory.mktemp("tls")
-    own_name = _hostname_in_hosts_file()
+    own_name = hostname_in_hosts_file()
     names = ["localhost", "127.0.0.1", *([own_name] if own_name else [])]
     certificate, key = self_signed_certificate(directory, *names)
     server = GunicornServer(
@@ -124,7 +124,7 @@ def test_an_untrusted_certificate_fails_locusts_requests_and_says_why_in_one_lin
 
 def test_this_machines_own_name_is_an_accepted_target(tls_site, monkeypatch):
     server, certificate = tls_site
-    name = _hostname_in_hosts_file()
+    name = hostname_in_hosts_file()
     if name is None:
         pytest.skip("this machine's hostname is not in /etc/hosts: resolving it could ask DNS")
     addresses = [address[0] for _, address in resolve_target(f"https://{name}").addresses]

@@ -90,7 +90,7 @@ def test_names_resolve_to_their_addresses():
     assert is_this_machine(found)
 
 
-def _hostname_in_hosts_file() -> str | None:
+def hostname_in_hosts_file() -> str | None:
     """This machine's own name when /etc/hosts lists it (resolved there, no DNS query)."""
     name = socket.gethostname()
     hosts = Path("/etc/hosts")
@@ -100,7 +100,7 @@ def _hostname_in_hosts_file() -> str | None:
 
 
 def test_this_machines_own_hostname_is_accepted(listening):
-    name = _hostname_in_hosts_file()
+    name = hostname_in_hosts_file()
     if name is None:
         pytest.skip("this machine's hostname is not in /etc/hosts: resolving it could ask DNS")
     addresses = [address[0] for _, address in resolve_target(f"http://{name}").addresses]
