@@ -139,10 +139,12 @@ class LocustWebUI:
                 self.process.wait(5)
 
 
-@pytest.fixture
-def web_ui(app, tmp_path):
+@pytest.fixture(params=[[], ["--workers", "2"]], ids=["local", "master-and-workers"])
+def web_ui(app, tmp_path, request):
+    """``perflab run``'s web UI over a local run, and over a master of two local workers (the
+    tab then shows the master's merged figures)."""
     server, store = app
-    started = LocustWebUI(tmp_path, server.url, store)
+    started = LocustWebUI(tmp_path, server.url, store, *request.param)
     yield started
     started.stop()
 
