@@ -243,7 +243,7 @@ def test_a_test_started_in_the_browser_is_measured_in_perflabs_tab(web_ui, brows
 
     # the report, opened from Locust's Download Data tab
     page.get_by_role("tab", name="Download Data").click()
-    page.get_by_role("link", name="perflab report of the last run").click()
+    page.get_by_role("link", name="perflab report of the test (once stopped)").click()
     page.wait_for_load_state()
     assert page.url == web_ui.url + "/perflab/report"
     assert "perflab" in page.title()

@@ -141,9 +141,10 @@ def test_the_tabs_are_in_locusts_page_and_their_rows_in_its_stats_answer(tmp_pat
     assert [t["key"] for t in args["extended_tabs"]] == [ENDPOINTS_TAB, FINDINGS_TAB, RUN_TAB]
     # each tab has its table, whose columns are keys of the rows sent
     assert {t["key"] for t in args["extended_tables"]} == {ENDPOINTS_TAB, FINDINGS_TAB, RUN_TAB}
-    assert {"href": "./perflab/report", "title": "perflab report of the last run"} in args[
-        "extended_csv_files"
-    ]
+    assert {
+        "href": "./perflab/report",
+        "title": "perflab report of the test (once stopped)",
+    } in args["extended_csv_files"]
 
     answer = client.get("/stats/requests").get_json()
     assert answer["state"] == "ready" and "stats" in answer  # Locust's own answer is all there

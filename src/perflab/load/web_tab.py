@@ -272,7 +272,8 @@ class PerflabTab:
     def __init__(self, web_ui: Any, figures: Callable[[], TabFigures | None]) -> None:
         self.web_ui = web_ui
         self.figures = figures
-        self._server: tuple[tuple, float, ServerFigures] | None = None  # key, read at, figures
+        # the last store read: (store, since, until), when (monotonic), what it gave
+        self._server_cache: tuple[tuple, float, ServerFigures] | None = None
 
     def install(self) -> None:
         """Add the tabs, their rows to Locust's ``/stats/requests`` and ``/perflab/report``
@@ -284,7 +285,7 @@ class PerflabTab:
         args["extended_tables"] = [*args.get("extended_tables", []), *TABLES]
         args["extended_csv_files"] = [
             *args.get("extended_csv_files", []),
-            {"href": f".{REPORT_ROUTE}", "title": "perflab report of the last run"},
+            {"href": f".{REPORT_ROUTE}", "title": "perflab report of the test (once stopped)"},
         ]
         blueprint = Blueprint("perflab", __name__, url_prefix=self._base_path())
         blueprint.add_url_rule(
@@ -325,14 +326,14 @@ class PerflabTab:
             return ServerFigures(note=NO_STORE)
         key = (figures.store, figures.since, figures.until)
         now = time.monotonic()
-        cached = self._server
+        cached = self._server_cache
         if cached is not None and cached[0] == key and now - cached[1] < SERVER_REFRESH_S:
             return cached[2]
         import gevent
 
         window = Window(figures.since, figures.until)
         server = gevent.get_hub().threadpool.apply(read_server, (figures.store, window))
-        self._server = (key, now, server)
+        self._server_cache = (key, now, server)
         return server
 
     def _extend_stats(self, response: Any) -> Any:
