@@ -52,7 +52,12 @@ class Case:
     perflab_args: tuple[str, ...] = ()  # perflab run only
     env: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # written in both working directories
-    workers: int = 0  # distributed: locust --master + N `locust --worker`; perflab --workers N
+    workers: int = 0  # distributed over N workers, as `distribution` says
+    # "workers": locust --master and N `locust --worker`; perflab run --workers N.
+    # "master": a --master and N --worker processes of each tool's own.
+    # "processes": --processes N on both.
+    distribution: str = "workers"
+    signal: tuple[int, float] | None = None  # (signal, after seconds) to both commands
 
 
 @dataclass
@@ -63,6 +68,7 @@ class Run:
     returncode: int
     elapsed_s: float
     output: str
+    workers: list[Run] = field(default_factory=list)  # worker processes started beside it
 
     def describe(self) -> str:
         return (
@@ -118,20 +124,28 @@ def start(tool: str, command: list[str], cwd: Path, env: dict, log_name: str) ->
     return Started(tool, command, cwd, log, process, time.monotonic())
 
 
-def finish(started: Started, deadline: float) -> Run:
-    try:
-        started.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-    except subprocess.TimeoutExpired:
-        os.killpg(started.process.pid, signal.SIGKILL)
-        started.process.wait(timeout=10)
-        pytest.fail(
-            f"{started.tool} still running after {TIMEOUT_S:.0f} s: "
-            f"{shlex.join(started.command)}\n{started.log.read_text()[-2500:]}"
-        )
-    return Run(
-        started.tool, started.command, started.cwd, started.process.returncode,
-        time.monotonic() - started.started, started.log.read_text(),
-    )  # fmt: skip
+def finish(processes: list[Started], deadline: float) -> list[Run]:
+    """Wait for every process (each timed to its own exit); fail on one still running."""
+    ended: dict[int, float] = {}
+    while len(ended) < len(processes):
+        for i, one in enumerate(processes):
+            if i not in ended and one.process.poll() is not None:
+                ended[i] = time.monotonic()
+        if time.monotonic() > deadline:
+            late = [one for i, one in enumerate(processes) if i not in ended]
+            pytest.fail(
+                "\n\n".join(
+                    f"{one.tool} still running after {TIMEOUT_S:.0f} s: "
+                    f"{shlex.join(one.command)}\n{one.log.read_text()[-2500:]}"
+                    for one in late
+                )
+            )
+        time.sleep(0.05)
+    return [
+        Run(one.tool, one.command, one.cwd, one.process.returncode,
+            ended[i] - one.started, one.log.read_text())
+        for i, one in enumerate(processes)
+    ]  # fmt: skip
 
 
 def environment_for(case: Case, target: str, home: Path) -> dict:
@@ -159,42 +173,72 @@ def run_side_by_side(case: Case, target: str, tmp_path: Path) -> tuple[Run, Run]
             (directory / name).parent.mkdir(parents=True, exist_ok=True)
             (directory / name).write_text(text.replace("{target}", target))
 
-    locust_command = [python, "-m", "locust", "--headless", *args, *case.locust_args, *outputs]
+    locust = [python, "-m", "locust"]
+    perflab = [python, "-m", "perflab", "run"]
+    locust_command = [*locust, "--headless", *args, *case.locust_args, *outputs]
     perflab_command = [
-        python, "-m", "perflab", "run", "--headless", *args, *case.perflab_args, *outputs,
-        "--quiet", "--out", RUN_DIR,
+        *perflab, "--headless", *args, *case.perflab_args, *outputs, "--quiet", "--out", RUN_DIR
     ]  # fmt: skip
-    workers: list[list[str]] = []
-    if case.workers:
-        port = free_port()
-        locust_command += [
-            "--master", "--expect-workers", str(case.workers),
-            "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-        ]  # fmt: skip
+    locust_workers: list[list[str]] = []
+    perflab_workers: list[list[str]] = []
+    n = str(case.workers)
+    if case.workers and case.distribution == "processes":
+        locust_command += ["--processes", n]
+        perflab_command += ["--processes", n]
+    elif case.workers:
+        ports = {"locust": free_port(), "perflab": free_port()}
         locustfile_args = args[: args.index("-f") + 2] if "-f" in args else []
-        workers = [
-            [python, "-m", "locust", "--worker", *locustfile_args,
-             "--master-host", "127.0.0.1", "--master-port", str(port)]
-            for _ in range(case.workers)
-        ]  # fmt: skip
-        perflab_command += ["--workers", str(case.workers)]
 
+        def master(tool: str) -> list[str]:
+            return [
+                "--master", "--expect-workers", n, "--expect-workers-max-wait", "10",
+                "--master-bind-host", "127.0.0.1", "--master-bind-port", str(ports[tool]),
+            ]  # fmt: skip
+
+        def worker(tool: str) -> list[str]:
+            command = locust if tool == "locust" else perflab
+            return [*command, "--worker", *locustfile_args,
+                    "--master-host", "127.0.0.1", "--master-port", str(ports[tool])]  # fmt: skip
+
+        locust_command += master("locust")
+        locust_workers = [worker("locust")] * case.workers
+        if case.distribution == "master":
+            perflab_command += master("perflab")
+            perflab_workers = [worker("perflab")] * case.workers
+        else:
+            perflab_command += ["--workers", n]
+
+    locust_env = environment_for(case, target, locust_dir)
+    perflab_env = environment_for(case, target, perflab_dir)
     started = [
-        start("locust", locust_command, locust_dir,
-              environment_for(case, target, locust_dir), "locust.out"),
-        start("perflab run", perflab_command, perflab_dir,
-              environment_for(case, target, perflab_dir), "perflab.out"),
+        start("locust", locust_command, locust_dir, locust_env, "locust.out"),
+        start("perflab run", perflab_command, perflab_dir, perflab_env, "perflab.out"),
+    ]
+    workers = [
+        *(start(f"locust worker {i}", command, locust_dir, locust_env, f"worker-{i}.out")
+          for i, command in enumerate(locust_workers)),
+        *(start(f"perflab run worker {i}", command, perflab_dir, perflab_env, f"worker-{i}.out")
+          for i, command in enumerate(perflab_workers)),
     ]  # fmt: skip
-    started += [
-        start(f"locust worker {i}", command, locust_dir,
-              environment_for(case, target, locust_dir), f"worker-{i}.out")
-        for i, command in enumerate(workers)
-    ]  # fmt: skip
-    deadline = time.monotonic() + TIMEOUT_S
-    runs = [finish(one, deadline) for one in started]
-    for worker in runs[2:]:
-        assert worker.returncode == 0, worker.describe()
-    return runs[0], runs[1]
+    try:
+        if case.signal is not None:
+            signum, after_s = case.signal
+            time.sleep(after_s)
+            for one in started:
+                one.process.send_signal(signum)
+        locust_run, perflab_run, *worker_runs = finish(
+            [*started, *workers], time.monotonic() + TIMEOUT_S
+        )
+        for run in worker_runs:
+            (locust_run if run.tool.startswith("locust") else perflab_run).workers.append(run)
+    finally:
+        for one in [*started, *workers]:
+            if one.process.poll() is None:
+                os.killpg(one.process.pid, signal.SIGKILL)
+                one.process.wait(timeout=10)
+    for run in locust_run.workers:
+        assert run.returncode == 0, run.describe()
+    return locust_run, perflab_run
 
 
 class Differences:
@@ -232,6 +276,8 @@ def compare_runs(
 
     differences = Differences(locust, perflab)
     differences.same("exit code", locust.returncode, perflab.returncode)
+    for worker in perflab.workers:
+        differences.check(worker.returncode == 0, worker.describe())
     compare_locust_files(differences)
     compare_perflab_statistics(differences, names)
     return differences
@@ -533,11 +579,15 @@ def test_events_order_local(target, tmp_path):
     differences.assert_none()
 
 
-def test_events_order_distributed(target, tmp_path):
+@pytest.mark.parametrize("distribution", ["workers", "master"])
+def test_events_order_distributed(target, tmp_path, distribution):
+    """perflab run --workers 2, and perflab's own --master with two perflab --worker, against
+    locust --master with two locust --worker."""
     case = Case(
         ("-f", locustfile("events_order.py"), "-H", "{target}",
-         "-u", "4", "-r", "10", "-t", "3s", "--events-file", "events.jsonl"),
+         "-u", "4", "-r", "10", "-t", "2s", "--events-file", "events.jsonl"),
         workers=2,
+        distribution=distribution,
     )  # fmt: skip
     locust, perflab = run_side_by_side(case, target, tmp_path)
     differences = compare_runs(locust, perflab, names={("GET", "/events/page")})
@@ -581,15 +631,23 @@ def test_test_data_handed_out_in_test_start(target, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("workers", "acknowledgements"),
-    [(0, [{"received": 4}]), (2, [{"received": 2}, {"received": 2}])],
-    ids=["local", "distributed"],
+    ("workers", "distribution", "acknowledgements"),
+    [
+        (0, "workers", [{"received": 4}]),
+        (2, "workers", [{"received": 2}, {"received": 2}]),
+        (2, "master", [{"received": 2}, {"received": 2}]),
+        (2, "processes", [{"received": 2}, {"received": 2}]),
+    ],
+    ids=["local", "perflab-workers", "master-and-workers", "processes"],
 )
-def test_custom_messages(target, tmp_path, workers, acknowledgements):
+def test_custom_messages(target, tmp_path, workers, distribution, acknowledgements):
+    """Locust's custom_messages example: usernames made in test_start from target_user_count,
+    sent to the workers (to itself in a local run), acknowledged back to the master."""
     case = Case(
         ("-f", locustfile("custom_messages.py"), "-H", "{target}", "-u", "4", "-r", "10",
-         "-t", "3s" if workers else "2s"),
+         "-t", "2s"),
         workers=workers,
+        distribution=distribution,
     )  # fmt: skip
     locust, perflab = run_side_by_side(case, target, tmp_path)
     names = {("GET", f"/users/user{i}") for i in range(4)}
@@ -691,3 +749,83 @@ def test_a_run_without_requests(target, tmp_path):
     assert perflab.returncode == 1, perflab.describe()
     assert "no request completed" in perflab.output, perflab.describe()
     assert "Traceback" not in perflab.output, perflab.describe()
+
+
+# --- how a run ends, what it is given -----------------------------------------------------
+
+
+def test_load_shape_ends_the_run(target, tmp_path):
+    case = Case(("-f", locustfile("load_shape.py"), "-H", "{target}"))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    differences = compare_runs(locust, perflab, names={("GET", "/shaped")})
+    assert locust.elapsed_s < 8, locust.describe()  # the shape's 2 s, not "until stopped"
+    differences.check(perflab.elapsed_s < 8, f"perflab run took {perflab.elapsed_s:.1f} s")
+    differences.assert_none()
+
+
+def test_user_classes_picked_on_the_command_line(target, tmp_path):
+    case = Case(
+        ("-f", locustfile("user_classes.py"), "-H", "{target}", *SHORT_RUN,
+         "ReaderUser", "WriterUser"),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("GET", "/articles/"), ("POST", "/articles/")}
+    compare_runs(locust, perflab, names=names).assert_none()
+
+
+@pytest.mark.parametrize("logfile", ["run.log", "logs/run.log"])
+def test_logfile_and_loglevel(target, tmp_path, logfile):
+    """`-L DEBUG --logfile FILE` (Locust makes a missing directory, as for --csv and --html)."""
+    case = Case(
+        ("-f", locustfile("user_classes.py"), "-H", "{target}", *SHORT_RUN,
+         "-L", "DEBUG", "--logfile", logfile, "AdminUser"),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    differences = compare_runs(locust, perflab, names={("DELETE", "/articles/")})
+    log = (locust.cwd / logfile).read_text()
+    assert "DEBUG" in log and "locust.runners" in log, log
+    perflab_log = perflab.cwd / logfile
+    if perflab_log.is_file():
+        text = perflab_log.read_text()
+        differences.check(
+            "DEBUG" in text and "locust.runners" in text,
+            f"--logfile holds no DEBUG line of locust.runners:\n{text[-1500:]}",
+        )
+    else:
+        differences.found.append(f"--logfile {logfile}: perflab run wrote no log file")
+    differences.assert_none()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_open_ended_run_stopped_by_a_signal(target, tmp_path, signum):
+    """No -t: the run lasts until stopped. Plain Locust exits 0 on Ctrl-C or SIGTERM (no
+    failures); perflab run exits 130, "interrupted" — the documented difference (README,
+    "Exit codes"; `perflab run --help`). The locustfile's quitting listener runs under both.
+    Plain Locust writes --html on Ctrl-C, not on SIGTERM."""
+    case = Case(
+        ("-f", locustfile("open_ended.py"), "-H", "{target}", "-u", "2", "-r", "10"),
+        signal=(signum, 3.0),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    assert locust.returncode == 0, locust.describe()
+    assert locust.csv_request_names() == {("GET", "/steady")}, locust.describe()
+    assert (locust.cwd / "cleaned-up").is_file(), locust.describe()
+    assert locust.html_file.is_file() == (signum == signal.SIGINT)
+
+    differences = Differences(locust, perflab)
+    differences.same("exit code (documented: 130, interrupted)", 130, perflab.returncode)
+    if Path(f"{perflab.csv_prefix}_stats.csv").is_file():
+        differences.same("_stats.csv rows", locust.csv_request_names(), perflab.csv_request_names())
+    else:
+        differences.found.append("--csv: perflab run wrote no _stats.csv")
+    cleaned = perflab.cwd / "cleaned-up"
+    differences.check(cleaned.is_file(), "the locustfile's quitting listener did not run")
+    if signum == signal.SIGINT:
+        differences.check(perflab.html_file.is_file(), "--html: perflab run wrote no report")
+    results_file = perflab.cwd / RUN_DIR / "results.json"
+    if results_file.is_file():
+        status = json.loads(results_file.read_text())["status"]
+        differences.same("results.json status", "interrupted", status)
+    else:
+        differences.found.append(f"perflab run wrote no {RUN_DIR}/results.json")
+    differences.assert_none()
