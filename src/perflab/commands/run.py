@@ -168,22 +168,23 @@ def check_server_pid(pid: int | None) -> None:
 def _check_master_address(options: argparse.Namespace, role: str, workers: int) -> None:
     """The master's address, before any load: Locust would raise a traceback for a taken
     port or an unknown bind address, and a worker would retry an unknown master forever."""
-    import socket
-
+    from perflab.load.target import resolve_addresses
     from perflab.server import ensure_port_free
 
     port_given = options.master_bind_port != DEFAULT_MASTER_PORT
     if role == "master" and not (workers and not port_given):
         bind = "" if options.master_bind_host == "*" else options.master_bind_host
         try:
+            if bind:
+                resolve_addresses(bind, options.master_bind_port)
             ensure_port_free(bind or "0.0.0.0", options.master_bind_port)
         except PerflabError as exc:
             raise PerflabError(f"--master-bind-host/--master-bind-port: {exc}") from None
     if role == "worker":
         try:
-            socket.getaddrinfo(options.master_host, options.master_port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise PerflabError(f"--master-host {options.master_host}: {exc.strerror}") from None
+            resolve_addresses(options.master_host, options.master_port)
+        except PerflabError as exc:
+            raise PerflabError(f"--master-host: {exc}") from None
 
 
 def _check_web_address(options: argparse.Namespace) -> None:

@@ -273,7 +273,10 @@ class LeadingRun(LoadRun):
         config = self.config
         parts = urlsplit(config.host)
         self.monitor = ResourceMonitor.for_target(
-            parts.hostname, parts.port or 80, config.server_pid, config.database_url
+            parts.hostname,
+            parts.port or (443 if parts.scheme == "https" else 80),
+            config.server_pid,
+            config.database_url,
         )
         for warning in self.monitor.warnings:  # no server found: say so now, not in the JSON only
             self.console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)

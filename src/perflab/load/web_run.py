@@ -61,6 +61,7 @@ class WebRun(LeadingRun):
         events = self.env.events
         events.test_start.add_listener(self._on_test_start)
         events.test_stop.add_listener(self._on_test_stop)
+        events.reset_stats.add_listener(self._on_reset_stats)
         PerflabTab(web_ui, self._tab_figures).install()
         web_ui.start()
         self.console.print(
@@ -158,10 +159,7 @@ class WebRun(LeadingRun):
         """A test starts (Locust fires this once per start, not on a change of users)."""
         if self._finishing is not None:
             self._finishing.join()  # the last test's files first
-        self.stats = self._new_stats(separate_service=False)
-        self.samples = RequestSamples(resolve=resolve_request_id)
-        self._unfolded = []
-        self.user_errors = {}
+        self._reset_figures()
         self._begin_test()
         run_dir = RunDirectory(self._next_run_dir()).create()
         run_dir.keep_inputs(self.scenario.path if self.scenario else self.config.locustfile,
@@ -170,6 +168,18 @@ class WebRun(LeadingRun):
         self.started = time.time()
         self._start_monitor()
         self.console.print(f"test {len(self.finished) + 1} started: {run_dir.path}")
+
+    def _on_reset_stats(self, **_kwargs) -> None:
+        """Locust's Reset button: perflab's figures of the test restart with Locust's."""
+        if self.current is not None:
+            self._reset_figures()
+            self.started = time.time()
+
+    def _reset_figures(self) -> None:
+        self.stats = self._new_stats(separate_service=False)
+        self.samples = RequestSamples(resolve=resolve_request_id)
+        self._unfolded = []
+        self.user_errors = {}
 
     def _on_test_stop(self, **_kwargs) -> None:
         if self.current is not None and self._finishing is None:
