@@ -34,6 +34,10 @@ def failures_csv(prefix: Path) -> CsvTable:
     return read_csv_table(Path(f"{prefix}_failures.csv"))
 
 
+def exceptions_csv(prefix: Path) -> CsvTable:
+    return read_csv_table(Path(f"{prefix}_exceptions.csv"))
+
+
 def csv_request_names(table: CsvTable) -> set[tuple[str, str]]:
     """(method, name) of every row but the Aggregated one (`Type`/`Method` by file)."""
     method_key = "Type" if "Type" in table.header else "Method"

@@ -551,7 +551,8 @@ def deterministic(lines: list[dict], keys: tuple[str, ...]) -> list[tuple]:
         (line["event"],
          *(None if (line["event"], key) in TIMING_DEPENDENT else (line["runner"] or {}).get(key)
            for key in keys),
-         line.get("exit_code"), line.get("user_count_argument"))
+         line.get("exit_code"), line.get("user_count_argument"),
+         line.get("runner_is_environments"))
         for line in lines
     ]  # fmt: skip
 
@@ -749,6 +750,49 @@ def test_a_run_without_requests(target, tmp_path):
     assert perflab.returncode == 1, perflab.describe()
     assert "no request completed" in perflab.output, perflab.describe()
     assert "Traceback" not in perflab.output, perflab.describe()
+
+
+def test_exception_in_a_task(target, tmp_path):
+    case = Case(("-f", locustfile("raising_task.py"), "-H", "{target}", *SHORT_RUN))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    differences = compare_runs(locust, perflab, names={("GET", "/orders/7")}, exit_code=1)
+    exceptions = reports.exceptions_csv(locust.csv_prefix)
+    assert [row["Message"] for row in exceptions.rows] == ["'total'"], exceptions
+    if Path(f"{perflab.csv_prefix}_exceptions.csv").is_file():
+        perflab_exceptions = reports.exceptions_csv(perflab.csv_prefix)
+        differences.same("_exceptions.csv header", exceptions.header, perflab_exceptions.header)
+        differences.same(
+            "_exceptions.csv messages",
+            [row["Message"] for row in exceptions.rows],
+            [row["Message"] for row in perflab_exceptions.rows],
+        )
+    else:
+        differences.found.append("--csv: perflab run wrote no _exceptions.csv")
+    differences.assert_none()
+
+
+def test_responses_judged_by_the_locustfile(target, tmp_path):
+    case = Case(("-f", locustfile("catch_response.py"), "-H", "{target}", *SHORT_RUN))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = request_names("GET", "/search?q=", "/fail/expected", "/items/[id]")
+    differences = compare_runs(locust, perflab, names=names, exit_code=1)
+    failures = reports.html_failure_names(reports.html_template_args(locust.html_file))
+    assert failures == {("GET", "/search?q=")}, failures
+    if perflab.html_file.is_file():
+        differences.same(
+            "failures in the HTML report",
+            failures,
+            reports.html_failure_names(reports.html_template_args(perflab.html_file)),
+        )
+    results_file = perflab.cwd / RUN_DIR / "results.json"
+    if results_file.is_file():
+        failed = {
+            (endpoint["method"], endpoint["name"])
+            for endpoint in json.loads(results_file.read_text())["endpoints"]
+            if endpoint["failures"]
+        }
+        differences.same("endpoints with failures in results.json", failures, failed)
+    differences.assert_none()
 
 
 # --- how a run ends, what it is given -----------------------------------------------------
