@@ -157,7 +157,11 @@ def environment_for(case: Case, target: str, home: Path) -> dict:
         if not key.startswith("LOCUST_") and key != "DATABASE_URL"
     }
     env["HOME"] = str(home)
-    env.update({key: value.replace("{target}", target) for key, value in case.env.items()})
+    for key, value in case.env.items():
+        value = value.replace("{target}", target)
+        if key == "PYTHONPATH" and env.get(key):
+            value = os.pathsep.join([value, env[key]])  # in front of the caller's
+        env[key] = value
     return env
 
 
