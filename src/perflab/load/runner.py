@@ -43,7 +43,7 @@ logger = logging.getLogger("perflab.run")
 @dataclass
 class RunConfig:
     locustfile: Path
-    host: str
+    host: str | None  # None only for a worker, which takes its master's
     users: int = 10
     spawn_rate: float = 10.0
     run_time_s: float | None = 60.0  # None: until stopped (Locust without -t), 7 days at most
@@ -156,11 +156,10 @@ class LoadRun:
         if run_dir:
             run_dir.keep_inputs(scenario.path, config.describe())
         self._set_up_logging(run_dir)
-        description, self.grouping_reason = fetch_app_description(config.host)
-        self.app_facts = description.get("app", {}) if description else {}
-        self.grouper = RouteGrouper(description["urlpatterns"]) if description else None
-        self._split_names = self.grouper.split if self.grouper else {}
-        self.tracker.install(self.grouper)
+        if config.host:  # a worker may learn it from its master's first spawn message
+            self._learn_routes(config.host)
+        else:
+            self.tracker.install(None)
         options = self.parsed_options
         self.env = Environment(
             user_classes=scenario.user_classes, shape_class=shape, host=config.host,
@@ -176,6 +175,14 @@ class LoadRun:
         events.request.add_listener(self._on_request)
         events.user_error.add_listener(self._on_user_error)
         return self._run(run_dir, shape)
+
+    def _learn_routes(self, host: str) -> None:
+        """Requests named by the app's routes, when the target runs the probe."""
+        description, self.grouping_reason = fetch_app_description(host)
+        self.app_facts = description.get("app", {}) if description else {}
+        self.grouper = RouteGrouper(description["urlpatterns"]) if description else None
+        self._split_names = self.grouper.split if self.grouper else {}
+        self.tracker.install(self.grouper)
 
     def _set_up_logging(self, run_dir: RunDirectory | None) -> None:
         """Locust's log lines: into the run directory (the terminal has the live view), and
@@ -329,6 +336,7 @@ def _log_to(paths: list[Path], level: str, keep: bool = False) -> None:
         root.handlers[:] = []
     for path in paths:
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)  # as Locust makes --logfile's
             handler = logging.FileHandler(path)
         except OSError as exc:
             raise PerflabError(f"cannot write the log file {path}: {exc.strerror}") from None

@@ -86,6 +86,9 @@ class WorkerRun(LoadRun):
 
     def _on_started(self, **_kwargs) -> None:
         self._stopped = False  # the web UI's next test
+        if not self.config.host and self.env.host and self.grouper is None:
+            # Started without -H: the master's spawn message named the target just now.
+            self._learn_routes(self.env.host)
 
     def _on_stopped(self, **_kwargs) -> None:
         self._stopped = True
