@@ -877,3 +877,26 @@ def test_an_open_ended_run_stopped_by_a_signal(target, tmp_path, signum):
     else:
         differences.found.append(f"perflab run wrote no {RUN_DIR}/results.json")
     differences.assert_none()
+
+
+@pytest.mark.parametrize("option", ["--list", "--show-task-ratio", "--show-task-ratio-json"])
+def test_options_that_describe_the_locustfile(tmp_path, option):
+    """Options that print what the locustfile holds and exit, without load: the same output."""
+    args = ["-f", locustfile("user_classes.py"), option]
+    commands = {
+        "locust": [sys.executable, "-m", "locust", *args],
+        "perflab run": [sys.executable, "-m", "perflab", "run", *args],
+    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOCUST_")}
+    env["HOME"] = str(tmp_path)
+    with_pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    processes = {
+        tool: subprocess.Popen(command, cwd=tmp_path, env=env, **with_pipes)
+        for tool, command in commands.items()
+    }
+    outputs = {tool: process.communicate(timeout=TIMEOUT_S) for tool, process in processes.items()}
+    locust_out, locust_err = outputs["locust"]
+    perflab_out, perflab_err = outputs["perflab run"]
+    assert processes["locust"].returncode == 0, locust_err
+    assert "ReaderUser" in locust_out and "AdminUser" in locust_out, locust_out
+    assert (processes["perflab run"].returncode, perflab_out) == (0, locust_out), perflab_err
