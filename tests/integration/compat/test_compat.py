@@ -811,6 +811,17 @@ def test_load_shape_ends_the_run(target, tmp_path):
     differences.assert_none()
 
 
+def test_stop_timeout_lets_users_finish_their_task(target, tmp_path):
+    """-t 2s stops users 2 s into a 2.5 s task; --stop-timeout 5 lets them finish it (Locust's
+    default 0 cuts it short: /checkout/end would never be requested)."""
+    case = Case(
+        ("-f", locustfile("long_task.py"), "-H", "{target}", *SHORT_RUN, "--stop-timeout", "5"),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = request_names("GET", "/checkout/begin", "/checkout/end")
+    compare_runs(locust, perflab, names=names).assert_none()
+
+
 def test_user_classes_picked_on_the_command_line(target, tmp_path):
     case = Case(
         ("-f", locustfile("user_classes.py"), "-H", "{target}", *SHORT_RUN,
