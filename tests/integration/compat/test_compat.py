@@ -832,9 +832,9 @@ def test_user_classes_picked_on_the_command_line(target, tmp_path):
     compare_runs(locust, perflab, names=names).assert_none()
 
 
-@pytest.mark.parametrize("logfile", ["run.log", "logs/run.log"])
-def test_logfile_and_loglevel(target, tmp_path, logfile):
+def test_logfile_and_loglevel(target, tmp_path):
     """`-L DEBUG --logfile FILE` (Locust makes a missing directory, as for --csv and --html)."""
+    logfile = "logs/run.log"
     case = Case(
         ("-f", locustfile("user_classes.py"), "-H", "{target}", *SHORT_RUN,
          "-L", "DEBUG", "--logfile", logfile, "AdminUser"),
