@@ -311,6 +311,16 @@ def compare_locust_files(differences: Differences) -> None:
             differences.same(
                 f"{kind} rows (method, name)", sorted(locust_rows), sorted(perflab_rows)
             )
+    for kind in ("_exceptions.csv", "_stats_history.csv"):
+        path = Path(f"{perflab.csv_prefix}{kind}")
+        if not path.is_file():
+            differences.found.append(f"--csv {CSV_PREFIX}: perflab run wrote no {kind}")
+            continue
+        differences.same(
+            f"{kind} header",
+            reports.read_csv_table(Path(f"{locust.csv_prefix}{kind}")).header,
+            reports.read_csv_table(path).header,
+        )
     if not perflab.html_file.is_file():
         differences.found.append(f"--html {HTML_FILE}: perflab run wrote no report")
         return
@@ -819,6 +829,28 @@ def test_stop_timeout_lets_users_finish_their_task(target, tmp_path):
     )  # fmt: skip
     locust, perflab = run_side_by_side(case, target, tmp_path)
     names = request_names("GET", "/checkout/begin", "/checkout/end")
+    compare_runs(locust, perflab, names=names).assert_none()
+
+
+def test_host_on_the_user_class(target, tmp_path):
+    """No -H: the User class's own `host` (read here from the environment, as teams do)."""
+    case = Case(
+        ("-f", locustfile("host_on_the_class.py"), *SHORT_RUN),
+        env={"SHOP_URL": "{target}"},
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    compare_runs(locust, perflab, names={("GET", "/from-the-class")}).assert_none()
+
+
+def test_several_locustfiles(target, tmp_path):
+    """`-f a.py,b.py`: the user classes of both files (one user of each)."""
+    files = f"{locustfile('markov_tasks.py')},{locustfile('sibling_imports.py')}"
+    case = Case(("-f", files, "-H", "{target}", *SHORT_RUN))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = request_names(
+        "GET", "/", "/catalogue/", "/product/42", "/cart/",
+        "/products/boots", "/products/scarf", "/products/gloves",
+    )  # fmt: skip
     compare_runs(locust, perflab, names=names).assert_none()
 
 
