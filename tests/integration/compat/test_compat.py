@@ -606,6 +606,8 @@ def test_events_order_distributed(target, tmp_path, distribution):
     )  # fmt: skip
     locust, perflab = run_side_by_side(case, target, tmp_path)
     differences = compare_runs(locust, perflab, names={("GET", "/events/page")})
+    # At quitting and quit Locust's master has no worker left: MasterRunner.quit() sends them
+    # quit and waits 0.5 s for them to say they left.
     master_keys = ("class", "state", "target_user_count", "user_count", "worker_count", "clients")
     worker_keys = ("class", "state", "target_user_count")
     locust_master, locust_workers = events_by_process(locust)
