@@ -32,7 +32,9 @@ pytestmark = pytest.mark.integration
 
 LOCUSTFILES = Path(__file__).with_name("locustfiles")
 CSV_PREFIX = "csv/run"
-HTML_FILE = "report.html"
+# In a directory Locust makes, with Locust's {u} (users) placeholder in the name.
+HTML_DIR = "html"
+HTML_FILE = f"{HTML_DIR}/report-{{u}}-users.html"
 RUN_DIR = "perflab-run"
 TIMEOUT_S = 60.0
 # The arguments most cases share: two users started at once, two seconds of load.
@@ -82,7 +84,12 @@ class Run:
 
     @property
     def html_file(self) -> Path:
-        return self.cwd / HTML_FILE
+        """The --html report (its name as Locust fills in the placeholder)."""
+        reports_written = self.html_files()
+        return reports_written[0] if reports_written else self.cwd / HTML_FILE
+
+    def html_files(self) -> list[Path]:
+        return sorted((self.cwd / HTML_DIR).glob("*.html"))
 
     def stats_csv(self) -> reports.CsvTable:
         return reports.stats_csv(self.csv_prefix)
@@ -324,6 +331,11 @@ def compare_locust_files(differences: Differences) -> None:
     if not perflab.html_file.is_file():
         differences.found.append(f"--html {HTML_FILE}: perflab run wrote no report")
         return
+    differences.same(
+        f"--html {HTML_FILE} written as",
+        [path.name for path in locust.html_files()],
+        [path.name for path in perflab.html_files()],
+    )
     differences.same(
         "--html requests (method, name)",
         sorted(locust.html_request_names()),
