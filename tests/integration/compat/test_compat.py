@@ -447,6 +447,12 @@ CONFIG_CASES = {
         {"num_users": 3, "journey": "from-pyproject", "tags": ["included"], "exclude_tags": None},
         request_names("GET", "/tagged/included"),
     ),
+    # No -u, -r: Locust's headless defaults (1 user, 1 a second) are in parsed_options too.
+    "defaults": (
+        Case(("-f", CONFIGURED, "-H", "{target}", "-t", "2s")),
+        {"num_users": 1, "spawn_rate": 1, "journey": "unnamed", "tags": None, "exclude_tags": None},
+        request_names("GET", "/configured/unnamed", "/tagged/included", "/tagged/excluded"),
+    ),
     "environment": (
         Case(
             ("-f", CONFIGURED),
