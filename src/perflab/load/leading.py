@@ -145,6 +145,12 @@ class LeadingRun(LoadRun):
 
     def _start_load(self, shape) -> None:
         config = self.config
+        options = self.parsed_options
+        if options is not None:  # Locust's headless defaults, where its locustfiles read them
+            if options.num_users is None:
+                options.num_users = 1
+            if options.spawn_rate is None:
+                options.spawn_rate = 1
         if config.iterations:
             self.iteration_limit = IterationLimit(config.iterations)
             self.iteration_limit.install()
