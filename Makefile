@@ -66,12 +66,17 @@ $(STAMP6): pyproject.toml | $(PY6)
 	touch $(STAMP6)
 
 # On Django 6.0: every test but the integration ones (real gunicorn and Locust runs, most of
-# the suite's time), then those that serve Django 6.0 for real: the demo seeded, served,
-# load-tested and reported, the dev profile with the toolbar and silk, the Wagtail site.
+# the suite's time) and those of code that imports no Django (the load runner, the report,
+# capacity, the histogram, the command line's argument checks: DJANGO6_SKIPPED), then those
+# that serve Django 6.0 for real: the demo seeded, served, load-tested and reported, the dev
+# profile with the toolbar and silk, the Wagtail site.
 # -p no:cacheprovider: these runs do not overwrite the main run's .pytest_cache.
 DJANGO6_SERVED ?= tests/integration/test_serve.py tests/wagtail_site
+DJANGO6_SKIPPED ?= tests/load tests/report tests/capacity tests/test_histogram.py \
+	tests/commands/test_bad_input.py
 django6-suite: $(STAMP6)
-	$(PY6) -m pytest -p no:cacheprovider -m "not integration" $(NO_TESTS_IS_FAILURE)
+	$(PY6) -m pytest -p no:cacheprovider -m "not integration" \
+		$(addprefix --ignore=,$(DJANGO6_SKIPPED)) $(NO_TESTS_IS_FAILURE)
 	$(PY6) -m pytest -p no:cacheprovider $(DJANGO6_SERVED) $(NO_TESTS_IS_FAILURE)
 
 # ruff, then the import contracts of pyproject's [tool.importlinter] (the layers).
