@@ -1,10 +1,13 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from perflab.demo.project import WSGI_APP
 from perflab.server import GunicornServer, free_port
+
+REPO = Path(__file__).parents[2]
 
 
 def run_perflab(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -46,3 +49,24 @@ def server_for(seeded_db, data_dir, log_dir=None, workers=2, **env) -> GunicornS
 def blog_server(seeded_db):
     with server_for(seeded_db, seeded_db[1]) as server:
         yield server
+
+
+def catch_all_site(directory: Path, tls: tuple[Path, Path] | None = None, **env: str):
+    """tests/integration/catch_all_urls.py under gunicorn (with TLS: certificate and key), its
+    probe store in ``directory``."""
+    from perflab.probe.store import RecordingStore
+
+    RecordingStore.at_path(directory / "probe.sqlite3").ensure_schema()  # for --store
+    return GunicornServer(
+        WSGI_APP,
+        port=free_port(),
+        workers=2,
+        env={
+            "DJANGO_SETTINGS_MODULE": "tests.integration.catch_all_settings",
+            "PERFLAB_DATA_DIR": str(directory),
+            "PYTHONPATH": str(REPO),
+            **env,
+        },
+        log_path=directory / "gunicorn.log",
+        tls=tls,
+    )

@@ -129,11 +129,12 @@ def test_open_model_shares_end_with_the_run(blog_server, store, locustfile, tmp_
     (whose stop first spends ~0.1 s in inspect): nothing due in that time counts as dropped."""
     before = served(store)
     out = tmp_path / "run"
+    # --stop-timeout: under Locust's default, 0, an iteration in flight at the end is cut.
     process = perflab_run(
         "-f", str(locustfile), "--host", blog_server.url, "--arrival-rate", "100",
         "--max-in-flight", "20", "-t", "3s", "--workers", "2", "--stop-timeout", "5",
         "--out", str(out),
-    )  # fmt: skip  (Locust's default stop timeout, 0, would cut iterations in flight)
+    )  # fmt: skip
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr[-3000:]
     results = json.loads((out / "results.json").read_text())

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from perflab.demo.project import WSGI_APP
 from perflab.load.grouping import fetch_app_description
 from perflab.load.target import check_target, is_this_machine, resolve_target
-from perflab.server import GunicornServer, free_port
-from tests.integration.conftest import run_perflab
+from tests.integration.conftest import catch_all_site, run_perflab
 from tests.load.test_grouping import self_signed_certificate
 from tests.load.test_target import hostname_in_hosts_file
 
@@ -53,18 +51,8 @@ def tls_site(tmp_path_factory):
     own_name = hostname_in_hosts_file()
     names = ["localhost", "127.0.0.1", *([own_name] if own_name else [])]
     certificate, key = self_signed_certificate(directory, *names)
-    server = GunicornServer(
-        WSGI_APP,
-        port=free_port(),
-        workers=2,
-        env={
-            "DJANGO_SETTINGS_MODULE": "tests.integration.catch_all_settings",
-            "PERFLAB_DATA_DIR": str(directory),
-            "PYTHONPATH": str(REPO),
-            "PERFLAB_ALLOWED_HOSTS": ",".join(names),
-        },
-        log_path=directory / "gunicorn.log",
-        tls=(certificate, key),
+    server = catch_all_site(
+        directory, tls=(certificate, key), PERFLAB_ALLOWED_HOSTS=",".join(names)
     )
     with server:
         yield server, certificate

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from perflab.demo.project import WSGI_APP
 from perflab.load.grouping import route_named
 from perflab.probe.store import RecordingStore
-from perflab.server import GunicornServer, free_port
-from tests.integration.conftest import run_perflab
+from tests.integration.conftest import catch_all_site, run_perflab
 from tests.wagtail_site.conftest import serve_site, wagtail_site_db  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
@@ -26,23 +24,6 @@ HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 LOCUSTFILE = HERE / "pages_locustfile.py"
 PAGES = ["/docs/intro/", "/docs/setup/", "/articles/1/", "/articles/2/"]
-
-
-def catch_all_site(directory: Path, **env: str) -> GunicornServer:
-    """tests/integration/catch_all_urls.py under gunicorn, its probe store in ``directory``."""
-    RecordingStore.at_path(directory / "probe.sqlite3").ensure_schema()  # for --store
-    return GunicornServer(
-        WSGI_APP,
-        port=free_port(),
-        workers=2,
-        env={
-            "DJANGO_SETTINGS_MODULE": "tests.integration.catch_all_settings",
-            "PERFLAB_DATA_DIR": str(directory),
-            "PYTHONPATH": str(REPO),
-            **env,
-        },
-        log_path=directory / "gunicorn.log",
-    )
 
 
 def perflab_run(url: str, pages: list[str], out: Path, *args: str):

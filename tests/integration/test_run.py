@@ -115,10 +115,11 @@ def test_percentiles_match_the_servers_known_latencies(profiled_server, tmp_path
 def test_local_workers_merge_every_request(profiled_server, tmp_path):
     before = profiled_server.served()
     out = tmp_path / "run"
+    # --stop-timeout: under Locust's default, 0, a request in flight at the end is cut.
     result = perflab_run(
         "-f", str(LATENCY_FILE), "--host", profiled_server.url, "-u", "4", "-r", "4",
         "-t", "5s", "--workers", "2", "--stop-timeout", "5", "--out", str(out), "FastUser",
-    )  # fmt: skip  (Locust's default stop timeout, 0, would cut requests in flight at the end)
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     results = results_of(out)
     served = profiled_server.served() - before
