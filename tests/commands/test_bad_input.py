@@ -139,6 +139,9 @@ def fx(tmp_path_factory) -> dict[str, str]:
     (root / "results_is_a_dir" / "results.json").mkdir()
     (root / "empty").mkdir()
     (root / "adir").mkdir()
+    hidden = root / "no-plugins" / "locust_plugins"  # -i is then perflab's own, not the plugin's
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ModuleNotFoundError(name='locust_plugins')\n")
     (root / "file").write_text("not a directory\n")
     for name, text in LOCUSTFILES.items():
         (root / name).write_text(text)
@@ -283,6 +286,9 @@ CASES = [
      "--arrival-rate", "5"], 2, "--arrival-rate runs headless: add --headless"),
     ("run unknown option", [*RUN, "--usres", "3"], 2,
      "unrecognized arguments: --usres (did you mean --users?)"),
+    ("run iterations with workers", [*RUN, "-i", "10", "--workers", "2"], 2,
+     "-i/--iterations counts in one process: run it without workers",
+     {"PYTHONPATH": "{root}/no-plugins"}),
     ("run csv history without csv", [*RUN, "--csv-full-history"], 2,
      "'--csv-full-history' requires '--csv'"),
     ("run shape and rate", [*RUN, "--shape", "ramp", "--arrival-rate", "5"], 2,

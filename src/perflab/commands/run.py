@@ -100,6 +100,8 @@ def config_from(parsed):
     role = "worker" if options.worker else "master" if (options.master or workers) else "local"
     web = role != "worker" and (options.perflab_web or not options.headless)
     iterations = getattr(options, "perflab_iterations", None)  # None: locust-plugins counts
+    if iterations and role != "local":
+        raise PerflabError("-i/--iterations counts in one process: run it without workers")
     if web and (rate or options.perflab_shape or iterations):
         what = "--arrival-rate" if rate else "--shape" if options.perflab_shape else "--iterations"
         raise PerflabError(f"{what} runs headless: add --headless (the web UI starts users)")
