@@ -86,9 +86,10 @@ def locustfile(tmp_path) -> Path:
 def test_duration_and_rate_are_the_loads(blog_server, store, locustfile, tmp_path):
     before = served(store)
     out = tmp_path / "run"
+    # Users mid-task get --stop-timeout to finish it (Locust's default, 0, cuts them).
     process = perflab_run(
         "-f", str(locustfile), "--host", blog_server.url, "-u", "4", "-r", "4", "-t", "6s",
-        "--workers", "2", "--out", str(out),
+        "--workers", "2", "--stop-timeout", "5", "--out", str(out),
     )  # fmt: skip
     _, stderr = process.communicate(timeout=120)
     exited = time.time()
@@ -153,9 +154,10 @@ def test_ctrl_c_ends_a_distributed_run_in_seconds(blog_server, store, locustfile
     """SIGINT to the master alone, or to the whole group as a terminal's Ctrl-C does."""
     before = served(store)
     out = tmp_path / "run"
+    # Users mid-task get --stop-timeout to finish it (Locust's default, 0, cuts them).
     process = perflab_run(
         "-f", str(locustfile), "--host", blog_server.url, "-u", "4", "-r", "4", "-t", "60s",
-        "--workers", "2", "--out", str(out),
+        "--workers", "2", "--stop-timeout", "5", "--out", str(out),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
