@@ -41,13 +41,15 @@ def client_counts(out: Path) -> dict[tuple[str, str], int]:
 
 
 def server_counts(store_path: Path, client: dict[tuple[str, str], int]) -> dict:
-    """The store's request count per (method, route), once every client request is in it
-    (the probe's writers flush every 0.2 s; a request cut off by the end may add one)."""
+    """The store's request count per (method, route), once every client request is in it,
+    route by route (the probe's writers flush every 0.2 s; a request cut off by the end is
+    the server's only, and must not stand in for another route's late one)."""
     store = RecordingStore.at_path(store_path)
     deadline = time.monotonic() + 10
     while True:
         counts = {(r["method"], r["route"]): r["count"] for r in store.routes() if r["route"]}
-        if sum(counts.values()) >= sum(client.values()) or time.monotonic() > deadline:
+        arrived = all(counts.get(key, 0) >= count for key, count in client.items())
+        if arrived or time.monotonic() > deadline:
             return counts
         time.sleep(0.2)
 
