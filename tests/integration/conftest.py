@@ -17,15 +17,20 @@ def run_perflab(*args: str, env: dict, timeout: float = 120) -> subprocess.Compl
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def seeded_db(tmp_path_factory):
-    """A SQLite file seeded through the real `perflab seed` command."""
-    directory = tmp_path_factory.mktemp("blog")
+def seed_blog(directory: Path, posts: int, users: int) -> tuple[str, Path]:
+    """A SQLite file in ``directory`` seeded through the real `perflab seed` command: its
+    database URL, and the directory (the probe's data goes there too)."""
     url = f"sqlite:///{directory / 'blog.sqlite3'}"
     env = {"PERFLAB_DATA_DIR": str(directory), "PATH": "/usr/bin:/bin"}
-    result = run_perflab("seed", "--posts", "3000", "--users", "20", "--db", url, env=env)
+    result = run_perflab("seed", "--posts", str(posts), "--users", str(users), "--db", url, env=env)
     assert result.returncode == 0, result.stderr
     return url, directory
+
+
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory):
+    """3,000 posts by 20 authors."""
+    return seed_blog(tmp_path_factory.mktemp("blog"), posts=3000, users=20)
 
 
 def server_for(seeded_db, data_dir, log_dir=None, workers=2, **env) -> GunicornServer:

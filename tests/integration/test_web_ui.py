@@ -26,7 +26,7 @@ import pytest
 
 from perflab.datadir import STORE_FILE
 from perflab.server import free_port
-from tests.integration.conftest import run_perflab, server_for
+from tests.integration.conftest import seed_blog, server_for
 
 pytestmark = pytest.mark.integration
 
@@ -74,12 +74,9 @@ def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The reference app with its probe under gunicorn, on a small seeded database."""
-    directory = tmp_path_factory.mktemp("web-ui-app")
-    url = f"sqlite:///{directory / 'blog.sqlite3'}"
-    env = {"PERFLAB_DATA_DIR": str(directory), "PATH": "/usr/bin:/bin"}
-    seeded = run_perflab("seed", "--posts", "200", "--users", "10", "--db", url, env=env)
-    assert seeded.returncode == 0, seeded.stderr
-    with server_for((url, directory), directory, workers=1) as server:
+    seeded = seed_blog(tmp_path_factory.mktemp("web-ui-app"), posts=200, users=10)
+    directory = seeded[1]
+    with server_for(seeded, directory, workers=1) as server:
         yield server, directory / STORE_FILE
 
 
