@@ -37,12 +37,13 @@ def test_unknown_paths_keep_locusts_default_name():
     assert RouteGrouper(PATTERNS).name_for_url("/nowhere/") is None
 
 
-@pytest.fixture
-def server():
-    replies = {}
+def answering(replies: dict[str, tuple[int, bytes]], authorizations: list) -> HTTPServer:
+    """An HTTP server on 127.0.0.1 answering each path from ``replies`` (404 "{}" otherwise),
+    noting each request's Authorization header."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
+            authorizations.append(self.headers.get("Authorization"))
             status, body = replies.get(self.path, (404, b"{}"))
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
@@ -52,7 +53,13 @@ def server():
         def log_message(self, *args):
             pass
 
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    return HTTPServer(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def server():
+    replies = {}
+    httpd = answering(replies, [])
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", replies
@@ -118,19 +125,7 @@ def tls_server(tmp_path):
         certificate, key = self_signed_certificate(tmp_path, *names)
         body = json.dumps({"urlpatterns": PATTERNS}).encode()
         authorizations = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                authorizations.append(self.headers.get("Authorization"))
-                self.send_response(200 if self.path == "/perf/api/urlpatterns/" else 404)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        httpd = HTTPServer(("127.0.0.1", 0), Handler)
+        httpd = answering({"/perf/api/urlpatterns/": (200, body)}, authorizations)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate, key)
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
