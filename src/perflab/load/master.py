@@ -104,8 +104,6 @@ class MasterRun(LeadingRun):
     def _stop_users(self) -> float:
         """End the load on every worker and wait, bounded, for each one's last figures;
         return when the last worker's users had stopped."""
-        from locust.runners import STATE_MISSING
-
         runner = self.runner
         stopped = self._workers_stopped
         runner.stop(send_stop_to_client=False)  # the master's own state; ends a shape's greenlet
@@ -118,10 +116,7 @@ class MasterRun(LeadingRun):
             # Looked at before the pause: what a worker sent before exiting is read during it.
             gone = self.workers.all_exited
             gevent.sleep(0.02)
-            waiting = [
-                client for client in runner.clients.all
-                if client.id not in stopped and client.state != STATE_MISSING
-            ]  # fmt: skip
+            waiting = self._without_last_message()
             if not waiting:
                 return max(stopped.values(), default=time.time())
             if gone or time.monotonic() > deadline:
@@ -144,19 +139,22 @@ class MasterRun(LeadingRun):
     def _await_last_figures(self) -> float:
         """Every worker Locust's stop reached sends its last figures, then stays for the
         next test (the web UI's workers do not exit)."""
-        from locust.runners import STATE_MISSING
-
         deadline = time.monotonic() + self.config.stop_timeout_s + STOP_GRACE_S
         while time.monotonic() < deadline:
-            waiting = [
-                client for client in self.runner.clients.all
-                if client.id not in self._workers_stopped and client.state != STATE_MISSING
-            ]  # fmt: skip
-            if not waiting:
+            if not self._without_last_message():
                 return max(self._workers_stopped.values(), default=time.time())
             gevent.sleep(0.05)
         logger.warning("a worker sent no last message: its last second is lost")
         return time.time()
+
+    def _without_last_message(self) -> list:
+        """The connected workers whose last figures have not come yet."""
+        from locust.runners import STATE_MISSING
+
+        return [
+            client for client in self.runner.clients.all
+            if client.id not in self._workers_stopped and client.state != STATE_MISSING
+        ]  # fmt: skip
 
     def _open_snapshots(self) -> list[dict[str, float]]:
         return list(self._worker_open.values())
