@@ -124,17 +124,21 @@ class LoadRun:
         self.console = console
         self.scenario = scenario  # loaded while the command line was read, or by execute
         self.parsed_options = parsed_options  # Locust's, for the locustfile's listeners
-        self.stats = self._new_stats(separate_service=config.arrival_rate is not None)
-        self.samples = RequestSamples(resolve=resolve_request_id)
-        self._unfolded: list[tuple] = []  # requests seen, not yet in stats and samples
+        self._forget_figures(separate_service=config.arrival_rate is not None)
         self.tracker = ClientTracker()
         self.grouper: RouteGrouper | None = None  # from the probe's routes, when it has them
         self.grouping_reason = ""  # why requests are not named by route, when they are not
         self.app_facts: dict[str, Any] = {}  # the app's versions, from the probe
         self._split_names: dict[str, tuple] = {}  # names counted under what was served
         self.open_model: OpenModel | None = None  # this process's arrivals (open model)
-        self.user_errors: dict[str, int] = {}
         self.user_classes: list[type] = []  # as the locustfile declares them
+
+    def _forget_figures(self, separate_service: bool) -> None:
+        """Statistics, samples and task errors start empty (a run; a test of the web UI)."""
+        self.stats = self._new_stats(separate_service)
+        self.samples = RequestSamples(resolve=resolve_request_id)
+        self._unfolded: list[tuple] = []  # requests seen, not yet in stats and samples
+        self.user_errors: dict[str, int] = {}
 
     def _new_stats(self, separate_service: bool) -> LoadStats:
         return LoadStats(window_s=self.stats_window_s, separate_service=separate_service)

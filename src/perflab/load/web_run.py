@@ -17,12 +17,10 @@ from pathlib import Path
 
 import gevent
 
-from perflab.load.client import resolve_request_id
 from perflab.load.leading import LeadingRun
 from perflab.load.locust_outputs import LocustOutputs
 from perflab.load.results import RunDirectory, default_run_dir
 from perflab.load.runner import RunOutcome
-from perflab.load.samples import RequestSamples
 from perflab.load.web_tab import PerflabTab, tab_figures
 
 
@@ -159,7 +157,7 @@ class WebRun(LeadingRun):
         """A test starts (Locust fires this once per start, not on a change of users)."""
         if self._finishing is not None:
             self._finishing.join()  # the last test's files first
-        self._reset_figures()
+        self._forget_figures(separate_service=False)
         self._begin_test()
         run_dir = RunDirectory(self._next_run_dir()).create()
         run_dir.keep_inputs(self.scenario.path if self.scenario else self.config.locustfile,
@@ -172,14 +170,8 @@ class WebRun(LeadingRun):
     def _on_reset_stats(self, **_kwargs) -> None:
         """Locust's Reset button: perflab's figures of the test restart with Locust's."""
         if self.current is not None:
-            self._reset_figures()
+            self._forget_figures(separate_service=False)
             self.started = time.time()
-
-    def _reset_figures(self) -> None:
-        self.stats = self._new_stats(separate_service=False)
-        self.samples = RequestSamples(resolve=resolve_request_id)
-        self._unfolded = []
-        self.user_errors = {}
 
     def _on_test_stop(self, **_kwargs) -> None:
         if self.current is not None and self._finishing is None:
