@@ -148,6 +148,8 @@ def test_cache_calls_are_recorded_with_hits_and_misses(probe, blog):
     ]
     assert [(c["operation"], c["hits"], c["misses"]) for c in warm["cache"]] == [("get", 1, 0)]
     assert warm["cache_hits"] == 1 and warm["query_count"] == 0
+    get, set_ = cold["cache"]  # each call's offset from the request's start, in order
+    assert 0 <= get["start_ms"] <= set_["start_ms"] <= cold["duration_ms"]
 
 
 def test_templates_and_spans_are_recorded(probe):
@@ -160,6 +162,9 @@ def test_templates_and_spans_are_recorded(probe):
     assert (spans["outer"]["depth"], spans["inner"]["depth"]) == (0, 1)
     assert spans["decorated helper"]["depth"] == 2
     assert spans["outer"]["duration_ms"] >= spans["inner"]["duration_ms"]
+    (template,) = record["templates"]  # rendered after the spans closed, on the same axis
+    outer_end = spans["outer"]["start_ms"] + spans["outer"]["duration_ms"]
+    assert outer_end <= template["start_ms"] <= record["duration_ms"]
 
 
 def test_a_failing_view_is_recorded_as_500(probe):

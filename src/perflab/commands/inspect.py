@@ -318,8 +318,10 @@ def render_requests(rows: list[dict], console: Console) -> None:
 # after these, as text, rather than hidden.
 CACHE_COLUMNS = [("operation", "operation", str), ("cache", "cache", str),
                  ("keys", "keys", str), ("hits", "hits", str), ("misses", "misses", str),
+                 ("start_ms", "start ms", lambda v: f"{v:.2f}"),
                  ("duration_ms", "ms", lambda v: f"{v:.2f}")]  # fmt: skip
-TEMPLATE_COLUMNS = [("name", "template", str), ("duration_ms", "ms", lambda v: f"{v:.2f}")]
+TEMPLATE_COLUMNS = [("name", "template", str), ("start_ms", "start ms", lambda v: f"{v:.2f}"),
+                    ("duration_ms", "ms", lambda v: f"{v:.2f}")]  # fmt: skip
 SPAN_COLUMNS = [("name", "span", str), ("depth", "depth", str),
                 ("start_ms", "start ms", lambda v: f"{v:.2f}"),
                 ("duration_ms", "ms", lambda v: f"{v:.2f}")]  # fmt: skip

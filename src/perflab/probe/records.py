@@ -46,11 +46,13 @@ class CacheEvent(NamedTuple):
     hits: int = 0
     misses: int = 0
     keys: int = 1
+    start_ms: float | None = None  # offset from the start of the request (None: not known)
 
 
 class TemplateEvent(NamedTuple):
     name: str
     duration_ms: float
+    start_ms: float | None = None  # offset from the start of the request (None: not known)
 
 
 class SpanEvent(NamedTuple):

@@ -78,9 +78,8 @@ class CacheRecorder(Recorder):
                 active.cache_depth -= 1
             duration = (time.perf_counter() - start) * 1000.0
             hits, misses, keys = _hits_and_misses(operation, args, kwargs, result)
-            active.cache.append(
-                CacheEvent(operation, alias, duration, hits=hits, misses=misses, keys=keys)
-            )
+            offset = (start - active.t0) * 1000.0
+            active.cache.append(CacheEvent(operation, alias, duration, hits, misses, keys, offset))
             return result
 
         return recorded

@@ -58,7 +58,7 @@ def _timed(original):
         finally:
             name = getattr(template.template, "name", None) or "<string>"
             duration = (time.perf_counter() - start) * 1000.0
-            active.templates.append(TemplateEvent(name, duration))
+            active.templates.append(TemplateEvent(name, duration, (start - active.t0) * 1000.0))
 
     return render
 
