@@ -1,0 +1,205 @@
+"""What the dashboard's browser test stands on: the reference app under gunicorn with its probe,
+its users (staff and not), real load through ``perflab run``, a read-only view of the probe's
+store, and a headless Chromium whose every request is checked: only 127.0.0.1 is reachable,
+and console errors, page errors and failed loads are collected for the test to assert on.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from perflab.datadir import STORE_FILE
+from perflab.server import GunicornServer
+
+REPO = Path(__file__).parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "dashboard"
+LOGIN_PATH = "/accounts/login/"
+PASSWORD_FILE = "dashboard_password"  # where `perflab seed` keeps the staff user's password
+
+LOCUSTFILE = """
+from locust import constant
+
+from perflab.demo.locustfile import AuthorsUser, BlogUser
+
+
+class QuickBlogUser(BlogUser):
+    wait_time = constant(0.05)
+
+
+class QuickAuthorsUser(AuthorsUser):
+    wait_time = constant(0.2)
+"""
+
+# Django's ORM on the reference app's own database, as `perflab seed` reaches it.
+MAKE_USER = """
+import sys
+
+import django
+
+django.setup()
+from django.contrib.auth import get_user_model
+
+username, password, role = sys.argv[1:4]
+user, _ = get_user_model().objects.get_or_create(username=username)
+user.is_active, user.is_staff = True, role == "staff"
+user.set_password(password)
+user.save()
+"""
+
+
+def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
+    """``check()``'s first true value, polled every 0.2 s for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.2)
+
+
+def app_environment(database_url: str, data_dir: Path) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "perflab.demo.settings",
+        "DATABASE_URL": database_url,
+        "PERFLAB_DATA_DIR": str(data_dir),
+        "PERFLAB_PROBE": "off",  # a one-off process: nothing of it to record
+        "PATH": "/usr/bin:/bin",
+    }
+
+
+def make_user(database_url: str, data_dir: Path, username: str, role: str) -> str:
+    """A user (``role`` "staff" or "plain") in the app's database; its new random password."""
+    password = secrets.token_urlsafe(16)
+    made = subprocess.run(
+        [sys.executable, "-c", MAKE_USER, username, password, role],
+        capture_output=True, text=True, timeout=60, env=app_environment(database_url, data_dir),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    return password
+
+
+@dataclass
+class Site:
+    """The served reference app and what a test needs to know about it."""
+
+    server: GunicornServer
+    data_dir: Path
+    staff: tuple[str, str]
+    plain: tuple[str, str]
+    locustfile: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / STORE_FILE
+
+    def reader(self):
+        """The probe's store, read-only: the test never writes to what it checks."""
+        from perflab.probe.store.reader import StoreReader
+
+        return StoreReader.at_path(self.store_path, read_only=True)
+
+    def load_command(self, seconds: int, out: Path, users: int = 4) -> list[str]:
+        """A bounded headless ``perflab run`` of the demo's users against this site."""
+        return [sys.executable, "-m", "perflab", "run", "--headless", "--quiet",
+                "-f", str(self.locustfile), "--host", self.url, "-u", str(users),
+                "-r", str(users), "-t", f"{seconds}s", "--store", str(self.store_path),
+                "--out", str(out), "QuickBlogUser", "QuickAuthorsUser"]  # fmt: skip
+
+    def load(self, seconds: int, out: Path, background: bool = False):
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        command = self.load_command(seconds, out)
+        if background:  # its output in OUT.log (the child keeps its own copy of the file)
+            with open(out.parent / f"{out.name}.log", "w") as log:
+                return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        return done
+
+    def settled(self, timeout: float = 15) -> int:
+        """The store's request count once it stopped changing for a second (the probe's
+        writers flush every 0.5 s)."""
+        store, last = self.reader(), [-1, time.monotonic()]
+
+        def still() -> int | None:
+            count = store.request_count()
+            if count != last[0]:
+                last[:] = [count, time.monotonic()]
+                return None
+            return count if time.monotonic() - last[1] >= 1.0 and count else None
+
+        return wait_for(still, timeout, "the probe's store to settle")
+
+    def get(self, path: str, cookie: str | None = None, method: str = "GET"):
+        """``(status, headers, body)`` of one request, redirects not followed."""
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        request = urllib.request.Request(self.url + path, method=method)
+        if cookie:
+            request.add_header("Cookie", cookie)
+        try:
+            with urllib.request.build_opener(NoRedirect).open(request, timeout=10) as response:
+                return response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read().decode()
+
+
+@dataclass
+class Guard:
+    """Everything a browser context tried that it should not have: a host other than
+    127.0.0.1 (aborted), console errors, uncaught page errors, failed loads."""
+
+    blocked: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def attach(self, context) -> None:
+        context.route("**/*", self._route)
+        context.on("page", self._watch)
+        context.on("requestfailed", lambda r: self.failed.append(f"{r.url}: {r.failure}"))
+        context.on(
+            "response",
+            lambda r: r.status >= 400 and self.failed.append(f"{r.url}: HTTP {r.status}"),
+        )
+
+    def _route(self, route) -> None:
+        host = urlsplit(route.request.url).hostname
+        if host == "127.0.0.1":
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort("blockedbyclient")
+
+    def _watch(self, page) -> None:
+        page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+
+    def problems(self) -> dict[str, list[str]]:
+        return {k: v for k, v in vars(self).items() if v}
+
+
+def shot(page, name: str) -> Path:
+    """A full-page screenshot kept as a CI artifact."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    return path

@@ -1,0 +1,149 @@
+"""The /perf/ dashboard in a real headless Chromium (Playwright driving Debian's ``chromium``; no
+browser download) against the reference app under gunicorn with its probe, its store filled by
+real ``perflab run`` traffic: a staff user logs in through the login form and follows overview →
+route → request → SQL → statement → EXPLAIN; the routes table sorted and filtered; the figures
+shown equal to what the store says (read-only); the overview updating itself during a run;
+anonymous users sent to the login page and non-staff users refused, assets included.
+
+The browser reaches 127.0.0.1 only (every other host aborted and recorded), and every page must
+load without a console error or a failed load. Full-page screenshots of each page go to
+test-artifacts/dashboard/ (kept by CI).
+"""
+
+from __future__ import annotations
+
+import shutil
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from tests.integration.conftest import seed_blog, server_for
+from tests.integration.dashboard_site import (
+    LOCUSTFILE,
+    LOGIN_PATH,
+    PASSWORD_FILE,
+    Guard,
+    Site,
+    make_user,
+    shot,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The reference app with its probe under gunicorn, a staff user, a user who is not staff,
+    and a few seconds of the demo's users recorded in the probe's store."""
+    directory = tmp_path_factory.mktemp("dashboard")
+    seeded = seed_blog(directory, posts=200, users=10)
+    url = seeded[0]
+    password_file = directory / PASSWORD_FILE
+    if password_file.exists():  # `perflab seed` made the dashboard's staff user
+        staff = ("perflab", password_file.read_text().strip())
+    else:
+        staff = ("dashboard-staff", make_user(url, directory, "dashboard-staff", "staff"))
+    plain = ("dashboard-reader", make_user(url, directory, "dashboard-reader", "plain"))
+    locustfile = directory / "users.py"
+    locustfile.write_text(LOCUSTFILE)
+    with server_for(seeded, directory, workers=2) as server:
+        served = Site(server, directory, staff, plain, locustfile)
+        served.load(4, directory / "first-run")
+        served.settled()
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("no chromium or chromium-browser on PATH (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            # nothing but loopback is reachable: everything else goes to a closed port
+            proxy={"server": "http://127.0.0.1:9", "bypass": "127.0.0.1,localhost,[::1]"},
+        )
+        yield launched
+        launched.close()
+
+
+def guarded(browser) -> tuple[object, Guard]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    guard = Guard()
+    guard.attach(context)
+    return context, guard
+
+
+def log_in(page, site: Site, who: tuple[str, str]) -> None:
+    """Through the login form Django's redirect leads to, as a person would."""
+    page.goto(site.url + "/perf/")
+    assert page.url.startswith(site.url + LOGIN_PATH + "?next="), page.url
+    page.fill("input[name=username]", who[0])
+    page.fill("input[name=password]", who[1])
+    with page.expect_navigation():
+        page.click("form [type=submit]")
+
+
+def protected_paths(site: Site) -> dict[str, str]:
+    """Every dashboard URL (one of each page, with real ids from the store) and an asset."""
+    store = site.reader()
+    route = store.routes()[0]
+    request = store.requests(limit=1)[0]
+    statement = store.sql(limit=1)[0]
+    run = store.runs(limit=1)[0]
+    query = urlencode({"method": route["method"], "route": route["route"], "range": "1h"})
+    return {
+        "overview": "/perf/",
+        "route": f"/perf/route/?{query}",
+        "request": f"/perf/requests/{request['id']}/",
+        "profile": f"/perf/requests/{request['id']}/profile/",
+        "sql": "/perf/sql/?range=1h",
+        "statement": f"/perf/sql/{statement['fingerprint_hash']}/",
+        "runs": "/perf/runs/",
+        "run report": f"/perf/runs/{quote(run['run_id'])}/report/",
+        "search": f"/perf/search/?q={quote(request['request_id'])}",
+        "asset": "/perf/assets/uPlot.iife.min.js",
+    }
+
+
+def data_in(body: str, site: Site) -> list[str]:
+    """Recorded facts a refused response must not hold."""
+    store = site.reader()
+    facts = [r["route"] for r in store.routes()] + [
+        r["request_id"] for r in store.requests(limit=5)
+    ]
+    return [fact for fact in facts if fact in body]
+
+
+def test_anonymous_users_are_sent_to_the_login_page_for_every_page_and_asset(site, browser):
+    for name, path in protected_paths(site).items():
+        status, headers, body = site.get(path)
+        assert status == 302, (name, status)
+        assert headers["Location"] == f"{LOGIN_PATH}?next={quote(path, safe='/')}", name
+        assert not data_in(body, site), name
+
+    context, guard = guarded(browser)
+    page = context.new_page()
+    page.goto(site.url + "/perf/")
+    assert page.url == f"{site.url}{LOGIN_PATH}?next=/perf/"
+    assert page.locator("input[name=password]").is_visible()
+    shot(page, "login")
+    assert not guard.problems(), guard.problems()
+    context.close()
+
+
+def test_a_logged_in_user_who_is_not_staff_is_refused_pages_and_assets(site, browser):
+    context, guard = guarded(browser)
+    page = context.new_page()
+    log_in(page, site, site.plain)
+    assert page.url == site.url + "/perf/"
+    assert not data_in(page.content(), site)
+    for name, path in protected_paths(site).items():
+        response = context.request.get(site.url + path, max_redirects=0)
+        assert response.status == 403, (name, response.status)
+        assert not data_in(response.text(), site), name
+    assert not guard.blocked and not guard.page_errors
+    context.close()
