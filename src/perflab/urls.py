@@ -1,8 +1,9 @@
-"""``path("perf/", include("perflab.urls"))``: the probe's JSON API."""
+"""``path("perf/", include("perflab.urls"))``: the probe's JSON API and the dashboard."""
 
 from django.urls import path
 
 from perflab.api import views
+from perflab.dashboard.urls import urlpatterns as dashboard_urlpatterns
 
 app_name = "perflab"
 
@@ -17,4 +18,5 @@ urlpatterns = [
     path("api/explain/", views.explain_view, name="explain"),
     path("api/status/", views.status, name="status"),
     path("api/urlpatterns/", views.urlpatterns, name="urlpatterns"),
+    *dashboard_urlpatterns,
 ]

@@ -1,0 +1,67 @@
+"""One route's page: latency and throughput over time, how many statements its requests
+issue, its findings with where they run, its slowest requests, and — for a catch-all route
+(Wagtail's pages, ``ROUTE_NAME``) — its endpoints, the routes named ``<route>[<part>]``."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+from perflab.api.params import Parameters, Text
+from perflab.dashboard.access import dashboard_view
+from perflab.dashboard.charts import latency_chart, query_count_chart, throughput_chart
+from perflab.dashboard.links import request_url, route_url, statement_url
+from perflab.dashboard.period import PERIOD, period_of, range_choices
+from perflab.dashboard.rendering import render_page
+
+SLOWEST = 20
+METHOD = Text(max_length=20, pattern=re.compile("[A-Z]+"), expected="an HTTP method", required=True)
+ROUTE = Text(max_length=1000, required=True)
+ROUTE_QUERY = Parameters(**PERIOD, method=METHOD, route=ROUTE)
+
+
+@require_GET
+@dashboard_view(ROUTE_QUERY)
+def route_page(request: HttpRequest, probe, *, range, run, method, route) -> HttpResponse:
+    store = probe.store
+    period = period_of(store, range, run)
+    routes = store.routes(period.window)
+    figures = next((r for r in routes if (r["method"], r["route"]) == (method, route)), None)
+    if figures is None:
+        raise Http404(f"no {method} {route} requests in the {period.label}")
+    endpoints = [
+        {**r, "part": r["route"][len(route) + 1 : -1], "url": route_url(period, method, r["route"])}
+        for r in routes
+        if r["method"] == method and r["route"].startswith(route + "[") and r["route"][-1] == "]"
+    ]
+    timeline = store.timeline(period.window, method=method, route=route)
+    counts = store.query_counts(period.window, method=method, route=route)
+    findings = [
+        {**f, "statement_url": statement_url(period, f["fingerprint_hash"])}
+        for f in store.findings(period.window, route=route)
+        if f["method"] == method
+    ]
+    slowest = [
+        {**r, "url": request_url(r["id"])}
+        for r in store.requests(
+            period.window, route=route, method=method, order="slowest", limit=SLOWEST
+        )
+    ]
+    return render_page(
+        request,
+        "route.html",
+        {
+            "period": period,
+            "ranges": range_choices(period, method=method, route=route),
+            "route_query": {"method": method, "route": route},
+            "figures": {**figures, "rps": figures["count"] / period.seconds},
+            "endpoints": endpoints,
+            "latency": latency_chart(timeline),
+            "throughput": throughput_chart(timeline),
+            "query_counts": query_count_chart(counts),
+            "findings": findings,
+            "slowest": slowest,
+        },
+    )
