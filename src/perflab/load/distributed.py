@@ -42,6 +42,13 @@ def open_model_of(share: dict[str, Any]) -> OpenModel:
     )
 
 
+# Set in the environment of the workers ``LocalWorkers`` starts: a terminal's Ctrl-C reaches
+# them with their master, which ends them in order (their last figures first). A worker that
+# quit on its own at the same moment would be taken by Locust's master, still running, as a
+# worker lost mid-test, and its users handed to the others.
+LOCAL_WORKER_ENV = "PERFLAB_LOCAL_WORKER"
+
+
 class LocalWorkers:
     """``perflab run --worker`` processes on this machine, logging into the run directory."""
 
@@ -56,6 +63,7 @@ class LocalWorkers:
         processes = []
         # A worker reads the same locust.conf and LOCUST_* variables; never a master's mode.
         env = {k: v for k, v in os.environ.items() if k != "LOCUST_MODE_MASTER"}
+        env[LOCAL_WORKER_ENV] = "1"
         for index in range(count):
             command = [
                 sys.executable, "-m", "perflab", "run", "--worker", "--headless", "--quiet",

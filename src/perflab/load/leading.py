@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Any
 
 import gevent
+import gevent.event
 import msgspec
 from rich.console import Console
 
@@ -62,6 +63,9 @@ class LeadingRun(LoadRun):
         self.monitor: ResourceMonitor | None = None
         self._monitor_done = False
         self._stop_reason: str | None = None
+        # Set with the stop reason: the loop acts on Ctrl-C now, not at the next second, so
+        # the load stops before anything else reacts to the same signal.
+        self._woken = gevent.event.Event()
         self.failure = "the run failed"  # why, when the status is "failed"
         self.abort_detail = "an SLO was breached"  # which one, when "aborted"
         self.schedule_started_epoch: float | None = None  # open model: the schedule's zero
@@ -169,7 +173,7 @@ class LeadingRun(LoadRun):
         next_abort_check = self.started + ABORT_GRACE_S
         while True:
             now = time.time()
-            gevent.sleep(max(0.0, 1.0 - (now - self.started) % 1.0))
+            self._woken.wait(max(0.0, 1.0 - (now - self.started) % 1.0))
             now = time.time()
             self.fold()
             self._gauges(now)
@@ -301,6 +305,7 @@ class LeadingRun(LoadRun):
 
     def _interrupt(self) -> None:
         self._stop_reason = "interrupted"
+        self._woken.set()
 
     # -- the end ------------------------------------------------------------------------------
     def _figures(self, duration_s: float) -> tuple[EndpointFigures, list[EndpointFigures]]:

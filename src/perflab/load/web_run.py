@@ -120,7 +120,7 @@ class WebRun(LeadingRun):
         autostarted = autostopped = False
         quit_at: float | None = None
         while True:
-            gevent.sleep(1.0 - time.time() % 1.0)
+            self._woken.wait(1.0 - time.time() % 1.0)
             now = time.time()
             if self._stop_reason:
                 return self._stop_reason

@@ -1,15 +1,16 @@
 """``WorkerRun``: users run here as the master says; what they measure goes to the master.
 
 A perflab worker serves one run. It adds what it measured to every Locust report; once its
-users have stopped (the master's ``stop`` or ``quit``, or a SIGINT/SIGTERM here) it sends
-everything it measured since in one last message, then exits. Locust's own worker would
-instead wait ``--stop-timeout`` after a ``stop`` and offer itself for another test,
-unregistered meanwhile: the master's ``quit`` then reached no one and its reports came from
-a worker the master had forgotten.
+users have stopped (the master's ``stop`` or ``quit``, a SIGTERM, or a SIGINT unless its
+master started it) it sends everything it measured since in one last message, then exits.
+Locust's own worker would instead wait ``--stop-timeout`` after a ``stop`` and offer itself
+for another test, unregistered meanwhile: the master's ``quit`` then reached no one and its
+reports came from a worker the master had forgotten.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 from argparse import Namespace
 
@@ -18,6 +19,7 @@ from rich.console import Console
 
 from perflab.load.distributed import (
     LAST_MESSAGE_LINGER_S,
+    LOCAL_WORKER_ENV,
     OPEN_MODEL_MESSAGE,
     REPORT_INTERVAL_S,
     REPORT_KEY,
@@ -54,8 +56,10 @@ class WorkerRun(LoadRun):
         events.test_stopping.add_listener(self._stop_arrivals)  # a stop the master did not send
         events.test_stop.add_listener(self._on_stopped)
         events.test_start.add_listener(self._on_started)
-        for signum in (signal.SIGINT, signal.SIGTERM):  # a terminal's Ctrl-C reaches workers too
-            gevent.signal_handler(signum, runner.quit)
+        gevent.signal_handler(signal.SIGTERM, runner.quit)
+        # A terminal's Ctrl-C reaches workers too; one its master started leaves it to the master.
+        local = os.environ.get(LOCAL_WORKER_ENV) == "1"
+        gevent.signal_handler(signal.SIGINT, (lambda: None) if local else runner.quit)
         self._fire_init()
         runner.greenlet.join()
         self._fire_quitting()
