@@ -43,7 +43,8 @@ def dashboard_view(query: Parameters = NO_PARAMETERS, path: Parameters = NO_PARA
         def _answer(view: Callable, request: HttpRequest, captured: dict) -> HttpResponse:
             probe = get_probe()
             if not may_read(request, probe.settings.PERMISSION):
-                if authenticated_user(request) is None:
+                user = authenticated_user(request)
+                if user is None or not user.is_authenticated:
                     return redirect_to_login(request.get_full_path())
                 return message_page(request, 403, "Forbidden", "The dashboard is for staff only.")
             try:

@@ -29,13 +29,14 @@ def route_page(request: HttpRequest, probe, *, range, run, method, route) -> Htt
     period = period_of(store, range, run)
     routes = store.routes(period.window)
     figures = next((r for r in routes if (r["method"], r["route"]) == (method, route)), None)
-    if figures is None:
-        raise Http404(f"no {method} {route} requests in the {period.label}")
     endpoints = [
         {**r, "part": r["route"][len(route) + 1 : -1], "url": route_url(period, method, r["route"])}
         for r in routes
         if r["method"] == method and r["route"].startswith(route + "[") and r["route"][-1] == "]"
     ]
+    if figures is None and not endpoints:
+        raise Http404(f"no {method} {route} requests in the {period.label}")
+    base = catch_all_of(route)
     timeline = store.timeline(period.window, method=method, route=route)
     counts = store.query_counts(period.window, method=method, route=route)
     findings = [
@@ -55,8 +56,11 @@ def route_page(request: HttpRequest, probe, *, range, run, method, route) -> Htt
         {
             "period": period,
             "ranges": range_choices(period, method=method, route=route),
-            "route_query": {"method": method, "route": route},
-            "figures": {**figures, "rps": figures["count"] / period.seconds},
+            "method": method,
+            "route": route,
+            "figures": figures and {**figures, "rps": figures["count"] / period.seconds},
+            "catch_all_url": base and route_url(period, method, base),
+            "catch_all": base,
             "endpoints": endpoints,
             "latency": latency_chart(timeline),
             "throughput": throughput_chart(timeline),
@@ -65,3 +69,11 @@ def route_page(request: HttpRequest, probe, *, range, run, method, route) -> Htt
             "slowest": slowest,
         },
     )
+
+
+def catch_all_of(route: str) -> str | None:
+    """The catch-all route an endpoint ``name[part]`` belongs to (``wagtail_serve[BlogPage]``
+    → ``wagtail_serve``), or None."""
+    if route.endswith("]") and "[" in route:
+        return route[: route.index("[")]
+    return None
