@@ -12,11 +12,21 @@ So counts live in a sparse dict keyed by HdrHistogram's own counts-array index (
 3 significant digits), min/max/sum are tracked exactly next to them, and ``hdrh`` is used
 for the standard base64 payload (``encode``/``decode``), so the histograms stay readable by
 any HdrHistogram tool. The index arithmetic is tested against ``hdrh``'s own.
+
+The probe store's rollups use a second text, ``encode_sparse``: the non-zero buckets as two
+little-endian arrays (indices, counts) in base64. The store decodes hundreds of thousands of
+rollup rows for a week's summary; the HdrHistogram payload costs a zlib inflate, a dense
+23,552-counter array and a varint walk per row, the sparse text a base64 decode and
+``array.frombytes`` (C). ``decode`` reads both; ``merge_encoded`` merges many texts at once.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import sys
+from array import array
 from collections.abc import Iterable
 from itertools import compress
 
@@ -43,6 +53,10 @@ SUMMARY_PERCENTILES: dict[str, float] = {
     "p99_99": 99.99,
 }
 _ENCODING_PREFIX = "h1"
+_SPARSE_PREFIX = "s1"
+# 23,552: the length of HdrHistogram's dense counts array for this range and precision.
+COUNTS_LENGTH = (HIGHEST_US.bit_length() - _SUB_BUCKET_BITS + 2) << _SUB_BUCKET_HALF_COUNT_MAG
+_SWAP_BYTES = sys.byteorder == "big"  # the sparse text is little-endian on every host
 
 
 def counts_index(us: int) -> int:
@@ -156,6 +170,10 @@ class LatencyHistogram:
             raise ValueError(f"percentile must be within 0..100, got {p!r}")
         return self._values_us([p])[0] / 1000.0
 
+    def percentiles_ms(self, percentiles: Iterable[float]) -> list[float]:
+        """Values at ascending percentiles (0..100), as ``percentile_ms`` gives each."""
+        return [us / 1000.0 for us in self._values_us(percentiles)]
+
     def _values_us(self, percentiles: Iterable[float]) -> list[int]:
         """Values for ascending percentiles in one walk over the buckets.
 
@@ -228,9 +246,66 @@ class LatencyHistogram:
             return f"{_ENCODING_PREFIX}:0:0:0:{payload}"
         return f"{_ENCODING_PREFIX}:{self._min}:{self._max}:{self._sum}:{payload}"
 
+    def encode_sparse(self) -> str:
+        """The store's rollup text: exact min/max/sum, then the non-zero buckets (indices as
+        uint16, counts as uint32, little-endian) in base64; ``decode`` reads it back."""
+        if not self._count:
+            return f"{_SPARSE_PREFIX}:0:0:0:"
+        indices = sorted(self._counts)
+        packed = array("H", indices)
+        counts = array("I", map(self._counts.__getitem__, indices))
+        if _SWAP_BYTES:
+            packed.byteswap()
+            counts.byteswap()
+        payload = base64.b64encode(packed.tobytes() + counts.tobytes()).decode("ascii")
+        return f"{_SPARSE_PREFIX}:{self._min}:{self._max}:{self._sum}:{payload}"
+
+    @classmethod
+    def merge_encoded(cls, texts: Iterable[str]) -> LatencyHistogram:
+        """One histogram of many encoded ones (either text): what a summary over many
+        rollup rows needs, without a dict per row. Sparse texts are added into one dense
+        list; ValueError for a text ``decode`` would refuse."""
+        hist = cls()
+        dense: list[int] | None = None
+        count = total = 0
+        low, high = HIGHEST_US + 1, 0
+        for text in texts:
+            if not text.startswith(_SPARSE_PREFIX):
+                hist.merge(cls.decode(text))
+                continue
+            lo_us, hi_us, sum_us, indices, counts = _sparse_parts(text)
+            if not indices:
+                continue
+            if dense is None:
+                dense = [0] * COUNTS_LENGTH
+            for index, n in zip(indices, counts, strict=True):
+                dense[index] += n
+            count += sum(counts)
+            total += sum_us
+            low = min(low, lo_us)
+            high = max(high, hi_us)
+        if dense is not None:
+            nonzero = compress(range(COUNTS_LENGTH), dense)
+            sparse = cls()
+            sparse._counts = dict(zip(nonzero, filter(None, dense), strict=True))
+            sparse._count, sparse._sum, sparse._min, sparse._max = count, total, low, high
+            hist.merge(sparse)
+        return hist
+
     @classmethod
     def decode(cls, text: str) -> LatencyHistogram:
-        """Inverse of :meth:`encode`; anything else raises ValueError."""
+        """Inverse of :meth:`encode` and of :meth:`encode_sparse`; anything else raises
+        ValueError."""
+        if text.startswith(_SPARSE_PREFIX):
+            lo_us, hi_us, sum_us, indices, counts = _sparse_parts(text)
+            hist = cls()
+            if indices:
+                hist._counts = dict(zip(indices, counts, strict=True))
+                if len(hist._counts) != len(indices):
+                    raise ValueError("histogram buckets repeat")
+                hist._count, hist._sum = sum(counts), sum_us
+                hist._min, hist._max = lo_us, hi_us
+            return hist
         try:
             prefix, lo, hi, total_us, payload = text.split(":")
             if prefix != _ENCODING_PREFIX:
@@ -273,3 +348,41 @@ class LatencyHistogram:
 
     def __repr__(self) -> str:
         return f"<LatencyHistogram count={self._count} min={self.min_ms} max={self.max_ms}>"
+
+
+def _sparse_parts(text: str) -> tuple[int, int, int, list[int], list[int]]:
+    """min, max, sum (µs) and the bucket indices and counts of an ``encode_sparse`` text,
+    checked against each other: ValueError when they disagree or the text is not one."""
+    try:
+        prefix, lo, hi, total_us, payload = text.split(":")
+        lo_us, hi_us, sum_us = int(lo), int(hi), int(total_us)
+        raw = base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise ValueError(f"not an encoded LatencyHistogram: {exc}") from exc
+    if prefix != _SPARSE_PREFIX or len(raw) % 6:
+        raise ValueError("not an encoded LatencyHistogram")
+    split = len(raw) // 3
+    packed_indices, packed_counts = array("H"), array("I")
+    packed_indices.frombytes(raw[:split])
+    packed_counts.frombytes(raw[split:])
+    if _SWAP_BYTES:
+        packed_indices.byteswap()
+        packed_counts.byteswap()
+    indices, counts = packed_indices.tolist(), packed_counts.tolist()
+    if not indices:
+        if (lo_us, hi_us, sum_us) != (0, 0, 0):
+            raise ValueError("empty histogram with values")
+        return lo_us, hi_us, sum_us, indices, counts
+    total = sum(counts)
+    if (
+        not LOWEST_US <= lo_us <= hi_us <= HIGHEST_US
+        or not lo_us * total <= sum_us <= hi_us * total
+        or 0 in counts
+    ):
+        raise ValueError("inconsistent histogram min/max/sum")
+    first, last = indices[0], indices[-1]
+    if (first, last) != (counts_index(lo_us), counts_index(hi_us)) or not (
+        min(indices) == first and max(indices) == last
+    ):
+        raise ValueError("histogram min/max do not match its buckets")
+    return lo_us, hi_us, sum_us, indices, counts

@@ -419,18 +419,33 @@ def test_the_finding_table_holds_the_finding_fields():
     assert FindingRow._fields[-len(FINDING_FIELDS) :] == FINDING_FIELDS
 
 
-def test_rollup_histograms_are_latency_histograms_readable_as_hdr(store):
+def test_rollup_histograms_are_sparse_latency_histograms_and_hdr_rows_still_read(store):
     """The runner's histogram class: percentiles never above the true maximum (HDR's bucket
-    top overshoots it), and the stored text ends in a standard HdrHistogram payload."""
-    store.write([record(n, duration_ms=1234.567) for n in range(3)])
+    top overshoots it). Rows hold the sparse text; a row an older perflab wrote holds the
+    HdrHistogram text, and both are read (and merged) alike."""
+    started = 1_795_000_000.0
+    store.write([record(n, duration_ms=1234.567, started=started) for n in range(3)])
     (route,) = store.routes()
     assert route["p50_ms"] == route["p99_ms"] == route["max_ms"] == 1234.567
     with sqlite3.connect(store.database.path) as db:
         (text,) = db.execute("SELECT hist FROM perflab_route_rollup").fetchone()
-    hdr = HdrHistogram.decode(text.rsplit(":", 1)[1].encode())
-    assert hdr.get_total_count() == 3
-    assert hdr.get_value_at_percentile(50) > 1_234_567  # what the store would have shown
+    assert text.startswith("s1:")
     assert LatencyHistogram.decode(text).count == 3
+    old = LatencyHistogram()
+    old.record_ms(5.0, 2)
+    hdr = HdrHistogram.decode(old.encode().rsplit(":", 1)[1].encode())
+    assert hdr.get_total_count() == 2  # the older text: a standard HdrHistogram payload
+    with sqlite3.connect(store.database.path) as db:
+        db.execute(
+            "INSERT INTO perflab_route_rollup (minute, method, route, count, errors, sum_ms, "
+            "max_ms, sum_queries, max_queries, sum_db_ms, hist) "
+            "VALUES (?, 'GET', 'api/posts/', 2, 0, 10.0, 5.0, 0, 0, 0.0, ?)",
+            [started // 60 * 60 - 60, old.encode()],
+        )
+    (route,) = store.routes()
+    assert (route["count"], route["p50_ms"], route["max_ms"]) == (5, 1234.567, 1234.567)
+    timeline = store.timeline(Window(started - 120, started + 60))
+    assert [(r["count"], r["p50_ms"]) for r in timeline["rows"]] == [(2, 5.0), (3, 1234.567)]
 
 
 @pytest.mark.database

@@ -5,8 +5,8 @@ and retention that go with it.
 calls this; nothing here runs on the request path. Per batch: request rows with one detail
 document each (its statements by hash, their texts once in ``perflab_statement``), the
 findings (stored once, in ``perflab_finding``: request listings and route summaries count
-them there), per-minute route rollups (``LatencyHistogram`` each) and per-minute SQL totals,
-so summaries never scan requests.
+them there), route rollups (``LatencyHistogram`` each) and SQL totals per minute and per hour,
+so summaries never scan requests and a week's summary reads hours, not minutes.
 """
 
 from __future__ import annotations
@@ -27,9 +27,15 @@ from perflab.probe.records import QueryEvent, RequestRecord
 from perflab.probe.store.schema import (
     FINDING_FIELDS,
     LOST_IN_DEAD_PROCESS,
+    ROUTE_HOURS,
+    ROUTE_MINUTES,
+    SQL_HOURS,
+    SQL_MINUTES,
     FindingRow,
     RequestRow,
+    RollupLevel,
     RouteMinute,
+    RunRow,
     SqlMinute,
     StoreSchema,
 )
@@ -60,8 +66,8 @@ def minute_of(started: float) -> int:
 
 @lru_cache(maxsize=1)
 def _empty_histogram() -> str:
-    """An empty histogram, encoded (a new rollup row's); making one takes ~0.2 ms."""
-    return LatencyHistogram().encode()
+    """An empty histogram, encoded (a new rollup row's)."""
+    return LatencyHistogram().encode_sparse()
 
 
 # A query as stored in a request's document: its text by hash (``text_hash``, the key in
@@ -83,8 +89,11 @@ _INSERT_FINDING = (
     f"INSERT INTO perflab_finding ({', '.join(FindingRow._fields)}) "
     f"VALUES ({_placeholders(len(FindingRow._fields))})"
 )
-_ROUTE_KEY = "minute = %s AND method = %s AND route = %s"
-_SQL_COLUMNS = ("minute", "fingerprint_hash", "method", "route", *SqlMinute._fields)
+_INSERT_RUN = (
+    f"INSERT INTO perflab_run ({', '.join(RunRow._fields)}) "
+    f"VALUES ({_placeholders(len(RunRow._fields))}) ON CONFLICT (run_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in RunRow._fields[1:])
+)
 
 
 def _document(record: RequestRecord, statements: dict[str, str]) -> dict[str, Any]:
@@ -196,33 +205,49 @@ class StoreBatches(StoreSchema):
         )
 
     def _merge_route_rollups(self, cursor, rows: list[RequestRow]) -> None:
-        """Add a batch's requests to their per-minute route rollups."""
-        groups: dict[tuple[int, str, str], list[RequestRow]] = defaultdict(list)
-        for row in rows:
-            groups[(minute_of(row.started), row.method, row.route)].append(row)
-        empty = RouteMinute(0, 0, 0.0, 0.0, 0, 0, 0.0, _empty_histogram())
+        """Add a batch's requests to their route rollups, per minute and per hour."""
         written, self._rollups_written = self._rollups_written, {}
+        for level in (ROUTE_MINUTES, ROUTE_HOURS):
+            groups: dict[tuple[str, int, str, str], list[RequestRow]] = defaultdict(list)
+            span = level.seconds
+            for row in rows:
+                groups[
+                    (level.table, int(row.started // span) * span, row.method, row.route)
+                ].append(row)
+            self._merge_route_level(cursor, level, groups, written)
+
+    def _merge_route_level(
+        self,
+        cursor,
+        level: RollupLevel,
+        groups: dict[tuple[str, int, str, str], list[RequestRow]],
+        written: dict[tuple[str, int, str, str], tuple[str, LatencyHistogram]],
+    ) -> None:
+        empty = RouteMinute(0, 0, 0.0, 0.0, 0, 0, 0.0, 0, 0, _empty_histogram())
+        table, where = level.table, f"{level.time_column} = %s AND method = %s AND route = %s"
         # Sorted: writers in several processes lock rows in one order (no deadlocks).
         for key, group in sorted(groups.items()):
+            row_key = key[1:]
             # Make sure the row exists, then lock it: concurrent writers merge, not overwrite.
             cursor.execute(
-                f"""INSERT INTO perflab_route_rollup (minute, method, route,
+                f"""INSERT INTO {table} ({level.time_column}, method, route,
                     {", ".join(RouteMinute._fields)})
                     VALUES (%s, %s, %s, {_placeholders(len(RouteMinute._fields))})
-                    ON CONFLICT (minute, method, route) DO NOTHING""",
-                [*key, *empty],
+                    ON CONFLICT ({level.time_column}, method, route) DO NOTHING""",
+                [*row_key, *empty],
             )
             old = RouteMinute(
                 *cursor.execute(
-                    f"SELECT {', '.join(RouteMinute._fields)} FROM perflab_route_rollup "
-                    f"WHERE {_ROUTE_KEY}" + self.database.row_lock,
-                    key,
+                    f"SELECT {', '.join(RouteMinute._fields)} FROM {table} "
+                    f"WHERE {where}" + self.database.row_lock,
+                    row_key,
                 ).fetchone()
             )
             last = written.get(key)
             if last is not None and last[0] == old.hist:
-                hist = LatencyHistogram()  # a copy: what was cached must stay what it says
-                hist.merge(last[1])
+                # The row still holds what this process wrote: its histogram, as decoded.
+                # Updated in place: ``written`` is last batch's, no longer anyone's cache.
+                hist = last[1]
             elif old.hist == empty.hist:
                 hist = LatencyHistogram()
             else:
@@ -238,45 +263,58 @@ class StoreBatches(StoreSchema):
                 sum_queries=old.sum_queries + sum(queries),
                 max_queries=max(old.max_queries, *queries),
                 sum_db_ms=old.sum_db_ms + sum(row.db_ms for row in group),
-                hist=hist.encode(),
+                # A store made before these columns holds NULL in its older rows.
+                cache_hits=(old.cache_hits or 0) + sum(row.cache_hits for row in group),
+                cache_misses=(old.cache_misses or 0) + sum(row.cache_misses for row in group),
+                hist=hist.encode_sparse(),
             )
             self._rollups_written[key] = (new.hist, hist)
             cursor.execute(
-                f"UPDATE perflab_route_rollup SET "
-                f"{', '.join(f'{name} = %s' for name in RouteMinute._fields)} WHERE {_ROUTE_KEY}",
-                [*new, *key],
+                f"UPDATE {table} SET "
+                f"{', '.join(f'{name} = %s' for name in RouteMinute._fields)} WHERE {where}",
+                [*new, *row_key],
             )
 
     @staticmethod
     def _merge_sql_rollups(cursor, records: list[RequestRecord]) -> None:
-        """Add a batch's statements to their per-minute totals by shape and route."""
-        totals: dict[tuple[int, str, str, str], list] = {}
+        """Add a batch's statements to their totals by shape and route, per minute and hour."""
+        minutes: dict[tuple[int, str, str, str], list] = {}
         for record in records:
             method, route, started = record.method, record.route, record.started
-            minute = minute_of(started)
+            minute, request_id = minute_of(started), record.request_id
             for q in record.queries:
                 key = (minute, q.fingerprint_hash, method, route)
-                entry = totals.get(key)
+                entry = minutes.get(key)
                 ms = q.duration_ms
-                if entry is None:  # as SqlMinute: fingerprint, count, total, max, last seen
-                    totals[key] = [q.fingerprint, 1, ms, ms, started]
+                if entry is None:  # as SqlMinute: fingerprint, count, total, max, last seen, id
+                    minutes[key] = [q.fingerprint, 1, ms, ms, started, request_id]
                 else:
                     entry[1] += 1
                     entry[2] += ms
                     if ms > entry[3]:
                         entry[3] = ms
                     entry[4] = started
-        cursor.executemany(
-            f"""INSERT INTO perflab_sql_rollup ({", ".join(_SQL_COLUMNS)})
-               VALUES ({_placeholders(len(_SQL_COLUMNS))})
-               ON CONFLICT (minute, fingerprint_hash, method, route) DO UPDATE SET
-               count = perflab_sql_rollup.count + excluded.count,
-               total_ms = perflab_sql_rollup.total_ms + excluded.total_ms,
-               max_ms = CASE WHEN excluded.max_ms > perflab_sql_rollup.max_ms
-                        THEN excluded.max_ms ELSE perflab_sql_rollup.max_ms END,
-               last_seen = excluded.last_seen""",
-            [(*key, *values) for key, values in sorted(totals.items())],
-        )
+                    entry[5] = request_id
+        hours: dict[tuple[int, str, str, str], list] = {}
+        for (minute, *rest), values in sorted(minutes.items()):
+            key = (minute // 3600 * 3600, *rest)
+            entry = hours.get(key)
+            if entry is None:
+                hours[key] = list(values)
+            else:
+                entry[1] += values[1]
+                entry[2] += values[2]
+                entry[3] = max(entry[3], values[3])
+                entry[4], entry[5] = values[4], values[5]
+        for level, totals in ((SQL_MINUTES, minutes), (SQL_HOURS, hours)):
+            _upsert_sql_totals(cursor, level, totals)
+
+    def save_run(self, row: RunRow) -> None:
+        """Insert a load-test run, or replace the one with its ``run_id`` (at its start, then
+        with its outcome at its end)."""
+        self.ensure_schema()
+        with self.database.cursor(write=True) as cursor:
+            cursor.execute(_INSERT_RUN, tuple(row))
 
     def add_counters(self, counters: dict[str, int]) -> None:
         self.ensure_schema()
@@ -310,7 +348,7 @@ class StoreBatches(StoreSchema):
 
     def trim(self, max_requests: int, max_age_s: float, now: float | None = None) -> int:
         """Apply retention: at most ``max_requests`` requests, none older than ``max_age_s``;
-        rollups and SQL totals by age only. Returns how many requests went."""
+        rollups and SQL totals by age only; runs are kept. Returns how many requests went."""
         self.ensure_schema()
         now = now or time.time()
         cutoff = now - max_age_s
@@ -328,8 +366,12 @@ class StoreBatches(StoreSchema):
                 "DELETE FROM perflab_request WHERE id < %s OR started < %s", [first_kept, cutoff]
             )
             deleted = cursor.raw.rowcount
-            cursor.execute("DELETE FROM perflab_route_rollup WHERE minute < %s", [cutoff])
-            cursor.execute("DELETE FROM perflab_sql_rollup WHERE minute < %s", [cutoff])
+            for level in (ROUTE_MINUTES, ROUTE_HOURS, SQL_MINUTES, SQL_HOURS):
+                # A row goes once all of its span is older than the cutoff.
+                cursor.execute(
+                    f"DELETE FROM {level.table} WHERE {level.time_column} <= %s",
+                    [cutoff - level.seconds],
+                )
             cursor.execute("DELETE FROM perflab_writer WHERE last_seen < %s", [cutoff])
             # A kept request was written after it started, and its texts marked then.
             (oldest,) = cursor.execute("SELECT MIN(started) AS oldest FROM perflab_request").dicts()
@@ -339,6 +381,27 @@ class StoreBatches(StoreSchema):
                 [horizon - STATEMENT_GRACE_S],
             )
         return max(deleted, 0)
+
+
+def _upsert_sql_totals(cursor, level: RollupLevel, totals: dict[tuple, list]) -> None:
+    """Add totals to a level's rows; the example and ``last_seen`` are the latest request's."""
+    table, columns = level.table, (level.time_column, "fingerprint_hash", "method", "route")
+    cursor.executemany(
+        f"""INSERT INTO {table} ({", ".join((*columns, *SqlMinute._fields))})
+           VALUES ({_placeholders(len(columns) + len(SqlMinute._fields))})
+           ON CONFLICT ({", ".join(columns)}) DO UPDATE SET
+           count = {table}.count + excluded.count,
+           total_ms = {table}.total_ms + excluded.total_ms,
+           max_ms = CASE WHEN excluded.max_ms > {table}.max_ms
+                    THEN excluded.max_ms ELSE {table}.max_ms END,
+           last_seen = CASE WHEN excluded.last_seen >= {table}.last_seen
+                       THEN excluded.last_seen ELSE {table}.last_seen END,
+           example_request_id = CASE WHEN excluded.last_seen >= {table}.last_seen
+                                OR {table}.example_request_id IS NULL
+                                THEN excluded.example_request_id
+                                ELSE {table}.example_request_id END""",
+        [(*key, *values) for key, values in sorted(totals.items())],
+    )
 
 
 def _bump_counter(cursor, name: str, delta: int) -> None:

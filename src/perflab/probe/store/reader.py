@@ -2,9 +2,10 @@
 
 Every read of many rows takes the same ``Window`` (since/until, unix seconds), so a run's
 routes, requests, findings and SQL are all read for the run's time and a second run into the
-same store never shows in the first one's figures. Summaries read the rollups and the
-findings table, never the requests. Rows come back as dicts keyed by the columns the schema
-declares (``perflab.probe.store.schema``).
+same store never shows in the first one's figures. Summaries read the rollups (per minute, or
+per hour for windows longer than a few hours: ``rollups``) and the findings table, never the
+requests. Rows come back as dicts keyed by the columns the schema declares
+(``perflab.probe.store.schema``). The timeline is in ``rollups``, the runs in ``runs``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,23 @@ from __future__ import annotations
 import time
 import zlib
 from collections import defaultdict
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from perflab.histogram import LatencyHistogram
 from perflab.probe.fingerprint import fingerprint_sql
 from perflab.probe.store.batches import unpack
-from perflab.probe.store.schema import FINDING_FIELDS, REQUEST_COLUMNS, StoreSchema
+from perflab.probe.store.rollups import RollupReads, summary_hourly
+from perflab.probe.store.runs import RunReads
+from perflab.probe.store.schema import (
+    FINDING_FIELDS,
+    REQUEST_COLUMNS,
+    ROUTE_HOURS,
+    ROUTE_MINUTES,
+    SQL_HOURS,
+    SQL_MINUTES,
+    RouteMinute,
+    path_order,
+)
 
 END_OF_TIME = 1e12  # unix seconds (year 33658): "no end" in a query's bounds
 
@@ -25,7 +37,8 @@ END_OF_TIME = 1e12  # unix seconds (year 33658): "no end" in a query's bounds
 class Window(NamedTuple):
     """A span of time to read, in unix seconds; ``None`` leaves that side open. Requests and
     findings fall in it by when their request started; rollups (routes, SQL) by their minute,
-    from the minute holding ``since``."""
+    from the minute holding ``since``, or for windows longer than a few hours
+    (``rollups.HOURLY_ABOVE_S``) by their hour, from the hour holding ``since``."""
 
     since: float | None = None
     until: float | None = None
@@ -56,51 +69,72 @@ EVERYTHING = Window()
 _FINDING_COUNT = "(SELECT COUNT(*) FROM perflab_finding f WHERE f.request_row = perflab_request.id)"
 
 
-class StoreReader(StoreSchema):
+# Summed over a route's rollup rows; the maxima are taken, the histograms merged.
+_ROUTE_SUMS = (
+    "count",
+    "errors",
+    "sum_ms",
+    "sum_queries",
+    "sum_db_ms",
+    "cache_hits",
+    "cache_misses",
+)
+# The newest requests first: a broad path prefix is answered from them (see ``requests``).
+_PREFIX_RECENT_ROWS = 5000
+# Above every character a path can hold: ``[p, p + this)`` holds the paths starting with p.
+_LAST_CHARACTER = "\U0010ffff"
+
+
+class StoreReader(RollupReads, RunReads):
     """Reads over a probe store; open read-only (``at_path(path, read_only=True)``) to be
     sure a reader never creates or changes anything."""
 
-    def _read(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
-        self.ensure_schema()
-        with self.database.cursor() as cursor:
-            return cursor.execute(sql, params).dicts()
-
     def routes(self, window: Window = EVERYTHING) -> list[dict]:
-        """Per route: count, error rate, p50/p95/p99, queries, DB-time share; ``findings``
+        """Per route: count, error rate, p50/p95/p99, queries, DB-time share, cache hits
+        and misses (``cache_hit_rate`` None when the route made no cache call); ``findings``
         (finding rows: findings per request, summed), and ``n_plus_one`` / ``duplicates``:
-        how many distinct findings of each kind the route has (what there is to fix)."""
-        rows = self._read(
-            """SELECT method, route, count, errors, sum_ms, max_ms, sum_queries, max_queries,
-               sum_db_ms, hist FROM perflab_route_rollup
-               WHERE minute >= %s AND minute <= %s""",
-            window.minute_bounds(),
+        how many distinct findings of each kind the route has (what there is to fix).
+        Windows longer than a few hours read hourly rollups: the window then starts at the
+        hour holding ``since`` (``Window``)."""
+        source, params = self._rollup_source(
+            (ROUTE_MINUTES, ROUTE_HOURS),
+            window,
+            ("method", "route", *RouteMinute._fields),
+            hourly=summary_hourly(window),
         )
         merged: dict[tuple[str, str], dict] = {}
-        for row in rows:
+        for row in self._read(source, params):
             key = (row["method"], row["route"])
             entry = merged.get(key)
-            hist = LatencyHistogram.decode(row["hist"])
             if entry is None:
-                merged[key] = {**row, "hist": hist}
+                merged[key] = {**row, "hist": [row["hist"]]}
+                for name in ("cache_hits", "cache_misses"):  # NULL in a store made before
+                    merged[key][name] = row[name] or 0
                 continue
-            entry["hist"].merge(hist)
-            for name in ("count", "errors", "sum_ms", "sum_queries", "sum_db_ms"):
-                entry[name] += row[name]
+            entry["hist"].append(row["hist"])
+            for name in _ROUTE_SUMS:
+                entry[name] += row[name] or 0
             entry["max_ms"] = max(entry["max_ms"], row["max_ms"])
             entry["max_queries"] = max(entry["max_queries"], row["max_queries"])
         found = self._finding_counts(window)
         summary = []
         for (method, route), e in merged.items():
-            hist, count = e["hist"], e["count"]
+            count = e["count"]
+            if not count:
+                continue
+            p50, p95, p99 = LatencyHistogram.merge_encoded(e["hist"]).percentiles_ms(
+                (50.0, 95.0, 99.0)
+            )
             kinds = found.get((method, route), {})
+            cache_calls = e["cache_hits"] + e["cache_misses"]
             summary.append({
                 "method": method,
                 "route": route,
                 "count": count,
                 "error_rate": e["errors"] / count,
-                "p50_ms": hist.percentile_ms(50),
-                "p95_ms": hist.percentile_ms(95),
-                "p99_ms": hist.percentile_ms(99),
+                "p50_ms": p50,
+                "p95_ms": p95,
+                "p99_ms": p99,
                 "mean_ms": e["sum_ms"] / count,
                 "max_ms": e["max_ms"],
                 "mean_queries": e["sum_queries"] / count,
@@ -109,6 +143,9 @@ class StoreReader(StoreSchema):
                 "findings": sum(rows for _, rows in kinds.values()),
                 "n_plus_one": kinds.get("n_plus_one", (0, 0))[0],
                 "duplicates": kinds.get("duplicate", (0, 0))[0],
+                "cache_hits": e["cache_hits"],
+                "cache_misses": e["cache_misses"],
+                "cache_hit_rate": e["cache_hits"] / cache_calls if cache_calls else None,
             })  # fmt: skip
         return sorted(summary, key=lambda r: r["count"] * r["mean_ms"], reverse=True)
 
@@ -139,11 +176,13 @@ class StoreReader(StoreSchema):
         status: int | None = None,
         min_ms: float | None = None,
         with_findings: bool = False,
+        path_prefix: str | None = None,
         order: str = "recent",
         limit: int = 50,
         offset: int = 0,
     ) -> list[dict]:
-        """Requests' scalar columns and ``finding_count``, newest (or slowest) first."""
+        """Requests' scalar columns and ``finding_count``, newest (or slowest) first;
+        ``path_prefix``: those whose path starts with it (a range over the path index)."""
         where, params = ["started >= %s AND started <= %s"], list(window.bounds())
         for column, value in (("route", route), ("method", method), ("status", status)):
             if value is not None:
@@ -156,12 +195,44 @@ class StoreReader(StoreSchema):
             where.append(
                 "EXISTS (SELECT 1 FROM perflab_finding f WHERE f.request_row = perflab_request.id)"
             )
+        if path_prefix:
+            path = path_order(self.database)
+            where.append(f"{path} >= %s AND {path} < %s")
+            params += [path_prefix, path_prefix + _LAST_CHARACTER]
         order_by = "duration_ms DESC" if order == "slowest" else "id DESC"
-        return self._read(
+        select = (
             f"SELECT id, {', '.join(REQUEST_COLUMNS)}, {_FINDING_COUNT} AS finding_count "
-            f"FROM perflab_request WHERE {' AND '.join(where)} "
-            f"ORDER BY {order_by} LIMIT %s OFFSET %s",
-            [*params, limit, offset],
+            f"FROM perflab_request WHERE {' AND '.join(where)}"
+        )
+        if path_prefix and order_by == "id DESC":
+            # A prefix most requests share is found among the newest rows at once, while
+            # the path index would hand over every match to sort; a rare one the index
+            # finds. The newest rows first; the index when they hold too few.
+            (newest,) = self._read("SELECT MAX(id) AS id FROM perflab_request")
+            if newest["id"] is not None:
+                recent = self._read(
+                    f"{select} AND id > %s ORDER BY id DESC LIMIT %s OFFSET %s",
+                    [*params, newest["id"] - _PREFIX_RECENT_ROWS, limit, offset],
+                )
+                if len(recent) == limit:
+                    return recent
+        return self._read(
+            f"{select} ORDER BY {order_by} LIMIT %s OFFSET %s", [*params, limit, offset]
+        )
+
+    def query_counts(
+        self, window: Window, *, method: str, route: str, newest: int = 20000
+    ) -> list[dict]:
+        """How many of the route's newest ``newest`` requests in the window ran each number
+        of queries: ``[{"queries", "requests"}]`` by ``queries``."""
+        since, until = window.bounds()
+        return self._read(
+            """SELECT query_count AS queries, COUNT(*) AS requests FROM (
+                   SELECT query_count FROM perflab_request
+                   WHERE route = %s AND started >= %s AND started <= %s AND method = %s
+                   ORDER BY started DESC LIMIT %s) AS newest
+               GROUP BY query_count ORDER BY query_count""",
+            [route, since, until, method, newest],
         )
 
     def request(self, row_id: int | None = None, request_id: str | None = None) -> dict | None:
@@ -209,19 +280,78 @@ class StoreReader(StoreSchema):
             return None
         return zlib.decompress(bytes(rows[0]["profile"])).decode()
 
+    def _sql_source(self, window: Window, columns: tuple[str, ...], where: str = "", params=()):
+        return self._rollup_source(
+            (SQL_MINUTES, SQL_HOURS),
+            window,
+            columns,
+            hourly=summary_hourly(window),
+            where=where,
+            params=params,
+        )
+
     def sql(self, window: Window = EVERYTHING, *, route: str | None = None, limit: int = 50):
-        """SQL fingerprints by total time (over routes, or for one route)."""
-        where, params = "minute >= %s AND minute <= %s", list(window.minute_bounds())
-        if route:
-            where += " AND route = %s"
-            params.append(route)
-        return self._read(
+        """SQL fingerprints by total time (over routes, or for one route): count, total,
+        mean and max ms, how many routes ran it, and ``example_request_id``, the X-Request-ID
+        of the last request that ran it (None in rows of a store made before it was kept).
+        Hourly rollups for long windows, as ``routes``."""
+        source, params = self._sql_source(
+            window,
+            ("fingerprint_hash", "fingerprint", "method", "route", "count", "total_ms",
+             "max_ms", "last_seen"),
+            *(("route = %s", [route]) if route else ()),
+        )  # fmt: skip
+        rows = self._read(
             f"""SELECT fingerprint_hash, fingerprint, SUM(count) AS count,
                 SUM(total_ms) AS total_ms, MAX(max_ms) AS max_ms, MAX(last_seen) AS last_seen,
-                COUNT(DISTINCT method || ' ' || route) AS routes FROM perflab_sql_rollup
-                WHERE {where}
+                COUNT(DISTINCT method || ' ' || route) AS routes FROM ({source}) AS r
                 GROUP BY fingerprint_hash, fingerprint ORDER BY total_ms DESC LIMIT %s""",
             [*params, limit],
+        )
+        for row in rows:
+            row["mean_ms"] = row["total_ms"] / row["count"] if row["count"] else 0.0
+        examples = self._examples(window, route, rows)
+        for row in rows:
+            row["example_request_id"] = examples.get(row["fingerprint_hash"])
+        return rows
+
+    def _examples(self, window: Window, route: str | None, rows: list[dict]) -> dict[str, str]:
+        """fingerprint hash -> the example of its row seen last: only rows seen as late as
+        the earliest of the groups' last sightings can hold one, few for busy statements."""
+        seen = [r["last_seen"] for r in rows if r["last_seen"] is not None]
+        if not seen:
+            return {}
+        hashes = sorted({r["fingerprint_hash"] for r in rows})
+        where = f"fingerprint_hash IN ({', '.join(['%s'] * len(hashes))}) AND last_seen >= %s" + (
+            " AND route = %s" if route else ""
+        )
+        source, params = self._sql_source(
+            window,
+            ("fingerprint_hash", "last_seen", "example_request_id"),
+            where,
+            [*hashes, min(seen), *([route] if route else [])],
+        )
+        latest: dict[str, tuple[float, str]] = {}
+        for row in self._read(source, params):
+            example, key = row["example_request_id"], row["fingerprint_hash"]
+            if example is not None and (key not in latest or row["last_seen"] > latest[key][0]):
+                latest[key] = (row["last_seen"], example)
+        return {key: example for key, (_, example) in latest.items()}
+
+    def sql_routes(self, window: Window, fingerprint_hash: str) -> list[dict]:
+        """The routes that ran one statement shape, by total time: ``method``, ``route``,
+        ``count``, ``total_ms``, ``max_ms``."""
+        source, params = self._sql_source(
+            window,
+            ("method", "route", "count", "total_ms", "max_ms"),
+            "fingerprint_hash = %s",
+            [fingerprint_hash],
+        )
+        return self._read(
+            f"""SELECT method, route, SUM(count) AS count, SUM(total_ms) AS total_ms,
+                MAX(max_ms) AS max_ms FROM ({source}) AS r
+                GROUP BY method, route ORDER BY total_ms DESC, method, route""",
+            params,
         )
 
     def findings(

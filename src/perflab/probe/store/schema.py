@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import NamedTuple, Self, get_args, get_type_hints
+from typing import Any, NamedTuple, Self, get_args, get_type_hints
 
 from perflab.probe.database import DjangoAliasDatabase, SQLiteDatabase
 from perflab.probe.records import Finding
@@ -74,8 +74,9 @@ class FindingRow(NamedTuple):
 
 class RouteMinute(NamedTuple):
     """A ``perflab_route_rollup`` row's figures: one route's requests in one minute (the key,
-    ``minute, method, route``, is not part of it). ``hist`` is ``LatencyHistogram.encode``:
-    exact min/max/sum, then the standard HdrHistogram base64 payload."""
+    ``minute, method, route``, is not part of it); ``perflab_route_hour`` rows hold the same
+    figures per hour. ``hist`` is ``LatencyHistogram.encode_sparse`` (rows written before
+    it: ``encode``, the HdrHistogram payload; ``LatencyHistogram.decode`` reads both)."""
 
     count: int
     errors: int
@@ -84,34 +85,78 @@ class RouteMinute(NamedTuple):
     sum_queries: int
     max_queries: int
     sum_db_ms: float
+    cache_hits: int
+    cache_misses: int
     hist: str
 
 
 class SqlMinute(NamedTuple):
     """A ``perflab_sql_rollup`` row's figures: one statement shape's executions on one route in
-    one minute (key: ``minute, fingerprint_hash, method, route``)."""
+    one minute (key: ``minute, fingerprint_hash, method, route``); ``perflab_sql_hour`` rows
+    the same per hour. ``example_request_id``: the X-Request-ID of the last request that ran
+    it then (a statement to show or EXPLAIN)."""
 
     fingerprint: str
     count: int
     total_ms: float
     max_ms: float
     last_seen: float
+    example_request_id: str | None
+
+
+class RunRow(NamedTuple):
+    """A ``perflab_run`` row: a load-test run that recorded into this store, saved by
+    ``perflab run`` at its start and again at its end (``StoreBatches.save_run``)."""
+
+    run_id: str
+    started: float
+    ended: float | None
+    host: str
+    status: str  # running, completed, failed, aborted, interrupted
+    verdict: str | None  # pass or fail; None without SLOs
+    requests: int
+    failures: int
+    p95_ms: float | None
+    out_dir: str | None
+    report: str | None  # absolute path of the run's report.html
+    request_id_prefix: str  # every X-Request-ID the run sent starts with it
+    command: str  # the command line, credentials masked
 
 
 _SQL_TYPES = {str: "TEXT", float: "DOUBLE PRECISION", int: "BIGINT"}
 
 
-def _column_types(row: type[NamedTuple], blob: str) -> str:
-    """``name TYPE, ...`` from a row's annotations (all nullable: a missing value is no reason
-    to lose a batch); ``X | None`` is a column of X."""
+def _column_definitions(row: type[NamedTuple], blob: str) -> dict[str, str]:
+    """Each field's SQL type from the row's annotations (all nullable: a missing value is no
+    reason to lose a batch); ``X | None`` is a column of X."""
 
     def sql_type(hint) -> str:
         kind = next((a for a in get_args(hint) if a is not type(None)), hint)
         return blob if kind is bytes else _SQL_TYPES[kind]
 
     hints = get_type_hints(row)
-    return ", ".join(f"{name} {sql_type(hints[name])}" for name in row._fields)
+    return {name: sql_type(hints[name]) for name in row._fields}
 
+
+def _column_types(row: type[NamedTuple], blob: str) -> str:
+    """``name TYPE, ...`` for a CREATE TABLE."""
+    return ", ".join(f"{name} {kind}" for name, kind in _column_definitions(row, blob).items())
+
+
+class RollupLevel(NamedTuple):
+    """One grain of the rollups: its table, its time column (the start of the span a row
+    covers, unix seconds) and that span's length."""
+
+    table: str
+    time_column: str
+    seconds: int
+
+
+# Per minute for short windows and timelines, per hour for long ones: one batch writes both.
+ROUTE_MINUTES = RollupLevel("perflab_route_rollup", "minute", 60)
+ROUTE_HOURS = RollupLevel("perflab_route_hour", "hour", 3600)
+SQL_MINUTES = RollupLevel("perflab_sql_rollup", "minute", 60)
+SQL_HOURS = RollupLevel("perflab_sql_hour", "hour", 3600)
 
 # The tables the readers (API, CLI) query: a file holding none of them is not a probe store.
 READ_TABLES = frozenset({
@@ -160,7 +205,63 @@ class StoreSchema:
         with db.cursor(write=True) as cursor:
             for statement in _tables(db):
                 cursor.execute(statement)
+            _add_missing_columns(db, cursor)
         self._schema.at = generation
+
+    def _read(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        """Rows as dicts by column name."""
+        self.ensure_schema()
+        with self.database.cursor() as cursor:
+            return cursor.execute(sql, params).dicts()
+
+    def columns_of(self, table: str) -> frozenset[str]:
+        """The columns ``table`` has (none when it is missing): a read-only reader of a store
+        an older perflab made selects NULL in place of a column it lacks."""
+        self.ensure_schema()
+        known = getattr(self._schema, "columns", None)
+        generation = self.database.generation()
+        if known is None or known[0] != generation:
+            known = self._schema.columns = (generation, {})
+        if table not in known[1]:
+            with self.database.cursor() as cursor:
+                known[1][table] = frozenset(_present_columns(self.database, cursor, table))
+        return known[1][table]
+
+
+# The tables whose columns are a row's fields after their key: a store made by an older
+# perflab gets the fields added since as columns (``_add_missing_columns``).
+_ROW_TABLES: dict[str, type[NamedTuple]] = {
+    "perflab_request": RequestRow,
+    "perflab_finding": FindingRow,
+    ROUTE_MINUTES.table: RouteMinute,
+    ROUTE_HOURS.table: RouteMinute,
+    SQL_MINUTES.table: SqlMinute,
+    SQL_HOURS.table: SqlMinute,
+    "perflab_run": RunRow,
+}
+
+
+def _add_missing_columns(db: SQLiteDatabase | DjangoAliasDatabase, cursor) -> None:
+    """ALTER TABLE ADD COLUMN for each field a table lacks. Inside the schema's write
+    transaction: SQLite's BEGIN IMMEDIATE serialises processes, so the check and the change
+    are one step; on PostgreSQL ``IF NOT EXISTS`` makes a concurrent addition a no-op."""
+    for table, row in _ROW_TABLES.items():
+        present = _present_columns(db, cursor, table)
+        for name, definition in _column_definitions(row, db.blob).items():
+            if name not in present:
+                exists = "" if db.vendor == "sqlite" else "IF NOT EXISTS "
+                cursor.execute(f"ALTER TABLE {table} ADD COLUMN {exists}{name} {definition}")
+
+
+def _present_columns(db: SQLiteDatabase | DjangoAliasDatabase, cursor, table: str) -> set[str]:
+    if db.vendor == "sqlite":
+        return {r[1] for r in cursor.execute(f"PRAGMA table_info({table})").fetchall()}
+    rows = cursor.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = %s",
+        [table],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def _tables(db: SQLiteDatabase | DjangoAliasDatabase) -> list[str]:
@@ -170,17 +271,25 @@ def _tables(db: SQLiteDatabase | DjangoAliasDatabase) -> list[str]:
         "CREATE INDEX IF NOT EXISTS perflab_request_rid ON perflab_request (request_id)",
         "CREATE INDEX IF NOT EXISTS perflab_request_started ON perflab_request (started)",
         "CREATE INDEX IF NOT EXISTS perflab_request_route ON perflab_request (route, started)",
-        f"""CREATE TABLE IF NOT EXISTS perflab_route_rollup (
-            minute BIGINT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL,
-            {_column_types(RouteMinute, db.blob)}, PRIMARY KEY (minute, method, route))""",
+        # Search by path prefix: a range over the path in byte order (``path_order``).
+        f"CREATE INDEX IF NOT EXISTS perflab_request_path ON perflab_request ({path_order(db)})",
+        *(
+            f"""CREATE TABLE IF NOT EXISTS {level.table} ({level.time_column} BIGINT NOT NULL,
+            method TEXT NOT NULL, route TEXT NOT NULL, {_column_types(RouteMinute, db.blob)},
+            PRIMARY KEY ({level.time_column}, method, route))"""
+            for level in (ROUTE_MINUTES, ROUTE_HOURS)
+        ),
         # Statement texts the documents refer to; last_seen: when a batch last used
         # it (retention drops texts that no kept request can refer to).
         """CREATE TABLE IF NOT EXISTS perflab_statement (
             sql_hash TEXT PRIMARY KEY, sql TEXT NOT NULL, last_seen DOUBLE PRECISION)""",
-        f"""CREATE TABLE IF NOT EXISTS perflab_sql_rollup (
-            minute BIGINT NOT NULL, fingerprint_hash TEXT NOT NULL, method TEXT NOT NULL,
-            route TEXT NOT NULL, {_column_types(SqlMinute, db.blob)},
-            PRIMARY KEY (minute, fingerprint_hash, method, route))""",
+        *(
+            f"""CREATE TABLE IF NOT EXISTS {level.table} ({level.time_column} BIGINT NOT NULL,
+            fingerprint_hash TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL,
+            {_column_types(SqlMinute, db.blob)},
+            PRIMARY KEY ({level.time_column}, fingerprint_hash, method, route))"""
+            for level in (SQL_MINUTES, SQL_HOURS)
+        ),
         f"""CREATE TABLE IF NOT EXISTS perflab_finding (
             id {db.autoincrement_id}, {_column_types(FindingRow, db.blob)})""",
         "CREATE INDEX IF NOT EXISTS perflab_finding_row ON perflab_finding (request_row)",
@@ -192,4 +301,14 @@ def _tables(db: SQLiteDatabase | DjangoAliasDatabase) -> list[str]:
         # that died held unwritten (``perflab.probe.ledger``).
         """CREATE TABLE IF NOT EXISTS perflab_writer (
             writer TEXT PRIMARY KEY, settled BIGINT NOT NULL, last_seen DOUBLE PRECISION)""",
+        # Load-test runs that recorded into this store (``perflab run`` saves them).
+        f"""CREATE TABLE IF NOT EXISTS perflab_run ({_column_types(RunRow, db.blob)},
+            PRIMARY KEY (run_id))""",
     ]
+
+
+def path_order(db: SQLiteDatabase | DjangoAliasDatabase) -> str:
+    """The request path as the path index orders it: by code point, so every path starting
+    with ``p`` lies in ``[p, p + U+FFFF)``. PostgreSQL's default collation may order
+    otherwise, so there the index and the queries name the "C" collation."""
+    return "path" if db.vendor == "sqlite" else 'path COLLATE "C"'

@@ -1,0 +1,166 @@
+"""Reads of the rollups at the grain a window needs: per minute for short windows, per hour for
+long ones, and the time series (``timeline``) the dashboard charts.
+
+A week of per-minute rows is ~10,000 rows per route; per hour, 168. Hourly rows exist from
+the hour the store's first writer with hourly rollups started (a store made before them
+holds only minutes), so the hours before the hourly table's first complete hour are read
+from the minute rows: ``_rollup_source`` joins the two, and a summary never misses a minute
+the store kept.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from perflab.histogram import LatencyHistogram
+from perflab.probe.store.schema import (
+    ROUTE_HOURS,
+    ROUTE_MINUTES,
+    RollupLevel,
+    StoreSchema,
+)
+
+if TYPE_CHECKING:
+    from perflab.probe.store.reader import Window
+
+# Windows longer than this read hourly rows (summaries of routes and SQL): ~30 routes by 180
+# minutes is ~5,000 minute rows, the most a page can decode in its budget.
+HOURLY_ABOVE_S = 3 * 3600
+# Timelines keep minutes longer (their buckets need the resolution): all routes merged up to
+# 6 hours, one route's up to 2 days.
+TIMELINE_HOURLY_ABOVE_S = 6 * 3600
+ROUTE_TIMELINE_HOURLY_ABOVE_S = 48 * 3600
+
+
+def window_span(window: Window, now: float | None = None) -> float:
+    """The window's length in seconds; an open end is now, an open start the epoch."""
+    since, until = window.bounds()
+    end = min(until, now if now is not None else time.time())
+    return max(end - since, 0.0)
+
+
+def summary_hourly(window: Window, now: float | None = None) -> bool:
+    """Whether a summary over ``window`` (routes, SQL) reads hourly rows."""
+    return window_span(window, now) > HOURLY_ABOVE_S
+
+
+class RollupReads(StoreSchema):
+    """The rollup tables as one source of rows over a window, and the timeline built on it."""
+
+    def _select(self, table: str, names: Sequence[str]) -> str:
+        """``names`` as a select list; NULL for a column an older store's table lacks (a
+        read-only reader cannot add it)."""
+        if not self.database.read_only:
+            return ", ".join(names)
+        present = self.columns_of(table)
+        return ", ".join(name if name in present else f"NULL AS {name}" for name in names)
+
+    def _first_full_hour(self, hours: RollupLevel) -> float | None:
+        """The start of the hourly table's first hour that holds the whole hour: the one
+        after its first row's (that hour may have begun before hourly rollups were written,
+        or lost minutes to retention). None when it has no rows."""
+        if self.database.read_only and not self.columns_of(hours.table):
+            return None
+        (row,) = self._read(f"SELECT MIN({hours.time_column}) AS first FROM {hours.table}")
+        return None if row["first"] is None else row["first"] + hours.seconds
+
+    def _rollup_source(
+        self,
+        levels: tuple[RollupLevel, RollupLevel],
+        window: Window,
+        columns: Sequence[str],
+        *,
+        hourly: bool,
+        where: str = "",
+        params: Sequence = (),
+    ) -> tuple[str, list]:
+        """A query of the rollup rows over ``window`` (``t``: a row's start, then
+        ``columns``) and its parameters. Hourly, the window starts at the hour holding
+        ``since``, and the hours before the hourly table's first full hour come from the
+        minute rows. ``where`` (with ``params``) filters each table's rows."""
+        minutes, hours = levels
+        since, until = window.bounds()
+        grain = (hours if hourly else minutes).seconds
+        start = since // grain * grain
+        extra = f" AND {where}" if where else ""
+
+        def rows_of(level: RollupLevel, low: float, below: float | None = None) -> tuple[str, list]:
+            column = level.time_column
+            sql = (
+                f"SELECT {column} AS t, {self._select(level.table, columns)} FROM {level.table} "
+                f"WHERE {column} >= %s AND {column} <= %s"
+            )
+            args = [low, until]
+            if below is not None:
+                sql += f" AND {column} < %s"
+                args.append(below)
+            return sql + extra, [*args, *params]
+
+        covered = self._first_full_hour(hours) if hourly else None
+        if covered is None:
+            return rows_of(minutes, start)
+        hour_sql, hour_args = rows_of(hours, max(start, covered))
+        if start >= covered:
+            return hour_sql, hour_args
+        minute_sql, minute_args = rows_of(minutes, start, covered)
+        return f"{hour_sql} UNION ALL {minute_sql}", [*hour_args, *minute_args]
+
+    def timeline(
+        self,
+        window: Window,
+        *,
+        method: str | None = None,
+        route: str | None = None,
+        points: int = 120,
+    ) -> dict:
+        """Requests over time: ``{"grain_s", "rows"}``, a row per bucket of ``grain_s`` (a
+        whole number of minutes, or of hours for long windows) that has requests, at most
+        ``points`` of them; ``t`` is the bucket's start (unix s). One route's (``method``
+        and ``route``), or all routes merged when ``route`` is None."""
+        since = window.since
+        if since is None:
+            (first,) = self._read(f"SELECT MIN(minute) AS first FROM {ROUTE_MINUTES.table}")
+            since = first["first"] if first["first"] is not None else time.time()
+        span = window_span(window._replace(since=since))
+        hourly = span > (ROUTE_TIMELINE_HOURLY_ABOVE_S if route else TIMELINE_HOURLY_ABOVE_S)
+        unit = ROUTE_HOURS.seconds if hourly else ROUTE_MINUTES.seconds
+        # The window's first bucket starts up to a grain before ``since``: one bucket more.
+        grain = max(math.ceil(span / max(points - 1, 1) / unit), 1) * unit
+        filters, params = [], []
+        for column, value in (("method", method), ("route", route)):
+            if value is not None:
+                filters.append(f"{column} = %s")
+                params.append(value)
+        source, args = self._rollup_source(
+            (ROUTE_MINUTES, ROUTE_HOURS),
+            window._replace(since=since // grain * grain),
+            ("count", "errors", "sum_ms", "max_ms", "hist"),
+            hourly=hourly,
+            where=" AND ".join(filters),
+            params=params,
+        )
+        buckets: dict[int, list[dict]] = defaultdict(list)
+        for row in self._read(source, args):
+            buckets[int(row["t"] // grain * grain)].append(row)
+        rows = []
+        for t, group in sorted(buckets.items()):
+            count = sum(r["count"] for r in group)
+            if not count:
+                continue
+            hist = LatencyHistogram.merge_encoded(r["hist"] for r in group)
+            p50, p95, p99 = hist.percentiles_ms((50.0, 95.0, 99.0))
+            rows.append({
+                "t": t,
+                "count": count,
+                "errors": sum(r["errors"] for r in group),
+                "mean_ms": sum(r["sum_ms"] for r in group) / count,
+                "max_ms": max(r["max_ms"] for r in group),
+                "p50_ms": p50,
+                "p95_ms": p95,
+                "p99_ms": p99,
+            })  # fmt: skip
+        return {"grain_s": grain, "rows": rows}
