@@ -1,18 +1,23 @@
 """`perflab serve` and `perflab demo` as a person runs them: real processes, real signals."""
 
+import http.cookiejar
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
+from perflab.demo.staff import LOGIN_PATH, PASSWORD_FILE, STAFF_USERNAME
 from perflab.server import free_port
 from tests.integration.conftest import run_perflab
 
@@ -29,6 +34,26 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     raise AssertionError(f"{url} never answered")
+
+
+def staff_reads_the_probe_status(base: str, username: str, password: str) -> bool:
+    """Log in through the reference app's login page (a session cookie, Django's CSRF token),
+    then read the staff-only /perf/api/status/."""
+    cookies = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+    with opener.open(base + LOGIN_PATH) as page:
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.read().decode())
+    form = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)}
+    ).encode()
+    with opener.open(urllib.request.Request(base + LOGIN_PATH, data=form)):
+        pass
+    try:
+        with opener.open(base + "/perf/api/status/") as status:
+            return json.load(status)["enabled"] is True
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 403
+        return False
 
 
 @pytest.mark.parametrize(
@@ -48,12 +73,17 @@ def test_serve_answers_from_the_given_database_and_stops_cleanly(seeded_db, stop
     wait_for(base + "/healthz/", process)
     with urllib.request.urlopen(base + "/api/posts/") as response:
         assert json.load(response)["count"] == 3000  # the seeded file, not a default one
+    password = (directory / "elsewhere" / PASSWORD_FILE).read_text().strip()
+    assert staff_reads_the_probe_status(base, STAFF_USERNAME, password)
+    assert not staff_reads_the_probe_status(base, STAFF_USERNAME, "a wrong password")
     workers = psutil.Process(process.pid).children(recursive=True)
     assert len([p for p in workers if "gunicorn" in " ".join(p.cmdline())]) == 3  # master + 2
     process.send_signal(stop_signal)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == exit_code, stderr
     assert "stopped" in stdout
+    dashboard = f"dashboard: {base}/perf/ — log in as {STAFF_USERNAME}, password {password}"
+    assert dashboard in " ".join(stdout.split())
     assert "Traceback" not in stderr
     _gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive
@@ -92,6 +122,12 @@ def test_demo_seeds_serves_load_tests_and_reports(tmp_path):
     assert results["slos"][0]["expression"] == "p95<200ms"
     assert "SLOs: PASS" in result.stdout
     assert "Routes (server side)" in result.stdout
+    password = (tmp_path / PASSWORD_FILE).read_text().strip()
+    dashboard = (
+        "dashboard: run `perflab serve`, then open http://127.0.0.1:8000/perf/ — "
+        f"log in as {STAFF_USERNAME}, password {password}"
+    )
+    assert dashboard in " ".join(result.stdout.split())
     report = (tmp_path / "runs" / "demo" / "report.html").read_text()
     assert "10,000 posts" not in report and "2,000 posts" in report  # the run's data volume
 

@@ -22,6 +22,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from perflab.datadir import STORE_FILE, data_dir
+from perflab.demo.keyfile import kept_secret
+from perflab.demo.staff import LOGIN_PATH as STAFF_LOGIN_PATH
 from perflab.mount import URL_PREFIX
 
 DATA_DIR = data_dir()
@@ -30,45 +32,10 @@ DEFAULT_SQLITE_PATH = DATA_DIR / "demo.sqlite3"
 SECRET_KEY_FILE = "secret_key"
 
 
-def _data_dir_secret_key(directory: Path) -> str:
-    """This data directory's own key, made on first use and kept in ``secret_key`` (0600).
-
-    A key in the source would let anyone mint a staff JWT for any running demo; one random
-    key per data directory is shared by every gunicorn worker and survives restarts, so
-    tokens stay valid. It is written to a private temporary file and linked into place, so
-    workers starting at once agree on one complete key.
-    """
-    import secrets
-
-    path = directory / SECRET_KEY_FILE
-    if directory.exists() and not directory.is_dir():
-        raise ImproperlyConfigured(f"the data directory {directory} is not a directory")
-    try:
-        if not path.exists():
-            directory.mkdir(parents=True, exist_ok=True)
-            partial = directory / f".{SECRET_KEY_FILE}.{os.getpid()}"
-            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w") as f:
-                f.write(secrets.token_urlsafe(50))
-            try:
-                os.link(partial, path)  # fails if another process made it first: use theirs
-            except FileExistsError:
-                pass
-            finally:
-                partial.unlink()
-        key = path.read_text().strip()
-    except OSError as exc:
-        raise ImproperlyConfigured(
-            f"cannot keep the demo's secret key in {path} ({exc.strerror}): "
-            "set PERFLAB_SECRET_KEY or make the data directory writable"
-        ) from None
-    if len(key) < 32:
-        raise ImproperlyConfigured(f"{path} holds no usable secret key: delete it to make one")
-    return key
-
-
 # Signs the JWTs: PERFLAB_SECRET_KEY, else the data directory's own key (never a fixed one).
-SECRET_KEY = os.environ.get("PERFLAB_SECRET_KEY") or _data_dir_secret_key(DATA_DIR)
+SECRET_KEY = os.environ.get("PERFLAB_SECRET_KEY") or kept_secret(
+    DATA_DIR, SECRET_KEY_FILE, "set PERFLAB_SECRET_KEY or make the data directory writable"
+)
 DEBUG = False
 ALLOWED_HOSTS = os.environ.get("PERFLAB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
 
@@ -81,8 +48,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
+# The dashboard's login (perflab.demo.staff): sessions in a signed cookie, so logging in
+# writes no session table; the API itself authenticates with JWTs.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+LOGIN_URL = STAFF_LOGIN_PATH
+LOGIN_REDIRECT_URL = "/" + URL_PREFIX
 
 
 def _conn_max_age(value: str) -> int:

@@ -1,9 +1,11 @@
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from perflab.demo import naive, views
+from perflab.demo.staff import LOGIN_PATH
 from perflab.mount import URL_PREFIX
 
 router = DefaultRouter()
@@ -19,6 +21,9 @@ urlpatterns = [
     path("api/stats/", views.stats, name="stats"),
     path("api/authors/naive/", naive.NaiveAuthorListView.as_view(), name="author-list-naive"),
     path("api/", include(router.urls)),
+    # The dashboard's login (/perf/ is staff only): Django's own views.
+    path(LOGIN_PATH.lstrip("/"), auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
 
 if getattr(settings, "DEV_TOOLBAR", False):

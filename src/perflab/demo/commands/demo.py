@@ -16,7 +16,8 @@ from perflab.commands.arguments import int_between
 from perflab.commands.run import MAX_USERS
 from perflab.datadir import STORE_FILE
 from perflab.demo.commands.seed import add_posts_argument, seed_with_progress
-from perflab.demo.commands.serve import add_server_arguments
+from perflab.demo.commands.serve import SERVE_PORT, add_server_arguments, say_dashboard
+from perflab.demo.staff import staff_login
 from perflab.server import GunicornServer, free_port
 
 DEMO_LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfile.py"
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"seeded {report.posts:,} posts into {project.database_label()} "
         f"in {report.seconds:.1f}s ({report.rows_per_second:,.0f} rows/s)"
     )
+    login = staff_login(project.data_dir())
     store_path = project.data_dir() / STORE_FILE
     for stale in store_path.parent.glob(store_path.name + "*"):  # a fresh store per demo
         stale.unlink()
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         from perflab.commands.run import write_report
 
         write_report(run_dir, console)
+    say_dashboard(console, f"http://127.0.0.1:{SERVE_PORT}", login, serving=False)
     return code
 
 

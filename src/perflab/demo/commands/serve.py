@@ -10,10 +10,12 @@ from rich.console import Console
 
 from perflab.commands.arguments import int_between, port
 from perflab.demo.commands.seed import add_database_argument
+from perflab.demo.staff import staff_login
 from perflab.errors import ExitCode, PerflabError
 from perflab.server import LOOPBACK_HOSTS, GunicornServer, default_workers, ensure_port_free
 from perflab.signals import StopRequest
 
+SERVE_PORT = 8000
 MAX_WORKERS = 256  # gunicorn processes: a typo must not fork thousands
 MAX_THREADS = 1024
 
@@ -25,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Migrate, then serve the reference blog API under gunicorn until stopped.",
     )
     add_server_arguments(parser)
-    parser.add_argument("--port", type=port, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--port", type=port, default=SERVE_PORT, help=f"port (default {SERVE_PORT})"
+    )
     parser.add_argument("--host", default="127.0.0.1", choices=LOOPBACK_HOSTS)
     parser.add_argument(
         "--dev", action="store_true", help="the DEBUG profile (perflab.demo.settings_dev)"
@@ -82,6 +86,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     os.environ.update(extra_env)
     project.setup_django(args.db, dev=args.dev)
     project.migrate()
+    login = staff_login(project.data_dir())
     server.env = {
         **project.project_environment(args.db, args.dev),
         **extra_env,
@@ -95,6 +100,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"serving the reference app at [bold]{server.url}[/] with {server.workers} "
             f"worker(s) on {project.database_label()} — Ctrl-C to stop"
         )
+        if not args.no_probe:
+            say_dashboard(console, server.url, login, serving=True)
         while not stop.requested:
             code = server.wait(timeout=0.2)
             if code is not None:
@@ -103,6 +110,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
         server.stop()
     console.print("stopped")
     return ExitCode.INTERRUPTED if stop.signal == signal.SIGINT else ExitCode.OK
+
+
+def say_dashboard(console: Console, url: str, login: tuple[str, str], serving: bool) -> None:
+    """Where perflab's dashboard is and the staff login it asks for."""
+    from perflab.mount import URL_PREFIX
+
+    how = "" if serving else "run `perflab serve`, then open "
+    console.print(
+        f"dashboard: {how}[bold]{url}/{URL_PREFIX}[/] — log in as [bold]{login[0]}[/], "
+        f"password [bold]{login[1]}[/]",
+        highlight=False,
+    )
 
 
 def ended_by_itself(code: int, console: Console) -> int:
