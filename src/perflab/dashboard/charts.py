@@ -38,8 +38,8 @@ def throughput_chart(timeline: dict[str, Any]) -> str:
         "req/s",
         [r["t"] for r in rows],
         [
-            ("requests/s", [round(r["count"] / grain, 3) for r in rows]),
-            ("errors/s", [round(r["errors"] / grain, 3) for r in rows]),
+            ("requests/s", [round(r["count"] / grain, 6) for r in rows]),
+            ("errors/s", [round(r["errors"] / grain, 6) for r in rows]),
         ],
     )
 
