@@ -194,7 +194,13 @@ class Guard:
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
 
     def problems(self) -> dict[str, list[str]]:
-        return {k: v for k, v in vars(self).items() if v}
+        found = {
+            "blocked": self.blocked,
+            "console": self.console,
+            "page_errors": self.page_errors,
+            "failed": self.failed,
+        }
+        return {name: entries for name, entries in found.items() if entries}
 
 
 def shot(page, name: str) -> Path:
