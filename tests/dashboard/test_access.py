@@ -61,9 +61,12 @@ def test_the_permission_callable_decides(make_probe, staff, db):
     assert staff.get("/perf/").status_code == 403  # staff, but the callable says no
 
 
-def test_pages_are_private_and_uncached(traffic, staff):
+def test_pages_are_private_uncached_and_load_only_their_own_assets(traffic, staff):
     for url in ("/perf/", "/perf/sql/", "/perf/runs/", "/perf/assets/uPlot.min.css"):
-        assert staff.get(url)["Cache-Control"] == "private, no-store"
+        response = staff.get(url)
+        assert response["Cache-Control"] == "private, no-store"
+        policy = response["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "script-src 'self';" in policy
 
 
 def test_assets_are_served_from_the_package_and_the_report(traffic, staff):

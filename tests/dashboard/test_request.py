@@ -57,7 +57,9 @@ def test_headers_as_stored_and_the_profile(traffic, staff):
     profile = staff.get(link)
     assert profile.status_code == 200
     assert b"pyinstrumentHTMLRenderer.render" in profile.content
-    assert b"<script src=" not in profile.content  # its JavaScript is inlined: no network
+    assert b"<script src=" not in profile.content  # its JavaScript is inlined
+    # ... and its one outside request (a web font from Google's servers) is refused.
+    assert profile["Content-Security-Policy"].startswith("default-src 'none';")
     assert profile["Cache-Control"] == "private, no-store"
     _, unprofiled = request_page(staff, traffic.store, "list")
     assert unprofiled.select_one("[data-testid=profile-link]") is None

@@ -18,7 +18,7 @@ from django.http.multipartparser import MultiPartParserError
 
 from perflab.api.access import authenticated_user, may_read
 from perflab.api.params import BadInput, Parameters
-from perflab.dashboard.rendering import CACHE_CONTROL, message_page
+from perflab.dashboard.rendering import CACHE_CONTROL, CONTENT_SECURITY_POLICY, message_page
 from perflab.probe.database import StoreUnavailable
 from perflab.probe.probe import get_probe
 
@@ -31,13 +31,15 @@ def dashboard_view(query: Parameters = NO_PARAMETERS, path: Parameters = NO_PARA
     """The access check, then the declared path and query parameters passed to the view by
     name (``view(request, probe, **values)``). Anonymous → login redirect; refused → 403;
     bad input → 400; ``Http404`` → 404; an unavailable store → 503; each a page of one line.
-    Every response is ``Cache-Control: private, no-store``."""
+    Every response is ``Cache-Control: private, no-store``, with the dashboard's
+    Content-Security-Policy unless the view set its own."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, **captured) -> HttpResponse:
             response = _answer(view, request, captured)
             response["Cache-Control"] = CACHE_CONTROL
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
             return response
 
         def _answer(view: Callable, request: HttpRequest, captured: dict) -> HttpResponse:

@@ -7,11 +7,12 @@ import json
 from typing import Any
 
 
-def _chart(kind: str, unit: str, x: list, lines: list[tuple[str, list]]) -> str:
+def _chart(kind: str, unit: str, x: list, lines: list[tuple[str, list]], step: float = 1) -> str:
     return json.dumps(
         {
             "kind": kind,  # "time": x is unix seconds; "bars": x is a count
             "unit": unit,
+            "step": step,  # x's grain: the axis is padded by one step on each side
             "x": x,
             "series": [{"label": label, "values": values} for label, values in lines],
         },
@@ -27,6 +28,7 @@ def latency_chart(timeline: dict[str, Any]) -> str:
         "ms",
         [r["t"] for r in rows],
         [(f"p{p}", [_rounded(r[f"p{p}_ms"]) for r in rows]) for p in (50, 95, 99)],
+        timeline["grain_s"],
     )
 
 
@@ -41,6 +43,7 @@ def throughput_chart(timeline: dict[str, Any]) -> str:
             ("requests/s", [round(r["count"] / grain, 6) for r in rows]),
             ("errors/s", [round(r["errors"] / grain, 6) for r in rows]),
         ],
+        grain,
     )
 
 

@@ -41,10 +41,13 @@ def count(value: int | float | None) -> str:
 
 @register.filter
 def rate(value: float | None) -> str:
-    """Requests per second."""
+    """Requests per second: three significant figures below 100 (a slow route's 0.000833
+    is not 0.00)."""
     if value is None:
         return "—"
-    return f"{value:,.2f}" if value < 10 else f"{value:,.1f}"
+    if value == 0 or value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
 
 
 @register.filter

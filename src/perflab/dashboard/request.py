@@ -22,6 +22,12 @@ from perflab.dashboard.period import DEFAULT_RANGE, Period, period_of
 from perflab.dashboard.rendering import render_page
 
 ROW_ID_PATH = Parameters(row_id=Integer(1))
+# pyinstrument's page is inline script and style; its script adds a web font from Google's
+# servers, which this refuses: the profile loads nothing from anywhere.
+PROFILE_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
 MAX_EVENTS = 2000  # rows of the waterfall; a request with more says how many were left out
 
 
@@ -126,10 +132,12 @@ def _findings(record: dict, period: Period) -> list[dict]:
 @require_GET
 @dashboard_view(path=ROW_ID_PATH)
 def profile_page(request: HttpRequest, probe, *, row_id: int) -> HttpResponse:
-    """pyinstrument's own HTML page for the stored session (its JavaScript is inlined: no
-    network)."""
+    """pyinstrument's own HTML page for the stored session (its JavaScript is inlined; the
+    policy keeps its one outside request, a web font, from leaving the browser)."""
     profile = probe.store.profile(row_id)
     if profile is None:
         raise Http404(f"request {row_id} was not profiled (or is not in this store)")
     session = Session.from_json(json.loads(profile))
-    return HttpResponse(HTMLRenderer().render(session))
+    response = HttpResponse(HTMLRenderer().render(session))
+    response["Content-Security-Policy"] = PROFILE_POLICY
+    return response

@@ -13,7 +13,8 @@
     data.series.forEach(function (s, i) {
       var line = {
         label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5,
-        value: function (u, v) { return v == null ? "—" : v.toLocaleString() + " " + unit; }
+        value: function (u, v) { return v == null ? "—" : v.toLocaleString() + " " + unit; },
+        points: {show: data.x.length < 60}
       };
       if (data.kind === "bars") {
         line.fill = COLORS[i % COLORS.length] + "88";
@@ -28,7 +29,8 @@
       opts.scales = {x: {time: false, range: function (u, min, max) { return [min - 0.5, max + 0.5]; }}};
       opts.axes = [{label: "statements per request"}, {label: unit, size: 60}];
     } else {
-      opts.scales = {x: {time: true}};
+      var step = data.step || 60;
+      opts.scales = {x: {time: true, range: function (u, min, max) { return [min - step, max + step]; }}};
       opts.axes = [{}, {label: unit, size: 60}];
     }
     return opts;
