@@ -29,8 +29,8 @@
       opts.scales = {x: {time: false, range: function (u, min, max) { return [min - 0.5, max + 0.5]; }}};
       opts.axes = [{label: "statements per request"}, {label: unit, size: 60}];
     } else {
-      var step = data.step || 60;
-      opts.scales = {x: {time: true, range: function (u, min, max) { return [min - step, max + step]; }}};
+      var step = data.step || 60, last = data.x.length - 1;
+      opts.scales = {x: {time: true, auto: false, range: [data.x[0] - step, data.x[last] + step]}};
       opts.axes = [{}, {label: unit, size: 60}];
     }
     return opts;
