@@ -23,8 +23,6 @@ from perflab.server import GunicornServer
 
 REPO = Path(__file__).parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "dashboard"
-LOGIN_PATH = "/accounts/login/"
-PASSWORD_FILE = "dashboard_password"  # where `perflab seed` keeps the staff user's password
 
 LOCUSTFILE = """
 from locust import constant
@@ -40,7 +38,8 @@ class QuickAuthorsUser(AuthorsUser):
     wait_time = constant(0.2)
 """
 
-# Django's ORM on the reference app's own database, as `perflab seed` reaches it.
+# Django's ORM on the reference app's own database: the staff login `perflab serve` makes
+# (its password in the data directory), or a user who is not staff.
 MAKE_USER = """
 import sys
 
@@ -49,11 +48,15 @@ import django
 django.setup()
 from django.contrib.auth import get_user_model
 
-username, password, role = sys.argv[1:4]
-user, _ = get_user_model().objects.get_or_create(username=username)
-user.is_active, user.is_staff = True, role == "staff"
-user.set_password(password)
-user.save()
+from perflab.demo import project
+from perflab.demo.staff import staff_login
+
+if sys.argv[1] == "--staff":
+    staff_login(project.data_dir())
+else:
+    user = get_user_model()(username=sys.argv[1], is_active=True, is_staff=False)
+    user.set_password(sys.argv[2])
+    user.save()
 """
 
 
@@ -79,15 +82,21 @@ def app_environment(database_url: str, data_dir: Path) -> dict[str, str]:
     }
 
 
-def make_user(database_url: str, data_dir: Path, username: str, role: str) -> str:
-    """A user (``role`` "staff" or "plain") in the app's database; its new random password."""
-    password = secrets.token_urlsafe(16)
-    made = subprocess.run(
-        [sys.executable, "-c", MAKE_USER, username, password, role],
-        capture_output=True, text=True, timeout=60, env=app_environment(database_url, data_dir),
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr[-3000:]
-    return password
+def make_users(database_url: str, data_dir: Path) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The reference app's staff login, as `perflab serve` makes it (the password read from
+    the data directory's file, as a person would), and a user who is not staff: each
+    ``(username, password)``."""
+    from perflab.demo.staff import PASSWORD_FILE, STAFF_USERNAME
+
+    plain = ("reader", secrets.token_urlsafe(16))
+    for arguments in (["--staff"], list(plain)):
+        made = subprocess.run(
+            [sys.executable, "-c", MAKE_USER, *arguments], capture_output=True, text=True,
+            timeout=60, env=app_environment(database_url, data_dir),
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr[-3000:]
+    staff = (STAFF_USERNAME, (data_dir / PASSWORD_FILE).read_text().strip())
+    return staff, plain
 
 
 @dataclass

@@ -13,20 +13,14 @@ test-artifacts/dashboard/ (kept by CI).
 from __future__ import annotations
 
 import shutil
+import subprocess
 from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 
+from perflab.demo.staff import LOGIN_PATH
 from tests.integration.conftest import seed_blog, server_for
-from tests.integration.dashboard_site import (
-    LOCUSTFILE,
-    LOGIN_PATH,
-    PASSWORD_FILE,
-    Guard,
-    Site,
-    make_user,
-    shot,
-)
+from tests.integration.dashboard_site import LOCUSTFILE, Guard, Site, make_users, shot, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +31,7 @@ def site(tmp_path_factory):
     and a few seconds of the demo's users recorded in the probe's store."""
     directory = tmp_path_factory.mktemp("dashboard")
     seeded = seed_blog(directory, posts=200, users=10)
-    url = seeded[0]
-    password_file = directory / PASSWORD_FILE
-    if password_file.exists():  # `perflab seed` made the dashboard's staff user
-        staff = ("perflab", password_file.read_text().strip())
-    else:
-        staff = ("dashboard-staff", make_user(url, directory, "dashboard-staff", "staff"))
-    plain = ("dashboard-reader", make_user(url, directory, "dashboard-reader", "plain"))
+    staff, plain = make_users(seeded[0], directory)
     locustfile = directory / "users.py"
     locustfile.write_text(LOCUSTFILE)
     # every request profiled (perflab's signal sampler: cheap), so the request page links one
@@ -257,3 +245,133 @@ def test_staff_follow_overview_route_request_sql_statement_and_explain(site, bro
 
     assert not guard.problems(), guard.problems()
     context.close()
+
+
+ROUTE_ROWS = """rows => rows.map(tr => {
+    const values = [...tr.querySelectorAll('td[data-value]')].map(td => Number(td.dataset.value));
+    return {method: tr.dataset.method, route: tr.dataset.route, count: values[0],
+            p50: values[1], p95: values[2], p99: values[3]};
+})"""
+
+
+def route_rows(page) -> list[dict]:
+    """The overview's routes table as shown: method, route, count, p50/p95/p99 (ms)."""
+    return page.locator("table#routes tbody tr[data-route]").evaluate_all(ROUTE_ROWS)
+
+
+def staff_page(site: Site, browser):
+    context, guard = guarded(browser)
+    page = context.new_page()
+    log_in(page, site, site.staff)
+    return page, guard
+
+
+def test_the_routes_table_sorts_by_a_column_and_filters_by_route_name(site, browser):
+    page, guard = staff_page(site, browser)
+    table = page.locator("table#routes")
+    for key, column, direction in (("p95", "p95", "desc"), ("p95", "p95", "asc"),
+                                   ("count", "count", "desc")):  # fmt: skip
+        with page.expect_navigation():
+            page.click(f"table#routes th[data-sort={key}] a")
+        assert (table.get_attribute("data-sort"), table.get_attribute("data-dir")) == (
+            key,
+            direction,
+        )
+        assert table.locator(f"th[data-sort={key}]").get_attribute("aria-sort") == (
+            "descending" if direction == "desc" else "ascending"
+        )
+        shown = [row[column] for row in route_rows(page)]
+        assert len(shown) >= 5
+        assert shown == sorted(shown, reverse=direction == "desc"), (key, direction, shown)
+    shot(page, "overview-sorted")
+
+    page.fill("input[data-testid=route-filter]", "authors")
+    with page.expect_navigation():
+        page.press("input[data-testid=route-filter]", "Enter")
+    shown = route_rows(page)
+    stored = [r for r in site.reader().routes() if "authors" in r["route"]]
+    assert 1 <= len(shown) < len(site.reader().routes())
+    assert {(r["method"], r["route"]) for r in shown} == {(r["method"], r["route"]) for r in stored}
+    counts = [row["count"] for row in shown]
+    assert counts == sorted(counts, reverse=True)  # the filter keeps the sort
+    assert "q=authors" in page.url
+    shot(page, "overview-filtered")
+    assert not guard.problems(), guard.problems()
+    page.context.close()
+
+
+def test_the_overview_shows_what_the_store_holds(site, browser):
+    """Each route's count and percentiles as StoreReader.routes reads them for the same
+    window (the last hour: all of this test's traffic)."""
+    from perflab.probe.store.reader import Window
+
+    page, guard = staff_page(site, browser)
+    site.settled()
+
+    def stored() -> dict:
+        return {(r["method"], r["route"]): r for r in site.reader().routes(Window.last_minutes(60))}
+
+    before = stored()
+    page.goto(site.url + "/perf/?range=1h")
+    shown = {(row["method"], row["route"]): row for row in route_rows(page)}
+    assert stored() == before, "the store changed while the page was read"
+    assert set(shown) == set(before)
+    for key, row in shown.items():
+        assert row["count"] == before[key]["count"], key
+        for p in ("p50", "p95", "p99"):
+            assert row[p] == pytest.approx(before[key][f"{p}_ms"]), (key, p)
+    assert not guard.problems(), guard.problems()
+    page.context.close()
+
+
+def test_search_by_request_id_and_by_path(site, browser):
+    page, guard = staff_page(site, browser)
+    request = site.reader().requests(route="api/authors/naive/", limit=1)[0]
+    search = page.locator("[data-testid=search]")
+    search.fill(request["request_id"])
+    with page.expect_navigation():
+        search.press("Enter")
+    assert page.url == f"{site.url}/perf/requests/{request['id']}/"
+
+    page.locator("[data-testid=search]").fill("/api/authors/")
+    with page.expect_navigation():
+        page.locator("[data-testid=search]").press("Enter")
+    paths = page.locator("table[data-testid=requests] td.path").all_inner_texts()
+    assert paths and all(p.startswith("/api/authors/") for p in paths)
+    assert "/api/authors/naive/" in paths
+    shot(page, "search")
+    assert not guard.problems(), guard.problems()
+    page.context.close()
+
+
+def test_the_overview_updates_itself_during_a_run(site, browser, tmp_path):
+    page, guard = staff_page(site, browser)
+    busiest = max(route_rows(page), key=lambda row: row["count"])
+    row = page.locator(
+        f'table#routes tr[data-method="{busiest["method"]}"][data-route="{busiest["route"]}"]'
+    )
+
+    def shown() -> int:
+        return int(row.locator("td[data-value]").first.get_attribute("data-value"))
+
+    navigations: list[str] = []
+    page.on(
+        "framenavigated", lambda frame: frame == page.main_frame and navigations.append(frame.url)
+    )
+    load = site.load(12, tmp_path / "live-run", background=True)
+    try:
+        first = wait_for(lambda: shown() > busiest["count"] and shown(), 25, "the count to grow")
+        assert page.locator("#live").is_visible()
+        assert page.locator("main#main").get_attribute("data-live") == "1"
+        wait_for(lambda: shown() > first, 15, "the count to grow again")
+        shot(page, "overview-live")
+    finally:
+        try:
+            load.wait(40)
+        except subprocess.TimeoutExpired:
+            load.kill()
+            load.wait(5)
+    assert load.returncode == 0, (tmp_path / "live-run.log").read_text()[-3000:]
+    assert navigations == [], "the page was reloaded, not refreshed in place"
+    assert not guard.problems(), guard.problems()
+    page.context.close()
