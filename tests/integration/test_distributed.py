@@ -21,6 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from perflab.probe.store.reader import StoreReader
+
 pytestmark = pytest.mark.integration
 
 LOCUSTFILE = """\
@@ -89,7 +91,7 @@ def test_duration_and_rate_are_the_loads(blog_server, store, locustfile, tmp_pat
     # Users mid-task get --stop-timeout to finish it (Locust's default, 0, cuts them).
     process = perflab_run(
         "-f", str(locustfile), "--host", blog_server.url, "-u", "4", "-r", "4", "-t", "6s",
-        "--workers", "2", "--stop-timeout", "5", "--out", str(out),
+        "--workers", "2", "--stop-timeout", "5", "--out", str(out), "--store", str(store),
     )  # fmt: skip
     _, stderr = process.communicate(timeout=120)
     exited = time.time()
@@ -114,6 +116,21 @@ def test_duration_and_rate_are_the_loads(blog_server, store, locustfile, tmp_pat
             (PATH, started, ended),
         ).fetchone()
     assert last_end - first > results["duration_s"] - 1.0
+    # The run is registered in the store, and every request it sent names it: the master's
+    # run id, then each worker's own part.
+    reader = StoreReader.at_path(store, read_only=True)
+    (run,) = [r for r in reader.runs() if r["out_dir"] == str(out.resolve())]
+    assert run["status"] == "completed" and run["requests"] == requests
+    assert (run["started"], run["ended"]) == pytest.approx((started, ended), abs=0.002)
+    assert run["report"] == str(out.resolve() / "report.html")
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        ids = [i for (i,) in db.execute(
+            "SELECT request_id FROM perflab_request WHERE path = ? AND started BETWEEN ? AND ?",
+            (PATH, started, ended),
+        )]  # fmt: skip
+    assert all(i.startswith(run["request_id_prefix"] + ".") for i in ids)
+    assert len({i.rsplit("-", 1)[0] for i in ids}) == 2  # one part per worker
+    assert reader.run_of_request(ids[-1])["run_id"] == run["run_id"]
     log = (out / "locust.log").read_text()
     assert "Discarded report" not in log, log
     print(

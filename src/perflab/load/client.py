@@ -29,14 +29,24 @@ ID_LINE = f"\r\n{HEADER}: "
 _HEAD_END = "\r\n\r\n"
 
 
+def request_id_prefix(run_id: str) -> str:
+    """What every X-Request-ID a run sends starts with, whichever process sent it."""
+    return f"pl-{run_id}"
+
+
 class ClientTracker:
     """Process-wide counters for the requests Locust's clients are sending right now."""
 
     def __init__(self) -> None:
-        self.prefix = f"pl-{os.urandom(4).hex()}-"
+        self.prefix = f"{request_id_prefix(os.urandom(4).hex())}-"
         self._counter = itertools.count(1)
         self.in_flight = 0
         self.wire_mode = False  # whether FastHttpUser's id is written into the request head
+
+    def for_run(self, run_id: str, process: str = "") -> None:
+        """Ids of the run ``run_id`` from now on; ``process`` tells apart the processes of a
+        distributed run (each counts on its own)."""
+        self.prefix = f"{request_id_prefix(run_id)}{'.' + process if process else ''}-"
 
     def next_id(self) -> str:
         return f"{self.prefix}{next(self._counter):x}"

@@ -14,9 +14,11 @@ import os
 import platform
 import signal
 import socket
+import sys
 import time
 from argparse import Namespace
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -30,6 +32,7 @@ from perflab.load.iterations import IterationLimit
 from perflab.load.live import LiveFigures, LiveView
 from perflab.load.locust_outputs import LocustOutputs
 from perflab.load.monitor import ResourceMonitor
+from perflab.load.registry import RunRegistry, masked_command
 from perflab.load.results import (
     CountedMessage,
     EndpointFigures,
@@ -70,6 +73,9 @@ class LeadingRun(LoadRun):
         self.abort_detail = "an SLO was breached"  # which one, when "aborted"
         self.schedule_started_epoch: float | None = None  # open model: the schedule's zero
         self.iteration_limit: IterationLimit | None = None
+        self.registry = RunRegistry(
+            config.store, config.host, masked_command(["perflab", *sys.argv[1:]]), console
+        )
 
     # -- what a role decides ----------------------------------------------------------------
     def _create_runner(self, run_dir: RunDirectory | None):
@@ -133,6 +139,9 @@ class LeadingRun(LoadRun):
         for signum in (signal.SIGINT, signal.SIGTERM):
             gevent.signal_handler(signum, self._interrupt)
         self.started = time.time()
+        self.env.events.test_start.add_listener(
+            lambda **_kwargs: self._open_run(run_dir.path if run_dir else None)
+        )
         status = "completed"
         try:
             self._start_load(shape)
@@ -303,6 +312,14 @@ class LeadingRun(LoadRun):
             highlight=False,
         )
 
+    def _open_run(self, run_dir: Path | None) -> None:
+        """The load starts (Locust's ``test_start``): the run's request ids, the workers told
+        them (Locust's spawn message carries ``parsed_options``), the run registered."""
+        self.tracker.for_run(self.run_id)
+        if self.parsed_options is not None:
+            self.parsed_options.perflab_run_id = self.run_id
+        self.registry.started(self.run_id, self.started, run_dir)
+
     def _interrupt(self) -> None:
         self._stop_reason = "interrupted"
         self._woken.set()
@@ -364,6 +381,9 @@ class LeadingRun(LoadRun):
                 results.to_json(), self.stats.histograms(), results.series,
                 self.monitor.samples if self.monitor else [], sample_rows, FIELDS,
             )  # fmt: skip
+        self.registry.ended(
+            self.run_id, self.started, self.ended, results, run_dir.path if run_dir else None
+        )
         return RunOutcome(
             status, results, slo_results, run_dir.path if run_dir else None, message,
             locust_exit_code=self._locust_exit_code(status),

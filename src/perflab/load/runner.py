@@ -28,6 +28,7 @@ from perflab.load.arrival import ArrivalRate, OpenModel
 from perflab.load.client import ID_LINE, ClientTracker, request_id_of, resolve_request_id
 from perflab.load.distributed import MASTER_PORT
 from perflab.load.grouping import RouteGrouper, fetch_app_description
+from perflab.load.registry import new_run_id
 from perflab.load.results import RunDirectory, RunResults
 from perflab.load.samples import RequestSamples
 from perflab.load.scenario import Scenario, load_scenario
@@ -126,6 +127,7 @@ class LoadRun:
         self.parsed_options = parsed_options  # Locust's, for the locustfile's listeners
         self._forget_figures(separate_service=config.arrival_rate is not None)
         self.tracker = ClientTracker()
+        self.run_id = new_run_id()  # a worker takes its master's (``perflab_run_id``)
         self.grouper: RouteGrouper | None = None  # from the probe's routes, when it has them
         self.grouping_reason = ""  # why requests are not named by route, when they are not
         self.app_facts: dict[str, Any] = {}  # the app's versions, from the probe

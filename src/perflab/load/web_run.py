@@ -19,6 +19,7 @@ import gevent
 
 from perflab.load.leading import LeadingRun
 from perflab.load.locust_outputs import LocustOutputs
+from perflab.load.registry import new_run_id
 from perflab.load.results import RunDirectory, default_run_dir
 from perflab.load.runner import RunOutcome
 from perflab.load.web_tab import PerflabTab, tab_figures
@@ -164,6 +165,8 @@ class WebRun(LeadingRun):
                             self.config.describe())  # fmt: skip
         self.current = run_dir
         self.started = time.time()
+        self.run_id = new_run_id()  # each test is a run of its own
+        self._open_run(run_dir.path)
         self._start_monitor()
         self.console.print(f"test {len(self.finished) + 1} started: {run_dir.path}")
 

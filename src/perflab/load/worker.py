@@ -41,6 +41,7 @@ class WorkerRun(LoadRun):
     ) -> None:  # fmt: skip
         super().__init__(config, console, scenario, parsed_options)
         self._stopped = False  # the last message is sent: nothing more to report
+        self.tag = os.urandom(2).hex()  # this worker's part of the run's request ids
 
     def _run(self, run_dir: RunDirectory | None, shape) -> RunOutcome:
         import locust.runners
@@ -90,6 +91,9 @@ class WorkerRun(LoadRun):
 
     def _on_started(self, **_kwargs) -> None:
         self._stopped = False  # the web UI's next test
+        run_id = getattr(self.env.parsed_options, "perflab_run_id", None)
+        if run_id:  # the master's run (its spawn message just updated parsed_options)
+            self.tracker.for_run(run_id, process=self.tag)
         if not self.config.host and self.env.host and self.grouper is None:
             # Started without -H: the master's spawn message named the target just now.
             self._learn_routes(self.env.host)
