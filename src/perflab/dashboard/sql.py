@@ -20,8 +20,6 @@ from perflab.dashboard.period import PERIOD, period_of, range_choices
 from perflab.dashboard.rendering import render_page
 
 LISTED = 100
-# A statement page looks its fingerprint up among this many of the period's, by total time.
-LOOKED_UP = 1000
 SQL_QUERY = Parameters(**PERIOD, route=Text(max_length=1000))
 FINGERPRINT_PATH = Parameters(
     fingerprint_hash=Text(
@@ -66,8 +64,8 @@ def statement_page(
 ) -> HttpResponse:
     store = probe.store
     period = period_of(store, range, run)
-    listed = store.sql(period.window, limit=LOOKED_UP)
-    statement = next((r for r in listed if r["fingerprint_hash"] == fingerprint_hash), None)
+    rows = store.sql(period.window, fingerprint_hash=fingerprint_hash, limit=1)
+    statement = rows[0] if rows else None
     if statement is None:
         raise Http404(f"no statement with fingerprint {fingerprint_hash} in the {period.label}")
     routes = [

@@ -290,16 +290,27 @@ class StoreReader(RollupReads, RunReads):
             params=params,
         )
 
-    def sql(self, window: Window = EVERYTHING, *, route: str | None = None, limit: int = 50):
-        """SQL fingerprints by total time (over routes, or for one route): count, total,
-        mean and max ms, how many routes ran it, and ``example_request_id``, the X-Request-ID
-        of the last request that ran it (None in rows of a store made before it was kept).
-        Hourly rollups for long windows, as ``routes``."""
+    def sql(
+        self,
+        window: Window = EVERYTHING,
+        *,
+        route: str | None = None,
+        fingerprint_hash: str | None = None,
+        limit: int = 50,
+    ):
+        """SQL fingerprints by total time (over routes, or for one route; or the one row of
+        ``fingerprint_hash``): count, total, mean and max ms, how many routes ran it, and
+        ``example_request_id``, the X-Request-ID of the last request that ran it (None in
+        rows of a store made before it was kept). Hourly rollups for long windows, as
+        ``routes``."""
+        given = {"route": route, "fingerprint_hash": fingerprint_hash}
+        filters = {column: value for column, value in given.items() if value}
         source, params = self._sql_source(
             window,
             ("fingerprint_hash", "fingerprint", "method", "route", "count", "total_ms",
              "max_ms", "last_seen"),
-            *(("route = %s", [route]) if route else ()),
+            " AND ".join(f"{column} = %s" for column in filters),
+            list(filters.values()),
         )  # fmt: skip
         rows = self._read(
             f"""SELECT fingerprint_hash, fingerprint, SUM(count) AS count,
