@@ -1,3 +1,4 @@
+import base64
 import math
 import random
 
@@ -5,6 +6,7 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from perflab.histogram import (
+    COUNTS_LENGTH,
     HIGHEST_US,
     LOWEST_US,
     SIGNIFICANT_FIGURES,
@@ -220,3 +222,92 @@ def test_record_many_equals_record_one_by_one():
     batched.record_many_ms(values[2500:])
     assert batched.summary() == _hist(values).summary()
     assert batched.encode() == _hist(values).encode()
+
+
+def _sparse_text(lo: int, hi: int, total: int, indices: list[int], counts: list[int]) -> str:
+    """A sparse text made by hand (little-endian uint16 indices, uint32 counts)."""
+    raw = b"".join(i.to_bytes(2, "little") for i in indices)
+    raw += b"".join(n.to_bytes(4, "little") for n in counts)
+    return f"s1:{lo}:{hi}:{total}:{base64.b64encode(raw).decode()}"
+
+
+def test_sparse_text_round_trips_with_the_hdr_texts_figures():
+    rng = random.Random(11)
+    for n in (1, 3, 200, 5000):
+        hist = _hist([rng.lognormvariate(3, 1.2) for _ in range(n)])
+        hist.record_ms(HIGHEST_US / 1000.0)  # the top bucket too
+        sparse, hdr = hist.encode_sparse(), hist.encode()
+        assert sparse.startswith("s1:") and hdr.startswith("h1:")
+        from_sparse, from_hdr = LatencyHistogram.decode(sparse), LatencyHistogram.decode(hdr)
+        assert from_sparse.summary() == from_hdr.summary() == hist.summary()
+        assert from_sparse.distribution() == from_hdr.distribution()
+        assert from_sparse.encode() == hdr and from_hdr.encode_sparse() == sparse
+
+
+def test_sparse_text_of_an_empty_histogram():
+    text = LatencyHistogram().encode_sparse()
+    assert text == "s1:0:0:0:"
+    assert LatencyHistogram.decode(text).summary() == LatencyHistogram().summary()
+    assert LatencyHistogram.merge_encoded([text, text]).count == 0
+
+
+def test_sparse_text_holds_hdr_bucket_indices_little_endian():
+    hist = _hist([1.0, 1.0, 2.5])
+    lo, hi = counts_index(1000), counts_index(2500)
+    assert hist.encode_sparse() == _sparse_text(1000, 2500, 4500, [lo, hi], [2, 1])
+
+
+def test_merge_encoded_equals_merging_decoded_histograms_of_both_texts():
+    rng = random.Random(5)
+    parts = [
+        _hist([rng.lognormvariate(2, 1) for _ in range(rng.randint(0, 300))]) for _ in range(40)
+    ]
+    texts = [p.encode_sparse() if i % 3 else p.encode() for i, p in enumerate(parts)]
+    merged = LatencyHistogram()
+    for part in parts:
+        merged.merge(part)
+    assert LatencyHistogram.merge_encoded(texts).summary() == merged.summary()
+    assert LatencyHistogram.merge_encoded(texts).encode_sparse() == merged.encode_sparse()
+    assert LatencyHistogram.merge_encoded([]).count == 0
+
+
+def test_counts_length_is_hdrhs():
+    assert _reference().counts_len == COUNTS_LENGTH
+    assert counts_index(HIGHEST_US) < COUNTS_LENGTH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "s1:1000:1000:1000:",  # values without buckets
+        "s1:1000:1000:1000:not base64!",
+        "s1:1000:1000:1000:" + base64.b64encode(b"12345").decode(),  # not 6 bytes a bucket
+        _sparse_text(1000, 1000, 2000, [counts_index(1000)], [1]),  # sum above count times max
+        _sparse_text(1000, 2000, 3000, [counts_index(1000)], [2]),  # max not in the last bucket
+        _sparse_text(1000, 1000, 1000, [counts_index(1000)], [0]),  # an empty bucket
+        _sparse_text(
+            1000,
+            2000,
+            3000,
+            [counts_index(1000), counts_index(1000), counts_index(2000)],
+            [1, 0, 1],
+        ),
+        _sparse_text(
+            1000, 2000, 3000, [counts_index(1000), 60000, counts_index(2000)], [1, 1, 1]
+        ),  # an index beyond the counts array
+        "s1:x:1:1:",
+    ],
+)
+def test_decoding_rejects_broken_sparse_texts(text):
+    with pytest.raises(ValueError):
+        LatencyHistogram.decode(text)
+    with pytest.raises(ValueError):
+        LatencyHistogram.merge_encoded([_hist([1.0]).encode_sparse(), text])
+
+
+def test_a_bucket_given_twice_is_refused_by_decode_and_added_by_merge():
+    text = _sparse_text(1000, 2000, 5500, [counts_index(1000), counts_index(1500),
+                        counts_index(1000), counts_index(2000)], [1, 1, 1, 1])  # fmt: skip
+    with pytest.raises(ValueError):
+        LatencyHistogram.decode(text)
+    assert LatencyHistogram.merge_encoded([text]).summary() == _hist([1, 1, 1.5, 2]).summary()

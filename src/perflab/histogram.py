@@ -264,7 +264,8 @@ class LatencyHistogram:
     def merge_encoded(cls, texts: Iterable[str]) -> LatencyHistogram:
         """One histogram of many encoded ones (either text): what a summary over many
         rollup rows needs, without a dict per row. Sparse texts are added into one dense
-        list; ValueError for a text ``decode`` would refuse."""
+        list, with the checks that keep the sums right (the order and uniqueness of a
+        text's buckets are ``decode``'s to check); ValueError for a broken text."""
         hist = cls()
         dense: list[int] | None = None
         count = total = 0
@@ -278,8 +279,11 @@ class LatencyHistogram:
                 continue
             if dense is None:
                 dense = [0] * COUNTS_LENGTH
-            for index, n in zip(indices, counts, strict=True):
-                dense[index] += n
+            try:
+                for index, n in zip(indices, counts, strict=True):
+                    dense[index] += n
+            except IndexError:
+                raise ValueError("histogram bucket out of range") from None
             count += sum(counts)
             total += sum_us
             low = min(low, lo_us)
@@ -303,6 +307,8 @@ class LatencyHistogram:
                 hist._counts = dict(zip(indices, counts, strict=True))
                 if len(hist._counts) != len(indices):
                     raise ValueError("histogram buckets repeat")
+                if min(indices) != indices[0] or max(indices) != indices[-1]:
+                    raise ValueError("histogram min/max do not match its buckets")
                 hist._count, hist._sum = sum(counts), sum_us
                 hist._min, hist._max = lo_us, hi_us
             return hist
@@ -380,9 +386,6 @@ def _sparse_parts(text: str) -> tuple[int, int, int, list[int], list[int]]:
         or 0 in counts
     ):
         raise ValueError("inconsistent histogram min/max/sum")
-    first, last = indices[0], indices[-1]
-    if (first, last) != (counts_index(lo_us), counts_index(hi_us)) or not (
-        min(indices) == first and max(indices) == last
-    ):
+    if (indices[0], indices[-1]) != (counts_index(lo_us), counts_index(hi_us)):
         raise ValueError("histogram min/max do not match its buckets")
     return lo_us, hi_us, sum_us, indices, counts
