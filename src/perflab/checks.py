@@ -5,7 +5,8 @@ Unchecked, each of these mistakes fails quietly, far from its cause: a middlewar
 probe keeps its time (and its SQL) out of every record; a catch-all route ahead of
 ``include("perflab.urls")`` answers ``/perf/`` itself, so the API 404s and ``perflab run``
 cannot group by route; a store that cannot be written loses every record in the writer
-thread, after the requests have answered. The checks read settings, the URLconf and the
+thread, after the requests have answered; a login URL nothing answers sends the dashboard's
+visitors to a 404. The checks read settings, the URLconf and the
 store file's first bytes and tables — cheap, and they never write anywhere.
 
 ``PerflabConfig.ready`` registers them (tag ``perflab``; the URL check also ``urls``).
@@ -107,6 +108,57 @@ def check_urls(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list:
             )
         ]
     return []
+
+
+def check_login(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list:
+    """The dashboard's login redirect leads to a page that can log a person in: its login
+    URL (``PERFLAB["LOGIN_URL"]``, else Django's ``LOGIN_URL``) is answered by a view, not by
+    nothing (a 404) or by a catch-all placed for other pages (Wagtail's, say)."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+    from django.shortcuts import resolve_url
+    from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+
+    from perflab.probe.routes import is_catch_all
+    from perflab.probe.settings import load_settings
+
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    try:
+        reverse("perflab:dashboard")
+        configured = load_settings().LOGIN_URL
+    except (NoReverseMatch, ImproperlyConfigured):
+        return []  # no dashboard here, or check_settings says what is wrong
+    hint = (
+        'Point PERFLAB["LOGIN_URL"] (or Django\'s LOGIN_URL) at the login page staff use, '
+        'e.g. "/admin/login/" with django.contrib.admin or Wagtail\'s admin.'
+    )
+    try:
+        url = resolve_url(configured or settings.LOGIN_URL)
+    except NoReverseMatch:
+        return [_login_warning(f"{configured or settings.LOGIN_URL!r} is no URL name", hint)]
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return []  # a login on another site (single sign-on): not this URLconf's to answer
+    try:
+        match = resolve(parts.path)
+    except Resolver404:
+        return [_login_warning(f"no URL pattern answers {parts.path}", hint)]
+    if is_catch_all(match.route):
+        answer = f"the catch-all pattern '{match.route}' (view '{match.view_name}')"
+        return [_login_warning(f"{parts.path} is answered by {answer}", hint)]
+    return []
+
+
+def _login_warning(problem: str, hint: str) -> Warning:
+    return Warning(
+        f"the dashboard sends visitors who are not logged in to its login URL, but {problem}: "
+        "they would get a page that cannot log them in.",
+        hint=hint,
+        id="perflab.W004",
+    )
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list:
@@ -273,6 +325,7 @@ def _probe_position(middleware: list[str]) -> int | None:
 CHECKS = (
     (check_middleware, ("perflab",)),
     (check_urls, ("perflab", "urls")),
+    (check_login, ("perflab", "urls")),
     (check_settings, ("perflab",)),
     (check_store, ("perflab",)),
 )

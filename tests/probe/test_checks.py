@@ -21,6 +21,7 @@ from django.test.utils import override_settings
 from django.urls import include, path, re_path
 
 from perflab.checks import (
+    check_login,
     check_middleware,
     check_settings,
     check_store,
@@ -75,7 +76,8 @@ def ids(messages) -> list[str]:
 
 
 def test_the_reference_settings_pass_every_perflab_check():
-    assert check_middleware() + check_urls() + check_settings() + check_store() == []
+    checks = check_middleware() + check_urls() + check_login() + check_settings() + check_store()
+    assert checks == []
 
 
 def test_a_middleware_before_the_probe_is_named():
@@ -150,6 +152,55 @@ def test_urls_without_perflab_are_a_warning_not_an_error():
 def test_settings_without_urls_have_nothing_to_check():
     with override_settings(ROOT_URLCONF=None):
         assert check_urls() == []
+
+
+# -- the dashboard's login ------------------------------------------------------------------
+
+WAGTAIL_SITE = urlconf(
+    PERF,
+    path("admin/login/", serve, name="admin_login"),
+    path("", include([re_path(WAGTAIL_SERVE_PATTERN, serve, name="wagtail_serve")])),
+)
+
+
+def test_a_login_url_the_catch_all_answers_is_named():
+    # A Wagtail site keeps Django's default LOGIN_URL, /accounts/login/: Wagtail serves it.
+    with override_settings(ROOT_URLCONF=WAGTAIL_SITE, LOGIN_URL="/accounts/login/"):
+        (warning,) = check_login()
+    assert warning.id == "perflab.W004"
+    assert (
+        f"/accounts/login/ is answered by the catch-all pattern '{WAGTAIL_SERVE_PATTERN}' "
+        "(view 'wagtail_serve')"
+    ) in warning.msg
+    assert 'PERFLAB["LOGIN_URL"]' in warning.hint
+
+
+def test_the_dashboards_own_login_url_fixes_it():
+    perflab = {**settings.PERFLAB, "LOGIN_URL": "/admin/login/"}
+    with override_settings(ROOT_URLCONF=WAGTAIL_SITE, PERFLAB=perflab):
+        assert check_login() == []
+
+
+@pytest.mark.parametrize(
+    ("login_url", "problem"),
+    [("/nowhere/", "no URL pattern answers /nowhere/"), ("no-such-name", "is no URL name")],
+)
+def test_a_login_url_nothing_answers_is_named(login_url, problem):
+    with override_settings(ROOT_URLCONF=urlconf(PERF), LOGIN_URL=login_url):
+        (warning,) = check_login()
+    assert problem in warning.msg
+
+
+def test_a_login_on_another_site_or_by_url_name_passes():
+    with override_settings(ROOT_URLCONF=WAGTAIL_SITE, LOGIN_URL="https://sso.example.test/"):
+        assert check_login() == []
+    with override_settings(ROOT_URLCONF=WAGTAIL_SITE, LOGIN_URL="admin_login"):
+        assert check_login() == []
+
+
+def test_without_the_dashboard_the_login_is_not_checked():
+    with override_settings(ROOT_URLCONF=NO_PERF, LOGIN_URL="/nowhere/"):
+        assert check_login() == []
 
 
 def test_an_endpoint_shadowed_by_a_more_specific_pattern_is_found():

@@ -47,7 +47,7 @@ def dashboard_view(query: Parameters = NO_PARAMETERS, path: Parameters = NO_PARA
             if not may_read(request, probe.settings.PERMISSION):
                 user = authenticated_user(request)
                 if user is None or not user.is_authenticated:
-                    return redirect_to_login(request.get_full_path())
+                    return redirect_to_login(request.get_full_path(), probe.settings.LOGIN_URL)
                 return message_page(request, 403, "Forbidden", "The dashboard is for staff only.")
             try:
                 values = {**path.from_path(captured), **query.from_query(request.GET)}

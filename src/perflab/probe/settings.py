@@ -117,6 +117,13 @@ def choice(*options: str) -> Parse:
     return parse
 
 
+def text(key: str, value: Any) -> str:
+    value = _of_type(key, value, str)
+    if not value.strip():
+        raise _fail(key, "must not be empty")
+    return value
+
+
 def strings(key: str, value: Any) -> tuple[str, ...]:
     if (
         isinstance(value, str)
@@ -289,6 +296,11 @@ class ProbeSettings:
     PERMISSION: Callable | None = field(metadata=setting(
         None, dotted_callable, "callable or dotted path `request -> bool` guarding the API",
         shown="active staff user",
+    ))  # fmt: skip
+    LOGIN_URL: str | None = field(metadata=setting(
+        None, optional(text),
+        "where the dashboard sends anonymous visitors to log in (e.g. `/admin/login/`)",
+        shown="Django's `LOGIN_URL`",
     ))  # fmt: skip
     EXPOSE_ROUTES: bool = field(metadata=setting(
         True, boolean,
