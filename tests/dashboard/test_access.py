@@ -40,6 +40,7 @@ def test_users_who_are_not_staff_are_refused(traffic, member, url):
     assert response.status_code == 403
     assert message(response) == "The dashboard is for staff only."
     assert b"naive" not in response.content and b"leeoniya" not in response.content
+    assert b"/perf/assets/" not in response.content  # asks for nothing it would be refused
     assert response["Cache-Control"] == "private, no-store"
 
 

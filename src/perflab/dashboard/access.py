@@ -48,7 +48,8 @@ def dashboard_view(query: Parameters = NO_PARAMETERS, path: Parameters = NO_PARA
                 user = authenticated_user(request)
                 if user is None or not user.is_authenticated:
                     return redirect_to_login(request.get_full_path(), probe.settings.LOGIN_URL)
-                return message_page(request, 403, "Forbidden", "The dashboard is for staff only.")
+                line = "The dashboard is for staff only."
+                return message_page(request, 403, "Forbidden", line, bare=True)
             try:
                 values = {**path.from_path(captured), **query.from_query(request.GET)}
                 return view(request, probe, **values)

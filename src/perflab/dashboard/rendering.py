@@ -61,6 +61,10 @@ def render_page(
     return response
 
 
-def message_page(request: HttpRequest, status: int, title: str, line: str) -> HttpResponse:
-    """A page of one line: what a 400, 403, 404 or 503 says."""
-    return render_page(request, "message.html", {"title": title, "line": line}, status=status)
+def message_page(
+    request: HttpRequest, status: int, title: str, line: str, bare: bool = False
+) -> HttpResponse:
+    """A page of one line: what a 400, 403, 404 or 503 says. ``bare``: without the
+    navigation and assets (a refused visitor's page asks for nothing it would be refused)."""
+    context = {"title": title, "line": line, "bare": bare}
+    return render_page(request, "message.html", context, status=status)
