@@ -123,16 +123,17 @@ class Site:
 
         return StoreReader.at_path(self.store_path, read_only=True)
 
-    def load_command(self, seconds: int, out: Path, users: int = 4) -> list[str]:
-        """A bounded headless ``perflab run`` of the demo's users against this site."""
+    def load_command(self, seconds: int, out: Path, *options: str) -> list[str]:
+        """A bounded headless ``perflab run`` of the demo's users against this site, registered
+        in its store."""
         return [sys.executable, "-m", "perflab", "run", "--headless", "--quiet",
-                "-f", str(self.locustfile), "--host", self.url, "-u", str(users),
-                "-r", str(users), "-t", f"{seconds}s", "--store", str(self.store_path),
-                "--out", str(out), "QuickBlogUser", "QuickAuthorsUser"]  # fmt: skip
+                "-f", str(self.locustfile), "--host", self.url, "-u", "4", "-r", "4",
+                "-t", f"{seconds}s", "--store", str(self.store_path), "--out", str(out),
+                *options, "QuickBlogUser", "QuickAuthorsUser"]  # fmt: skip
 
-    def load(self, seconds: int, out: Path, background: bool = False):
+    def load(self, seconds: int, out: Path, *options: str, background: bool = False):
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        command = self.load_command(seconds, out)
+        command = self.load_command(seconds, out, *options)
         if background:  # its output in OUT.log (the child keeps its own copy of the file)
             with open(out.parent / f"{out.name}.log", "w") as log:
                 return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

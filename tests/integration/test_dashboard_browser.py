@@ -37,7 +37,7 @@ def site(tmp_path_factory):
     # every request profiled (perflab's signal sampler: cheap), so the request page links one
     with server_for(seeded, directory, workers=2, PERFLAB_PROBE="profile-all") as server:
         served = Site(server, directory, staff, plain, locustfile)
-        served.load(4, directory / "first-run")
+        served.load(4, directory / "first-run", "--report")
         served.settled()
         yield served
 
@@ -82,8 +82,7 @@ def protected_paths(site: Site) -> dict[str, str]:
     route = store.routes()[0]
     request = store.requests(limit=1)[0]
     statement = store.sql(limit=1)[0]
-    runs = store.runs(limit=1)
-    run = runs[0] if runs else {"run_id": "pl-not-registered-yet"}  # TODO: lead's registration
+    run = store.runs(limit=1)[0]
     query = urlencode({"method": route["method"], "route": route["route"], "range": "1h"})
     return {
         "overview": "/perf/",
@@ -199,6 +198,9 @@ def test_staff_follow_overview_route_request_sql_statement_and_explain(site, bro
     assert number(figure(page, "dd[data-figure=query_count]")) == stored["query_count"]
     assert page.locator("table#waterfall tr.event.n_plus_one").count() >= 5
     assert page.locator("table#waterfall span.bar.sql").count() == stored["query_count"]
+    run = site.reader().run_of_request(request_id)
+    assert figure(page, "[data-testid=request-run] a") == run["run_id"]
+    assert request_id.startswith(run["request_id_prefix"])
     shot(page, "request")
 
     # its profile, drawn by pyinstrument's own renderer
@@ -229,6 +231,7 @@ def test_staff_follow_overview_route_request_sql_statement_and_explain(site, bro
     listed = {s["fingerprint_hash"]: s for s in site.reader().sql(limit=500)}
     assert figure(page, "[data-testid=fingerprint]") == listed[fingerprint_hash]["fingerprint"]
     assert page.locator("table#statement-routes tr[data-route]").count() >= 1
+    shot(page, "statement")
     with page.expect_request(lambda r: r.method == "POST") as posted:
         page.click("[data-testid=explain-button]")
     page.wait_for_load_state()
@@ -340,6 +343,34 @@ def test_search_by_request_id_and_by_path(site, browser):
     assert paths and all(p.startswith("/api/authors/") for p in paths)
     assert "/api/authors/naive/" in paths
     shot(page, "search")
+    assert not guard.problems(), guard.problems()
+    page.context.close()
+
+
+def test_runs_are_listed_with_their_reports(site, browser):
+    page, guard = staff_page(site, browser)
+    page.click("[data-testid=nav-runs]")
+    page.wait_for_load_state()
+    runs = site.reader().runs()
+    rows = page.locator("table#runs tr[data-run-id]")
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.runId)") == [
+        r["run_id"] for r in runs
+    ]
+    first = runs[-1]  # the fixture's, with --report
+    assert first["status"] == "completed" and first["requests"] > 0
+    row = page.locator(f'table#runs tr[data-run-id="{first["run_id"]}"]')
+    assert row.get_attribute("data-status") == "completed"
+    shot(page, "runs")
+
+    row.locator("a[data-testid=run-report]").click()
+    page.wait_for_load_state()
+    assert page.url == f"{site.url}/perf/runs/{first['run_id']}/report/"
+    page.wait_for_load_state("networkidle")
+    charts = page.locator(".chart[data-chart]")
+    drawn = page.locator('.chart[data-chart][data-drawn="1"]')
+    assert charts.count() >= 5 and drawn.count() == charts.count(), guard.problems()
+    assert page.locator("#report-errors").inner_text().strip() == ""
+    shot(page, "run-report")
     assert not guard.problems(), guard.problems()
     page.context.close()
 
