@@ -29,6 +29,8 @@ def test_figures_and_charts_of_one_route(traffic, staff):
     latency = json.loads(html.select_one("#latency-chart")["data-series"])
     assert latency["x"] and all(v is not None for v in latency["series"][1]["values"])
     assert html.select_one('[data-range="6h"]')["href"].count("route=api%2Fauthors%2Fnaive%2F")
+    its_sql = html.select_one("[data-testid=route-sql]")["href"]
+    assert its_sql == "/perf/sql/?range=6h&route=api%2Fauthors%2Fnaive%2F"
 
 
 def test_findings_say_where_they_run(traffic, staff):

@@ -22,6 +22,10 @@ def statement_url(period: Period, fingerprint_hash: str) -> str:
     return f"{url}?{period.query()}"
 
 
+def sql_url(period: Period, route: str | None = None) -> str:
+    return f"{reverse('perflab:dashboard-sql')}?{period.query(route=route)}"
+
+
 def overview_url(**params: str) -> str:
     return (
         f"{reverse('perflab:dashboard')}?{urlencode(params)}"

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from perflab.api.params import Parameters, Text
 from perflab.dashboard.access import dashboard_view
 from perflab.dashboard.charts import latency_chart, query_count_chart, throughput_chart
-from perflab.dashboard.links import request_url, route_url, statement_url
+from perflab.dashboard.links import request_url, route_url, sql_url, statement_url
 from perflab.dashboard.period import PERIOD, period_of, range_choices
 from perflab.dashboard.rendering import render_page
 
@@ -60,6 +60,7 @@ def route_page(request: HttpRequest, probe, *, range, run, method, route) -> Htt
             "route": route,
             "figures": figures and {**figures, "rps": figures["count"] / period.seconds},
             "catch_all_url": base and route_url(period, method, base),
+            "sql_url": sql_url(period, route),
             "catch_all": base,
             "endpoints": endpoints,
             "latency": latency_chart(timeline),
