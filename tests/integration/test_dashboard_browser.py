@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
@@ -183,6 +184,10 @@ def test_staff_follow_overview_route_request_sql_statement_and_explain(site, bro
         if (r["method"], r["route"]) == ("GET", "api/authors/naive/")
     )
     assert number(figure(page, "dd[data-figure=count]")) == stored_route["count"]
+    for p in ("p50_ms", "p95_ms", "p99_ms"):  # as printed: three significant figures
+        assert number(figure(page, f"dd[data-figure={p}]")) == pytest.approx(
+            stored_route[p], rel=0.01
+        )
     assert page.locator("table#findings tr[data-kind=n_plus_one]").count() >= 1
     shot(page, "route")
 
@@ -303,26 +308,37 @@ def test_the_routes_table_sorts_by_a_column_and_filters_by_route_name(site, brow
     page.context.close()
 
 
-def test_the_overview_shows_what_the_store_holds(site, browser):
-    """Each route's count and percentiles as StoreReader.routes reads them for the same
-    window (the last hour: all of this test's traffic)."""
-    from perflab.probe.store.reader import Window
-
-    page, guard = staff_page(site, browser)
-    site.settled()
-
-    def stored() -> dict:
-        return {(r["method"], r["route"]): r for r in site.reader().routes(Window.last_minutes(60))}
-
-    before = stored()
-    page.goto(site.url + "/perf/?range=1h")
+def same_as_stored(page, stored: Callable[[], list[dict]]) -> None:
+    """The routes table shows each route's count and percentiles as ``stored()`` reads them,
+    the store unchanged while the page was read."""
+    before = {(r["method"], r["route"]): r for r in stored()}
     shown = {(row["method"], row["route"]): row for row in route_rows(page)}
-    assert stored() == before, "the store changed while the page was read"
+    assert {(r["method"], r["route"]): r for r in stored()} == before, "the store changed"
     assert set(shown) == set(before)
     for key, row in shown.items():
         assert row["count"] == before[key]["count"], key
         for p in ("p50", "p95", "p99"):
             assert row[p] == pytest.approx(before[key][f"{p}_ms"]), (key, p)
+
+
+def test_the_overview_shows_what_the_store_holds_for_a_range_and_for_a_run(site, browser):
+    """The last 15 minutes (all of this test's traffic) and the fixture's run, each compared
+    with StoreReader.routes over the same window."""
+    from perflab.probe.store.reader import Window
+
+    page, guard = staff_page(site, browser)
+    site.settled()
+    with page.expect_navigation():
+        page.click('[data-testid=period] a[data-range="15m"]')
+    assert page.locator('[data-testid=period] a[aria-current="true"]').inner_text() == "15m"
+    same_as_stored(page, lambda: site.reader().routes(Window.last_minutes(15)))
+
+    run = site.reader().runs()[-1]  # the fixture's, before any other traffic
+    page.select_option("select[data-testid=run-picker]", run["run_id"])
+    with page.expect_navigation():
+        page.click("form.runs-picker [type=submit]")
+    assert f"run {run['run_id']}" in figure(page, "[data-testid=period-run]")
+    same_as_stored(page, lambda: site.reader().routes(Window(run["started"], run["ended"])))
     assert not guard.problems(), guard.problems()
     page.context.close()
 
@@ -391,7 +407,7 @@ def test_the_overview_updates_itself_during_a_run(site, browser, tmp_path):
     )
     load = site.load(12, tmp_path / "live-run", background=True)
     try:
-        first = wait_for(lambda: shown() > busiest["count"] and shown(), 25, "the count to grow")
+        first = wait_for(lambda: shown() > busiest["count"] and shown(), 40, "the count to grow")
         assert page.locator("#live").is_visible()
         assert page.locator("main#main").get_attribute("data-live") == "1"
         wait_for(lambda: shown() > first, 15, "the count to grow again")
