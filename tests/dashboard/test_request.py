@@ -58,7 +58,10 @@ def test_headers_as_stored_and_the_profile(traffic, staff):
     assert profile.status_code == 200
     assert b"pyinstrumentHTMLRenderer.render" in profile.content
     assert b"<script src=" not in profile.content  # its JavaScript is inlined
-    # ... and its one outside request (a web font from Google's servers) is refused.
+    # ... its one outside request (a web font from Google's servers) is taken out, and the
+    # policy would refuse any other.
+    assert b"fonts.googleapis.com" not in profile.content
+    assert b'"data:text/css,"' in profile.content
     assert profile["Content-Security-Policy"].startswith("default-src 'none';")
     assert profile["Cache-Control"] == "private, no-store"
     _, unprofiled = request_page(staff, traffic.store, "list")

@@ -53,5 +53,9 @@ def test_a_report_is_served_only_as_report_html(runs, staff):
     assert report.status_code == 200
     assert b"the report of run a" in b"".join(report.streaming_content)
     assert report["Cache-Control"] == "private, no-store"
+    # self-contained: its inline scripts may run, and it may load nothing
+    assert report["Content-Security-Policy"].startswith(
+        "default-src 'none'; script-src 'unsafe-inline'"
+    )
     assert staff.get("/perf/runs/run-b/report/").status_code == 404  # not named report.html
     assert staff.get("/perf/runs/run-c/report/").status_code == 404  # none recorded

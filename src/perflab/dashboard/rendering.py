@@ -25,6 +25,12 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'self'"
 )
+# A self-contained page served as it is (pyinstrument's profile, a run's report.html): its
+# scripts and styles inline, nothing loaded from anywhere (``data:`` only).
+SELF_CONTAINED_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline' data:; "
+    "img-src data:; font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
 
 
 @cache

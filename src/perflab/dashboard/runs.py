@@ -13,7 +13,7 @@ from perflab.api.params import Parameters
 from perflab.dashboard.access import dashboard_view
 from perflab.dashboard.links import overview_url
 from perflab.dashboard.period import RUN_ID
-from perflab.dashboard.rendering import render_page
+from perflab.dashboard.rendering import SELF_CONTAINED_POLICY, render_page
 
 LISTED = 50
 RUN_PATH = Parameters(run_id=RUN_ID)
@@ -56,4 +56,6 @@ def run_report(request: HttpRequest, probe, *, run_id: str) -> HttpResponse:
     path = report_path(run)
     if path is None:
         raise Http404(f"run {run_id}'s report is not on this machine")
-    return FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")
+    response = FileResponse(path.open("rb"), content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = SELF_CONTAINED_POLICY  # its uPlot and JS are inline
+    return response
