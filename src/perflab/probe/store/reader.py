@@ -79,8 +79,8 @@ _ROUTE_SUMS = (
     "cache_hits",
     "cache_misses",
 )
-# The newest requests first: a broad path prefix is answered from them (see ``requests``).
-_PREFIX_RECENT_ROWS = 5000
+# How many of the newest requests a listing reads before it uses the indexes (``requests``).
+_NEWEST_ROWS_FIRST = (5_000, 50_000)
 # Above every character a path can hold: ``[p, p + this)`` holds the paths starting with p.
 _LAST_CHARACTER = "\U0010ffff"
 
@@ -199,22 +199,27 @@ class StoreReader(RollupReads, RunReads):
             path = path_order(self.database)
             where.append(f"{path} >= %s AND {path} < %s")
             params += [path_prefix, path_prefix + _LAST_CHARACTER]
+            # The path index, not the one on ``started`` (unary plus: not an indexed column).
+            where[0] = "+started >= %s AND +started <= %s"
         order_by = "duration_ms DESC" if order == "slowest" else "id DESC"
         select = (
             f"SELECT id, {', '.join(REQUEST_COLUMNS)}, {_FINDING_COUNT} AS finding_count "
             f"FROM perflab_request WHERE {' AND '.join(where)}"
         )
-        if path_prefix and order_by == "id DESC":
-            # A prefix most requests share is found among the newest rows at once, while
-            # the path index would hand over every match to sort; a rare one the index
-            # finds. The newest rows first; the index when they hold too few.
+        if order_by == "id DESC":
+            # Newest first: what most listings want is among the newest rows, read backwards
+            # by id in a moment, where an index over a long window (``started``, a broad path
+            # prefix) would hand every match over to be sorted. The newest rows first, then
+            # more of them, then the indexes when those hold too few.
             (newest,) = self._read("SELECT MAX(id) AS id FROM perflab_request")
-            if newest["id"] is not None:
+            for rows in _NEWEST_ROWS_FIRST:
+                if newest["id"] is None:
+                    break
                 recent = self._read(
                     f"{select} AND id > %s ORDER BY id DESC LIMIT %s OFFSET %s",
-                    [*params, newest["id"] - _PREFIX_RECENT_ROWS, limit, offset],
+                    [*params, newest["id"] - rows, limit, offset],
                 )
-                if len(recent) == limit:
+                if len(recent) == limit or rows >= newest["id"]:
                     return recent
         return self._read(
             f"{select} ORDER BY {order_by} LIMIT %s OFFSET %s", [*params, limit, offset]

@@ -90,15 +90,13 @@ class RollupReads(StoreSchema):
 
         def rows_of(level: RollupLevel, low: float, below: float | None = None) -> tuple[str, list]:
             column = level.time_column
+            # One upper bound: given two, SQLite may range over the index with the looser.
+            upper, bound = ("<", below) if below is not None and below <= until else ("<=", until)
             sql = (
                 f"SELECT {column} AS t, {self._select(level.table, columns)} FROM {level.table} "
-                f"WHERE {column} >= %s AND {column} <= %s"
+                f"WHERE {column} >= %s AND {column} {upper} %s{extra}"
             )
-            args = [low, until]
-            if below is not None:
-                sql += f" AND {column} < %s"
-                args.append(below)
-            return sql + extra, [*args, *params]
+            return sql, [low, bound, *params]
 
         covered = self._first_full_hour(hours) if hourly else None
         if covered is None:
