@@ -34,6 +34,12 @@ def test_anonymous_visitors_are_sent_to_log_in(traffic, url, settings):
     assert response["Cache-Control"] == "private, no-store"
 
 
+def test_the_login_url_can_be_the_dashboards_own(make_probe, db):
+    make_probe(LOGIN_URL="/admin/login/")  # e.g. a Wagtail site, whose /accounts/ is a page
+    response = Client().get("/perf/sql/?range=7d")
+    assert response["Location"] == "/admin/login/?next=/perf/sql/%3Frange%3D7d"
+
+
 @pytest.mark.parametrize("url", PAGES)
 def test_users_who_are_not_staff_are_refused(traffic, member, url):
     response = member.get(url)
