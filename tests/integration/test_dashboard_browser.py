@@ -60,11 +60,22 @@ def browser():
         launched.close()
 
 
-def guarded(browser) -> tuple[object, Guard]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    guard = Guard()
-    guard.attach(context)
-    return context, guard
+@pytest.fixture
+def guarded(browser):
+    """``guarded()``: a new browser context (its own cookies) and the Guard watching it; each
+    closed at the end of the test."""
+    contexts = []
+
+    def open_context() -> tuple[object, Guard]:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        guard = Guard()
+        guard.attach(context)
+        return context, guard
+
+    yield open_context
+    for context in contexts:
+        context.close()
 
 
 def log_in(page, site: Site, who: tuple[str, str]) -> None:
@@ -108,25 +119,24 @@ def data_in(body: str, site: Site) -> list[str]:
     return [fact for fact in facts if fact in body]
 
 
-def test_anonymous_users_are_sent_to_the_login_page_for_every_page_and_asset(site, browser):
+def test_anonymous_users_are_sent_to_the_login_page_for_every_page_and_asset(site, guarded):
     for name, path in protected_paths(site).items():
         status, headers, body = site.get(path)
         assert status == 302, (name, status)
         assert headers["Location"] == f"{LOGIN_PATH}?next={quote(path, safe='/')}", name
         assert not data_in(body, site), name
 
-    context, guard = guarded(browser)
+    context, guard = guarded()
     page = context.new_page()
     page.goto(site.url + "/perf/")
     assert page.url == f"{site.url}{LOGIN_PATH}?next=/perf/"
     assert page.locator("input[name=password]").is_visible()
     shot(page, "login")
     assert not guard.problems(), guard.problems()
-    context.close()
 
 
-def test_a_logged_in_user_who_is_not_staff_is_refused_pages_and_assets(site, browser):
-    context, guard = guarded(browser)
+def test_a_logged_in_user_who_is_not_staff_is_refused_pages_and_assets(site, guarded):
+    context, guard = guarded()
     page = context.new_page()
     log_in(page, site, site.plain)
     assert page.url == site.url + "/perf/"
@@ -140,7 +150,6 @@ def test_a_logged_in_user_who_is_not_staff_is_refused_pages_and_assets(site, bro
         assert response.status == 403, (name, response.status)
         assert not data_in(response.text(), site), name
     assert not guard.blocked and not guard.page_errors, guard.problems()
-    context.close()
 
 
 CHARTS_DRAWN = "ids => ids.every(id => document.getElementById(id)?.dataset.drawn === '1')"
@@ -160,8 +169,8 @@ def number(text: str) -> float:
     return float(text.replace(",", "").split()[0].rstrip("%"))
 
 
-def test_staff_follow_overview_route_request_sql_statement_and_explain(site, browser):
-    context, guard = guarded(browser)
+def test_staff_follow_overview_route_request_sql_statement_and_explain(site, guarded):
+    context, guard = guarded()
     page = context.new_page()
     log_in(page, site, site.staff)
     assert page.url == site.url + "/perf/"
@@ -253,7 +262,6 @@ def test_staff_follow_overview_route_request_sql_statement_and_explain(site, bro
     assert refused.status == 403
 
     assert not guard.problems(), guard.problems()
-    context.close()
 
 
 ROUTE_ROWS = """rows => rows.map(tr => {
@@ -268,28 +276,27 @@ def route_rows(page) -> list[dict]:
     return page.locator("table#routes tbody tr[data-route]").evaluate_all(ROUTE_ROWS)
 
 
-def staff_page(site: Site, browser):
-    context, guard = guarded(browser)
+def staff_page(site: Site, guarded) -> tuple[object, Guard]:
+    """A page logged in as the staff user, and its context's Guard."""
+    context, guard = guarded()
     page = context.new_page()
     log_in(page, site, site.staff)
     return page, guard
 
 
-def test_the_routes_table_sorts_by_a_column_and_filters_by_route_name(site, browser):
-    page, guard = staff_page(site, browser)
+def test_the_routes_table_sorts_by_a_column_and_filters_by_route_name(site, guarded):
+    page, guard = staff_page(site, guarded)
     table = page.locator("table#routes")
-    for key, column, direction in (("p95", "p95", "desc"), ("p95", "p95", "asc"),
-                                   ("count", "count", "desc")):  # fmt: skip
+    # a column's first click sorts descending, the next one ascending
+    for key, direction in (("p95", "desc"), ("p95", "asc"), ("count", "desc")):
         with page.expect_navigation():
             page.click(f"table#routes th[data-sort={key}] a")
-        assert (table.get_attribute("data-sort"), table.get_attribute("data-dir")) == (
-            key,
-            direction,
-        )
+        assert table.get_attribute("data-sort") == key
+        assert table.get_attribute("data-dir") == direction
         assert table.locator(f"th[data-sort={key}]").get_attribute("aria-sort") == (
             "descending" if direction == "desc" else "ascending"
         )
-        shown = [row[column] for row in route_rows(page)]
+        shown = [row[key] for row in route_rows(page)]
         assert len(shown) >= 5
         assert shown == sorted(shown, reverse=direction == "desc"), (key, direction, shown)
     shot(page, "overview-sorted")
@@ -306,7 +313,6 @@ def test_the_routes_table_sorts_by_a_column_and_filters_by_route_name(site, brow
     assert "q=authors" in page.url
     shot(page, "overview-filtered")
     assert not guard.problems(), guard.problems()
-    page.context.close()
 
 
 def same_as_stored(page, stored: Callable[[], list[dict]]) -> None:
@@ -322,12 +328,12 @@ def same_as_stored(page, stored: Callable[[], list[dict]]) -> None:
             assert row[p] == pytest.approx(before[key][f"{p}_ms"]), (key, p)
 
 
-def test_the_overview_shows_what_the_store_holds_for_a_range_and_for_a_run(site, browser):
+def test_the_overview_shows_what_the_store_holds_for_a_range_and_for_a_run(site, guarded):
     """The last 15 minutes (all of this test's traffic) and the fixture's run, each compared
     with StoreReader.routes over the same window."""
     from perflab.probe.store.reader import Window
 
-    page, guard = staff_page(site, browser)
+    page, guard = staff_page(site, guarded)
     site.settled()
     with page.expect_navigation():
         page.click('[data-testid=period] a[data-range="15m"]')
@@ -341,11 +347,10 @@ def test_the_overview_shows_what_the_store_holds_for_a_range_and_for_a_run(site,
     assert f"run {run['run_id']}" in figure(page, "[data-testid=period-run]")
     same_as_stored(page, lambda: site.reader().routes(Window(run["started"], run["ended"])))
     assert not guard.problems(), guard.problems()
-    page.context.close()
 
 
-def test_search_by_request_id_and_by_path(site, browser):
-    page, guard = staff_page(site, browser)
+def test_search_by_request_id_and_by_path(site, guarded):
+    page, guard = staff_page(site, guarded)
     request = site.reader().requests(route="api/authors/naive/", limit=1)[0]
     search = page.locator("[data-testid=search]")
     search.fill(request["request_id"])
@@ -361,11 +366,10 @@ def test_search_by_request_id_and_by_path(site, browser):
     assert "/api/authors/naive/" in paths
     shot(page, "search")
     assert not guard.problems(), guard.problems()
-    page.context.close()
 
 
-def test_runs_are_listed_with_their_reports(site, browser):
-    page, guard = staff_page(site, browser)
+def test_runs_are_listed_with_their_reports(site, guarded):
+    page, guard = staff_page(site, guarded)
     page.click("[data-testid=nav-runs]")
     page.wait_for_load_state()
     runs = site.reader().runs()
@@ -389,11 +393,10 @@ def test_runs_are_listed_with_their_reports(site, browser):
     assert page.locator("#report-errors").inner_text().strip() == ""
     shot(page, "run-report")
     assert not guard.problems(), guard.problems()
-    page.context.close()
 
 
-def test_the_overview_updates_itself_during_a_run(site, browser, tmp_path):
-    page, guard = staff_page(site, browser)
+def test_the_overview_updates_itself_during_a_run(site, guarded, tmp_path):
+    page, guard = staff_page(site, guarded)
     busiest = max(route_rows(page), key=lambda row: row["count"])
     row = page.locator(
         f'table#routes tr[data-method="{busiest["method"]}"][data-route="{busiest["route"]}"]'
@@ -422,4 +425,3 @@ def test_the_overview_updates_itself_during_a_run(site, browser, tmp_path):
     assert load.returncode == 0, (tmp_path / "live-run.log").read_text()[-3000:]
     assert navigations == [], "the page was reloaded, not refreshed in place"
     assert not guard.problems(), guard.problems()
-    page.context.close()
