@@ -155,16 +155,14 @@ class Site:
 
         return wait_for(still, timeout, "the probe's store to settle")
 
-    def get(self, path: str, cookie: str | None = None, method: str = "GET"):
-        """``(status, headers, body)`` of one request, redirects not followed."""
+    def get(self, path: str, headers: dict[str, str] | None = None):
+        """``(status, headers, body)`` of one GET, redirects not followed."""
 
         class NoRedirect(urllib.request.HTTPRedirectHandler):
             def redirect_request(self, *args, **kwargs):
                 return None
 
-        request = urllib.request.Request(self.url + path, method=method)
-        if cookie:
-            request.add_header("Cookie", cookie)
+        request = urllib.request.Request(self.url + path, headers=headers or {})
         try:
             with urllib.request.build_opener(NoRedirect).open(request, timeout=10) as response:
                 return response.status, response.headers, response.read().decode()

@@ -349,6 +349,38 @@ def test_the_overview_shows_what_the_store_holds_for_a_range_and_for_a_run(site,
     assert not guard.problems(), guard.problems()
 
 
+API_KEY = "a-secret-api-key-1234"
+
+
+def test_a_cached_route_shows_its_hit_rate_and_a_request_its_cache_calls_and_masked_headers(
+    site, guarded
+):
+    # requests of our own: the reference app serves categories from its cache (a miss, then
+    # hits), with a header the probe must mask before storing
+    for _ in range(4):
+        assert site.get("/api/categories/", headers={"X-Api-Key": API_KEY})[0] == 200
+    site.settled()
+    page, guard = staff_page(site, guarded)
+    stored_route = next(r for r in site.reader().routes() if r["route"] == "api/categories/")
+    assert 0 < stored_route["cache_hit_rate"] < 1
+    cell = page.locator('table#routes tr[data-route="api/categories/"] td:nth-child(10)')
+    assert number(cell.inner_text()) == pytest.approx(
+        100 * stored_route["cache_hit_rate"], abs=0.05
+    )
+
+    newest = site.reader().requests(route="api/categories/", limit=1)[0]
+    stored = site.reader().request(row_id=newest["id"])
+    page.goto(f"{site.url}/perf/requests/{newest['id']}/")
+    cache_calls = page.locator("table#waterfall tr.event[data-kind=cache]")
+    assert cache_calls.count() == len(stored["cache"]) >= 1
+    assert stored["headers"]["x-api-key"] != API_KEY
+    shown = page.locator("table#headers tr", has=page.locator("th", has_text="x-api-key"))
+    assert shown.locator("td").inner_text() == stored["headers"]["x-api-key"]
+    assert API_KEY not in page.content()
+    shot(page, "request-cached")
+    assert not guard.problems(), guard.problems()
+
+
 def test_search_by_request_id_and_by_path(site, guarded):
     page, guard = staff_page(site, guarded)
     request = site.reader().requests(route="api/authors/naive/", limit=1)[0]
