@@ -17,6 +17,7 @@ def _chart(kind: str, unit: str, x: list, lines: list[tuple[str, list]], step: f
             "series": [{"label": label, "values": values} for label, values in lines],
         },
         separators=(",", ":"),
+        default=float,  # a PostgreSQL store's sums may come back as Decimal
     )
 
 
