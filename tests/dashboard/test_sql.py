@@ -6,6 +6,7 @@ from django.db import connection
 from django.test import Client
 
 from perflab.dashboard.formats import ms
+from perflab.dashboard.sql import plan_tree
 from perflab.probe.store.reader import Window
 from tests.dashboard.conftest import message, page
 
@@ -77,3 +78,16 @@ def test_explain_is_for_staff_only(traffic, member):
     response = member.post("/perf/sql/abc/", {"explain_id": "x"})
     assert response.status_code in (403,)
     assert Client().post("/perf/sql/abc/", {"explain_id": "x"}).status_code == 302
+
+
+def test_sqlites_plan_rows_read_as_a_tree():
+    rows = ["2 0 0 SCAN blog_post", "5 0 0 SEARCH auth_user USING INTEGER PRIMARY KEY (rowid=?)",
+            "9 5 0 CORRELATED SCALAR SUBQUERY 1", "12 9 0 SCAN blog_tag"]  # fmt: skip
+    assert plan_tree({"vendor": "sqlite", "plan": rows}) == [
+        "SCAN blog_post",
+        "SEARCH auth_user USING INTEGER PRIMARY KEY (rowid=?)",
+        "  CORRELATED SCALAR SUBQUERY 1",
+        "    SCAN blog_tag",
+    ]
+    postgres = ["Limit  (cost=0.15..8.17 rows=1 width=36)", "  ->  Index Scan using x on y"]
+    assert plan_tree({"vendor": "postgresql", "plan": postgres}) == postgres  # already a tree
