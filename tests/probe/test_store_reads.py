@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from perflab.probe.records import QueryEvent, RequestRecord
+from perflab.probe.records import Finding, QueryEvent, RequestRecord
 from perflab.probe.store import RecordingStore, reader
 from perflab.probe.store.reader import Window
 from perflab.probe.store.schema import READ_TABLES, RunRow
@@ -188,3 +188,79 @@ def test_a_run_table_alone_does_not_make_a_file_a_probe_store(tmp_path):
     from perflab.report.probe_store import probe_store_problem
 
     assert probe_store_problem(path) is not None
+
+
+def with_findings(records, seed=6):
+    """Findings on about half the requests: N+1s and duplicates at two places, some requests
+    holding two rows of one group (a duplicate per parameters)."""
+    rng = random.Random(seed)
+    for r in records:
+        if rng.random() < 0.5:
+            continue
+        shape = rng.randint(0, 2)
+        place = rng.choice(["app.py:3:f", None])
+        kind = rng.choice(["n_plus_one", "duplicate"])
+        r.findings = [
+            Finding(kind, f"h{shape}", f"SELECT {shape}", place, rng.randint(2, 9),
+                    round(rng.uniform(1, 9), 3), f"SELECT {shape} -- {r.request_id}",
+                    location=None if place else rng.choice(["card.html:5", None]))
+            for _ in range(rng.choice([1, 1, 2]))
+        ]  # fmt: skip
+    return records
+
+
+def expected_findings(records):
+    groups = {}
+    for r in records:
+        for f in r.findings:
+            place = f.location if f.location is not None else f.callsite
+            key = (f.kind, r.method, r.route, f.fingerprint_hash, place)
+            per_request = groups.setdefault(key, {}).setdefault(r.request_id, [0, 0.0, []])
+            per_request[0] += f.count
+            per_request[1] += f.total_ms
+            per_request[2].append(f)
+    out = {}
+    for key, requests in groups.items():
+        findings = [f for _, _, fs in requests.values() for f in fs]
+        out[key] = {
+            "requests": len(requests),
+            "per_request": sum(c for c, _, _ in requests.values()) / len(requests),
+            "max_per_request": max(c for c, _, _ in requests.values()),
+            "total_ms": sum(t for _, t, _ in requests.values()),
+            "example_sql": max(f.example_sql for f in findings),
+            "callsite": max((f.callsite for f in findings if f.callsite), default=None),
+            "example_request_id": max(requests),
+        }
+    return out
+
+
+@pytest.mark.parametrize("hours", [2, 6])  # finding rows, then hourly groups
+@pytest.mark.parametrize("hourly_from", [0, 3])  # hourly groups from the start, from hour 3
+def test_findings_by_group_from_rows_or_hours(store, hours, hourly_from):
+    records = with_findings(traffic(700, T0, 8 * HOUR, seed=7))
+    write(store, records)
+    with sqlite3.connect(store.database.path) as db:  # as if made before the hourly groups
+        db.execute("DELETE FROM perflab_finding_hour WHERE hour < ?", [T0 + hourly_from * HOUR])
+    window = Window(T0 + 1800, T0 + 1800 + hours * HOUR)
+    ran = inside(records, window, HOUR) if hours > 3 else [
+        r for r in records if window.since <= r.started <= window.until
+    ]  # fmt: skip
+    for route, kind in ((None, None), ("api/tags/", None), (None, "duplicate")):
+        want = expected_findings([r for r in ran if route in (None, r.route)])
+        want = {k: v for k, v in want.items() if kind in (None, k[0])}
+        rows = store.findings(window, route=route, kind=kind, limit=1000)
+        got = {(r["kind"], r["method"], r["route"], r["fingerprint_hash"], r["location"]): r
+               for r in rows}  # fmt: skip
+        assert set(got) == set(want)
+        assert [r["total_ms"] for r in rows] == sorted((r["total_ms"] for r in rows), reverse=True)
+        for key, figures in want.items():
+            for name, value in figures.items():
+                assert got[key][name] == pytest.approx(value), (key, name)
+    routes = {(r["method"], r["route"]): r for r in store.routes(window)}
+    for (method, route), summary in routes.items():
+        mine = [r for r in ran if (r.method, r.route) == (method, route)]
+        assert summary["findings"] == sum(len(r.findings) for r in mine)
+        for kind, name in (("n_plus_one", "n_plus_one"), ("duplicate", "duplicates")):
+            distinct = {(f.fingerprint_hash, f.location or f.callsite or "")
+                        for r in mine for f in r.findings if f.kind == kind}  # fmt: skip
+            assert summary[name] == len(distinct)

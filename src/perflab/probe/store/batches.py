@@ -26,11 +26,13 @@ from perflab.probe.jsonbytes import to_json_bytes
 from perflab.probe.records import QueryEvent, RequestRecord
 from perflab.probe.store.schema import (
     FINDING_FIELDS,
+    FINDING_HOURS,
     LOST_IN_DEAD_PROCESS,
     ROUTE_HOURS,
     ROUTE_MINUTES,
     SQL_HOURS,
     SQL_MINUTES,
+    FindingHour,
     FindingRow,
     RequestRow,
     RollupLevel,
@@ -165,6 +167,7 @@ class StoreBatches(StoreSchema):
             self._merge_statements(cursor, statements)
             self._merge_route_rollups(cursor, rows)
             self._merge_sql_rollups(cursor, records)
+            _merge_finding_hours(cursor, records)
             for name, delta in (counters or {}).items():
                 if delta:
                     _bump_counter(cursor, name, delta)
@@ -366,7 +369,7 @@ class StoreBatches(StoreSchema):
                 "DELETE FROM perflab_request WHERE id < %s OR started < %s", [first_kept, cutoff]
             )
             deleted = cursor.raw.rowcount
-            for level in (ROUTE_MINUTES, ROUTE_HOURS, SQL_MINUTES, SQL_HOURS):
+            for level in (ROUTE_MINUTES, ROUTE_HOURS, SQL_MINUTES, SQL_HOURS, FINDING_HOURS):
                 # A row goes once all of its span is older than the cutoff.
                 cursor.execute(
                     f"DELETE FROM {level.table} WHERE {level.time_column} <= %s",
@@ -381,6 +384,76 @@ class StoreBatches(StoreSchema):
                 [horizon - STATEMENT_GRACE_S],
             )
         return max(deleted, 0)
+
+
+_FINDING_KEY = ("hour", "kind", "method", "route", "fingerprint_hash", "place")
+_FINDING_TEXTS = FindingHour._fields[FindingHour._fields.index("callsite") :]
+
+
+def _greatest(table: str, name: str) -> str:
+    """``name = `` the greater of the row's and the new value, as MAX() (NULL is least)."""
+    return (
+        f"{name} = CASE WHEN {table}.{name} IS NULL OR excluded.{name} > {table}.{name} "
+        f"THEN excluded.{name} ELSE {table}.{name} END"
+    )
+
+
+def _merge_finding_hours(cursor, records: list[RequestRecord]) -> None:
+    """Add a batch's findings to their hourly groups: per request first (its rows of one
+    group are one request, their counts summed), then per hour."""
+    hours: dict[tuple, list] = {}
+    for record in records:
+        if not record.findings:
+            continue
+        mine: dict[tuple, list] = {}
+        hour = int(record.started // FINDING_HOURS.seconds) * FINDING_HOURS.seconds
+        for f in record.findings:
+            place = f.location if f.location is not None else f.callsite
+            key = (hour, f.kind, record.method, record.route, f.fingerprint_hash, place or "")
+            texts = (f.callsite, f.template, f.origin, f.example_sql, f.hint, f.fingerprint,
+                     record.request_id)  # fmt: skip
+            entry = mine.get(key)
+            if entry is None:
+                mine[key] = [1, f.count, f.total_ms, texts]
+            else:
+                entry[0] += 1
+                entry[1] += f.count
+                entry[2] += f.total_ms
+                entry[3] = tuple(map(_max_text, entry[3], texts))
+        for key, (rows, count, total_ms, texts) in mine.items():
+            entry = hours.get(key)
+            if entry is None:  # as FindingHour
+                hours[key] = [1, rows, count, count, total_ms, *texts]
+                continue
+            entry[0] += 1
+            entry[1] += rows
+            entry[2] += count
+            entry[3] = max(entry[3], count)
+            entry[4] += total_ms
+            entry[5:] = map(_max_text, entry[5:], texts)
+    if not hours:
+        return
+    table = FINDING_HOURS.table
+    cursor.executemany(
+        f"""INSERT INTO {table} ({", ".join((*_FINDING_KEY, *FindingHour._fields))})
+           VALUES ({_placeholders(len(_FINDING_KEY) + len(FindingHour._fields))})
+           ON CONFLICT ({", ".join(_FINDING_KEY)}) DO UPDATE SET
+           requests = {table}.requests + excluded.requests,
+           rows = {table}.rows + excluded.rows,
+           count = {table}.count + excluded.count,
+           max_count = CASE WHEN excluded.max_count > {table}.max_count
+                       THEN excluded.max_count ELSE {table}.max_count END,
+           total_ms = {table}.total_ms + excluded.total_ms,
+           {", ".join(_greatest(table, name) for name in _FINDING_TEXTS)}""",
+        [(*key, *values) for key, values in sorted(hours.items())],
+    )
+
+
+def _max_text(old: str | None, new: str | None) -> str | None:
+    """MAX() of two values of a text column: NULL is least."""
+    if old is None:
+        return new
+    return old if new is None or old >= new else new
 
 
 def _upsert_sql_totals(cursor, level: RollupLevel, totals: dict[tuple, list]) -> None:

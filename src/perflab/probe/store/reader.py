@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections import defaultdict
 from typing import NamedTuple
 
 from perflab.histogram import LatencyHistogram
 from perflab.probe.fingerprint import fingerprint_sql
 from perflab.probe.store.batches import unpack
-from perflab.probe.store.rollups import RollupReads, summary_hourly
+from perflab.probe.store.findings import FindingReads
+from perflab.probe.store.rollups import summary_hourly
 from perflab.probe.store.runs import RunReads
 from perflab.probe.store.schema import (
     FINDING_FIELDS,
@@ -85,7 +85,7 @@ _NEWEST_ROWS_FIRST = (5_000, 50_000)
 _LAST_CHARACTER = "\U0010ffff"
 
 
-class StoreReader(RollupReads, RunReads):
+class StoreReader(FindingReads, RunReads):
     """Reads over a probe store; open read-only (``at_path(path, read_only=True)``) to be
     sure a reader never creates or changes anything."""
 
@@ -148,24 +148,6 @@ class StoreReader(RollupReads, RunReads):
                 "cache_hit_rate": e["cache_hits"] / cache_calls if cache_calls else None,
             })  # fmt: skip
         return sorted(summary, key=lambda r: r["count"] * r["mean_ms"], reverse=True)
-
-    def _finding_counts(self, window: Window) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
-        """(method, route) -> kind -> (distinct findings by fingerprint and place, rows)."""
-        rows = self._read(
-            """SELECT method, route, kind,
-               COUNT(DISTINCT fingerprint_hash || ' ' || COALESCE(location, callsite, ''))
-               AS distinct_findings, COUNT(*) AS finding_rows
-               FROM perflab_finding WHERE started >= %s AND started <= %s
-               GROUP BY method, route, kind""",
-            window.bounds(),
-        )
-        kinds: dict[tuple[str, str], dict[str, tuple[int, int]]] = defaultdict(dict)
-        for row in rows:
-            kinds[(row["method"], row["route"])][row["kind"]] = (
-                row["distinct_findings"],
-                row["finding_rows"],
-            )
-        return kinds
 
     def requests(
         self,
@@ -379,34 +361,19 @@ class StoreReader(RollupReads, RunReads):
         limit: int = 50,
     ) -> list[dict]:
         """Findings grouped by what and where: how many requests, statements per request."""
-        where, params = ["started >= %s AND started <= %s"], list(window.bounds())
-        if route:
-            where.append("route = %s")
-            params.append(route)
-        if kind:
-            where.append("kind = %s")
-            params.append(kind)
         # One request can hold several rows of one group (a duplicate finding is per SQL and
-        # parameters: two repeated rows of one statement shape are two rows), so the inner
-        # query makes one row per request and group: "requests" counts distinct requests
-        # (COUNT(DISTINCT request_row)), "per request" sums a request's rows.
+        # parameters: two repeated rows of one statement shape are two rows), so a group's
+        # "requests" counts requests, and "per request" sums a request's rows.
+        source, params = self._finding_groups(window, {"route": route, "kind": kind})
         return self._read(
-            f"""SELECT kind, method, route, fingerprint_hash, place AS location,
+            f"""SELECT kind, method, route, fingerprint_hash, NULLIF(place, '') AS location,
                 MAX(callsite) AS callsite, MAX(template) AS template, MAX(origin) AS origin,
-                COUNT(*) AS requests,
-                AVG(count) AS per_request, MAX(count) AS max_per_request,
+                SUM(requests) AS requests,
+                CAST(SUM(count) AS DOUBLE PRECISION) / SUM(requests) AS per_request,
+                MAX(max_count) AS max_per_request,
                 SUM(total_ms) AS total_ms, MAX(example_sql) AS example_sql, MAX(hint) AS hint,
-                MAX(fingerprint) AS fingerprint, MAX(request_id) AS example_request_id
-                FROM (SELECT kind, method, route, fingerprint_hash,
-                      COALESCE(location, callsite) AS place, request_row,
-                      MAX(callsite) AS callsite, MAX(template) AS template,
-                      MAX(origin) AS origin, SUM(count) AS count, SUM(total_ms) AS total_ms,
-                      MAX(example_sql) AS example_sql, MAX(hint) AS hint,
-                      MAX(fingerprint) AS fingerprint, MAX(request_id) AS request_id
-                      FROM perflab_finding WHERE {" AND ".join(where)}
-                      GROUP BY kind, method, route, fingerprint_hash,
-                      COALESCE(location, callsite), request_row
-                ) AS per_request_row
+                MAX(fingerprint) AS fingerprint, MAX(example_request_id) AS example_request_id
+                FROM ({source}) AS groups
                 GROUP BY kind, method, route, fingerprint_hash, place
                 ORDER BY total_ms DESC LIMIT %s""",
             [*params, limit],

@@ -72,6 +72,26 @@ class FindingRow(NamedTuple):
     location: str | None
 
 
+class FindingHour(NamedTuple):
+    """A ``perflab_finding_hour`` row's figures: the findings of one kind, statement shape and
+    place (``COALESCE(location, callsite, '')``) on one route in one hour (key: ``hour, kind,
+    method, route, fingerprint_hash, place``), what ``StoreReader.findings`` groups finding
+    rows into, summed so that a week's findings are read without their rows."""
+
+    requests: int  # requests with such a finding
+    rows: int  # finding rows
+    count: int  # statements, summed over the requests
+    max_count: int  # the most statements in one request
+    total_ms: float
+    callsite: str | None  # the greatest of each text, as MAX() of the rows gives it
+    template: str | None
+    origin: str | None
+    example_sql: str | None
+    hint: str | None
+    fingerprint: str | None
+    example_request_id: str | None
+
+
 class RouteMinute(NamedTuple):
     """A ``perflab_route_rollup`` row's figures: one route's requests in one minute (the key,
     ``minute, method, route``, is not part of it); ``perflab_route_hour`` rows hold the same
@@ -157,6 +177,7 @@ ROUTE_MINUTES = RollupLevel("perflab_route_rollup", "minute", 60)
 ROUTE_HOURS = RollupLevel("perflab_route_hour", "hour", 3600)
 SQL_MINUTES = RollupLevel("perflab_sql_rollup", "minute", 60)
 SQL_HOURS = RollupLevel("perflab_sql_hour", "hour", 3600)
+FINDING_HOURS = RollupLevel("perflab_finding_hour", "hour", 3600)
 
 # The tables the readers (API, CLI) query: a file holding none of them is not a probe store.
 READ_TABLES = frozenset({
@@ -237,6 +258,7 @@ _ROW_TABLES: dict[str, type[NamedTuple]] = {
     ROUTE_HOURS.table: RouteMinute,
     SQL_MINUTES.table: SqlMinute,
     SQL_HOURS.table: SqlMinute,
+    FINDING_HOURS.table: FindingHour,
     "perflab_run": RunRow,
 }
 
@@ -294,6 +316,11 @@ def _tables(db: SQLiteDatabase | DjangoAliasDatabase) -> list[str]:
             id {db.autoincrement_id}, {_column_types(FindingRow, db.blob)})""",
         "CREATE INDEX IF NOT EXISTS perflab_finding_row ON perflab_finding (request_row)",
         "CREATE INDEX IF NOT EXISTS perflab_finding_started ON perflab_finding (started)",
+        f"""CREATE TABLE IF NOT EXISTS {FINDING_HOURS.table} (hour BIGINT NOT NULL,
+            kind TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL,
+            fingerprint_hash TEXT NOT NULL, place TEXT NOT NULL,
+            {_column_types(FindingHour, db.blob)},
+            PRIMARY KEY (hour, kind, method, route, fingerprint_hash, place))""",
         """CREATE TABLE IF NOT EXISTS perflab_counter (
             name TEXT PRIMARY KEY, value BIGINT NOT NULL)""",
         # Per writing process: records accounted for (written, or counted as dropped),
