@@ -32,15 +32,15 @@ from perflab.probe.store.schema import (
     ROUTE_MINUTES,
     SQL_HOURS,
     SQL_MINUTES,
-    FindingHour,
     FindingRow,
     RequestRow,
     RollupLevel,
     RouteMinute,
     RunRow,
-    SqlMinute,
     StoreSchema,
+    placeholders,
 )
+from perflab.probe.store.totals import merge_finding_hours, merge_sql_totals
 
 COMPRESS_ABOVE = 2048  # bytes; zlib's setup costs more than it saves on small documents
 # Statement texts outlive the oldest kept request by this much: writers in other
@@ -61,11 +61,6 @@ def unpack(blob) -> Any:
     return json.loads(data if data[:1] == b"{" else zlib.decompress(data))
 
 
-def minute_of(started: float) -> int:
-    """The rollup minute (unix seconds, a multiple of 60) a request falls in."""
-    return int(started // 60) * 60
-
-
 @lru_cache(maxsize=1)
 def _empty_histogram() -> str:
     """An empty histogram, encoded (a new rollup row's)."""
@@ -79,21 +74,17 @@ _query_values = attrgetter(*_QUERY_FIELDS)
 _finding_values = attrgetter(*FINDING_FIELDS)
 
 
-def _placeholders(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 _INSERT_REQUEST = (
     f"INSERT INTO perflab_request ({', '.join(RequestRow._fields)}) "
-    f"VALUES ({_placeholders(len(RequestRow._fields))})"
+    f"VALUES ({placeholders(len(RequestRow._fields))})"
 )
 _INSERT_FINDING = (
     f"INSERT INTO perflab_finding ({', '.join(FindingRow._fields)}) "
-    f"VALUES ({_placeholders(len(FindingRow._fields))})"
+    f"VALUES ({placeholders(len(FindingRow._fields))})"
 )
 _INSERT_RUN = (
     f"INSERT INTO perflab_run ({', '.join(RunRow._fields)}) "
-    f"VALUES ({_placeholders(len(RunRow._fields))}) ON CONFLICT (run_id) DO UPDATE SET "
+    f"VALUES ({placeholders(len(RunRow._fields))}) ON CONFLICT (run_id) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in RunRow._fields[1:])
 )
 
@@ -166,8 +157,8 @@ class StoreBatches(StoreSchema):
                     self._insert_with_findings(cursor, record, row)
             self._merge_statements(cursor, statements)
             self._merge_route_rollups(cursor, rows)
-            self._merge_sql_rollups(cursor, records)
-            _merge_finding_hours(cursor, records)
+            merge_sql_totals(cursor, records)
+            merge_finding_hours(cursor, records)
             for name, delta in (counters or {}).items():
                 if delta:
                     _bump_counter(cursor, name, delta)
@@ -235,7 +226,7 @@ class StoreBatches(StoreSchema):
             cursor.execute(
                 f"""INSERT INTO {table} ({level.time_column}, method, route,
                     {", ".join(RouteMinute._fields)})
-                    VALUES (%s, %s, %s, {_placeholders(len(RouteMinute._fields))})
+                    VALUES (%s, %s, %s, {placeholders(len(RouteMinute._fields))})
                     ON CONFLICT ({level.time_column}, method, route) DO NOTHING""",
                 [*row_key, *empty],
             )
@@ -277,40 +268,6 @@ class StoreBatches(StoreSchema):
                 f"{', '.join(f'{name} = %s' for name in RouteMinute._fields)} WHERE {where}",
                 [*new, *row_key],
             )
-
-    @staticmethod
-    def _merge_sql_rollups(cursor, records: list[RequestRecord]) -> None:
-        """Add a batch's statements to their totals by shape and route, per minute and hour."""
-        minutes: dict[tuple[int, str, str, str], list] = {}
-        for record in records:
-            method, route, started = record.method, record.route, record.started
-            minute, request_id = minute_of(started), record.request_id
-            for q in record.queries:
-                key = (minute, q.fingerprint_hash, method, route)
-                entry = minutes.get(key)
-                ms = q.duration_ms
-                if entry is None:  # as SqlMinute: fingerprint, count, total, max, last seen, id
-                    minutes[key] = [q.fingerprint, 1, ms, ms, started, request_id]
-                else:
-                    entry[1] += 1
-                    entry[2] += ms
-                    if ms > entry[3]:
-                        entry[3] = ms
-                    entry[4] = started
-                    entry[5] = request_id
-        hours: dict[tuple[int, str, str, str], list] = {}
-        for (minute, *rest), values in sorted(minutes.items()):
-            key = (minute // 3600 * 3600, *rest)
-            entry = hours.get(key)
-            if entry is None:
-                hours[key] = list(values)
-            else:
-                entry[1] += values[1]
-                entry[2] += values[2]
-                entry[3] = max(entry[3], values[3])
-                entry[4], entry[5] = values[4], values[5]
-        for level, totals in ((SQL_MINUTES, minutes), (SQL_HOURS, hours)):
-            _upsert_sql_totals(cursor, level, totals)
 
     def save_run(self, row: RunRow) -> None:
         """Insert a load-test run, or replace the one with its ``run_id`` (at its start, then
@@ -384,97 +341,6 @@ class StoreBatches(StoreSchema):
                 [horizon - STATEMENT_GRACE_S],
             )
         return max(deleted, 0)
-
-
-_FINDING_KEY = ("hour", "kind", "method", "route", "fingerprint_hash", "place")
-_FINDING_TEXTS = FindingHour._fields[FindingHour._fields.index("callsite") :]
-
-
-def _greatest(table: str, name: str) -> str:
-    """``name = `` the greater of the row's and the new value, as MAX() (NULL is least)."""
-    return (
-        f"{name} = CASE WHEN {table}.{name} IS NULL OR excluded.{name} > {table}.{name} "
-        f"THEN excluded.{name} ELSE {table}.{name} END"
-    )
-
-
-def _merge_finding_hours(cursor, records: list[RequestRecord]) -> None:
-    """Add a batch's findings to their hourly groups: per request first (its rows of one
-    group are one request, their counts summed), then per hour."""
-    hours: dict[tuple, list] = {}
-    for record in records:
-        if not record.findings:
-            continue
-        mine: dict[tuple, list] = {}
-        hour = int(record.started // FINDING_HOURS.seconds) * FINDING_HOURS.seconds
-        for f in record.findings:
-            place = f.location if f.location is not None else f.callsite
-            key = (hour, f.kind, record.method, record.route, f.fingerprint_hash, place or "")
-            texts = (f.callsite, f.template, f.origin, f.example_sql, f.hint, f.fingerprint,
-                     record.request_id)  # fmt: skip
-            entry = mine.get(key)
-            if entry is None:
-                mine[key] = [1, f.count, f.total_ms, texts]
-            else:
-                entry[0] += 1
-                entry[1] += f.count
-                entry[2] += f.total_ms
-                entry[3] = tuple(map(_max_text, entry[3], texts))
-        for key, (rows, count, total_ms, texts) in mine.items():
-            entry = hours.get(key)
-            if entry is None:  # as FindingHour
-                hours[key] = [1, rows, count, count, total_ms, *texts]
-                continue
-            entry[0] += 1
-            entry[1] += rows
-            entry[2] += count
-            entry[3] = max(entry[3], count)
-            entry[4] += total_ms
-            entry[5:] = map(_max_text, entry[5:], texts)
-    if not hours:
-        return
-    table = FINDING_HOURS.table
-    cursor.executemany(
-        f"""INSERT INTO {table} ({", ".join((*_FINDING_KEY, *FindingHour._fields))})
-           VALUES ({_placeholders(len(_FINDING_KEY) + len(FindingHour._fields))})
-           ON CONFLICT ({", ".join(_FINDING_KEY)}) DO UPDATE SET
-           requests = {table}.requests + excluded.requests,
-           rows = {table}.rows + excluded.rows,
-           count = {table}.count + excluded.count,
-           max_count = CASE WHEN excluded.max_count > {table}.max_count
-                       THEN excluded.max_count ELSE {table}.max_count END,
-           total_ms = {table}.total_ms + excluded.total_ms,
-           {", ".join(_greatest(table, name) for name in _FINDING_TEXTS)}""",
-        [(*key, *values) for key, values in sorted(hours.items())],
-    )
-
-
-def _max_text(old: str | None, new: str | None) -> str | None:
-    """MAX() of two values of a text column: NULL is least."""
-    if old is None:
-        return new
-    return old if new is None or old >= new else new
-
-
-def _upsert_sql_totals(cursor, level: RollupLevel, totals: dict[tuple, list]) -> None:
-    """Add totals to a level's rows; the example and ``last_seen`` are the latest request's."""
-    table, columns = level.table, (level.time_column, "fingerprint_hash", "method", "route")
-    cursor.executemany(
-        f"""INSERT INTO {table} ({", ".join((*columns, *SqlMinute._fields))})
-           VALUES ({_placeholders(len(columns) + len(SqlMinute._fields))})
-           ON CONFLICT ({", ".join(columns)}) DO UPDATE SET
-           count = {table}.count + excluded.count,
-           total_ms = {table}.total_ms + excluded.total_ms,
-           max_ms = CASE WHEN excluded.max_ms > {table}.max_ms
-                    THEN excluded.max_ms ELSE {table}.max_ms END,
-           last_seen = CASE WHEN excluded.last_seen >= {table}.last_seen
-                       THEN excluded.last_seen ELSE {table}.last_seen END,
-           example_request_id = CASE WHEN excluded.last_seen >= {table}.last_seen
-                                OR {table}.example_request_id IS NULL
-                                THEN excluded.example_request_id
-                                ELSE {table}.example_request_id END""",
-        [(*key, *values) for key, values in sorted(totals.items())],
-    )
 
 
 def _bump_counter(cursor, name: str, delta: int) -> None:

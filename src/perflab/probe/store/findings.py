@@ -6,13 +6,9 @@ them; route summaries count them (``_finding_counts``)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
-from perflab.probe.store.rollups import RollupReads, summary_hourly
+from perflab.probe.store.rollups import Bounds, RollupReads, summary_hourly
 from perflab.probe.store.schema import FINDING_HOURS, FindingHour
-
-if TYPE_CHECKING:
-    from perflab.probe.store.reader import Window
 
 # The hourly group's columns, and the same figures of one request's finding rows of a group.
 _GROUP_COLUMNS = ", ".join(("kind", "method", "route", "fingerprint_hash", "place",
@@ -28,15 +24,15 @@ _PER_REQUEST = f"""kind, method, route, fingerprint_hash, {_PLACE} AS place, 1 A
 class FindingReads(RollupReads):
     """Findings over a ``Window``; hourly for windows longer than a few hours."""
 
-    def _finding_groups(self, window: Window, filters: dict[str, str | None]) -> tuple[str, list]:
-        """A query of finding groups in ``window``: one row per request and group (kind,
+    def _finding_groups(self, bounds: Bounds, filters: dict[str, str | None]) -> tuple[str, list]:
+        """A query of finding groups in a window: one row per request and group (kind,
         route, statement shape, place) from the finding rows, or one per hour and group.
         Hourly, the window runs from the hour holding ``since`` to the end of the hour
         holding ``until``; the hours before the hourly table's first full hour come from
         the finding rows."""
         where = "".join(f" AND {name} = %s" for name, value in filters.items() if value)
         values = [value for value in filters.values() if value]
-        since, until = window.bounds()
+        since, until = bounds
 
         def per_request(low: float, high: float, inclusive: bool) -> tuple[str, list]:
             return (
@@ -46,7 +42,7 @@ class FindingReads(RollupReads):
                 [low, high, *values],
             )
 
-        if not summary_hourly(window):
+        if not summary_hourly(bounds):
             return per_request(since, until, True)
         hour = FINDING_HOURS.seconds
         start, end = since // hour * hour, until // hour * hour + hour
@@ -63,9 +59,9 @@ class FindingReads(RollupReads):
         earlier = per_request(start, min(covered, end), False)
         return f"{hourly[0]} UNION ALL {earlier[0]}", [*hourly[1], *earlier[1]]
 
-    def _finding_counts(self, window: Window) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
+    def _finding_counts(self, bounds: Bounds) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
         """(method, route) -> kind -> (distinct findings by fingerprint and place, rows)."""
-        source, params = self._finding_groups(window, {})
+        source, params = self._finding_groups(bounds, {})
         rows = self._read(
             f"""SELECT method, route, kind,
                COUNT(DISTINCT fingerprint_hash || ' ' || place) AS distinct_findings,

@@ -98,9 +98,9 @@ class StoreReader(FindingReads, RunReads):
         hour holding ``since`` (``Window``)."""
         source, params = self._rollup_source(
             (ROUTE_MINUTES, ROUTE_HOURS),
-            window,
+            window.bounds(),
             ("method", "route", *RouteMinute._fields),
-            hourly=summary_hourly(window),
+            hourly=summary_hourly(window.bounds()),
         )
         merged: dict[tuple[str, str], dict] = {}
         for row in self._read(source, params):
@@ -116,7 +116,7 @@ class StoreReader(FindingReads, RunReads):
                 entry[name] += row[name] or 0
             entry["max_ms"] = max(entry["max_ms"], row["max_ms"])
             entry["max_queries"] = max(entry["max_queries"], row["max_queries"])
-        found = self._finding_counts(window)
+        found = self._finding_counts(window.bounds())
         summary = []
         for (method, route), e in merged.items():
             count = e["count"]
@@ -148,6 +148,24 @@ class StoreReader(FindingReads, RunReads):
                 "cache_hit_rate": e["cache_hits"] / cache_calls if cache_calls else None,
             })  # fmt: skip
         return sorted(summary, key=lambda r: r["count"] * r["mean_ms"], reverse=True)
+
+    def timeline(
+        self,
+        window: Window = EVERYTHING,
+        *,
+        method: str | None = None,
+        route: str | None = None,
+        points: int = 120,
+    ) -> dict:
+        """Requests over time: ``{"grain_s", "rows"}``, a row per bucket of ``grain_s`` (a
+        whole number of minutes; of hours for windows longer than 6 hours, or 2 days for one
+        route) that has requests, at most ``points`` of them; ``t`` is the bucket's start
+        (unix s), then ``count``, ``errors``, ``mean_ms``, ``max_ms``, ``p50_ms``,
+        ``p95_ms``, ``p99_ms``. One route's (``method`` and ``route``), or all routes merged
+        when ``route`` is None. Buckets of hours start at the hour holding ``since``."""
+        return self._timeline(
+            window.bounds(), window.since is None, method=method, route=route, points=points
+        )
 
     def requests(
         self,
@@ -270,9 +288,9 @@ class StoreReader(FindingReads, RunReads):
     def _sql_source(self, window: Window, columns: tuple[str, ...], where: str = "", params=()):
         return self._rollup_source(
             (SQL_MINUTES, SQL_HOURS),
-            window,
+            window.bounds(),
             columns,
-            hourly=summary_hourly(window),
+            hourly=summary_hourly(window.bounds()),
             where=where,
             params=params,
         )
@@ -364,7 +382,7 @@ class StoreReader(FindingReads, RunReads):
         # One request can hold several rows of one group (a duplicate finding is per SQL and
         # parameters: two repeated rows of one statement shape are two rows), so a group's
         # "requests" counts requests, and "per request" sums a request's rows.
-        source, params = self._finding_groups(window, {"route": route, "kind": kind})
+        source, params = self._finding_groups(window.bounds(), {"route": route, "kind": kind})
         return self._read(
             f"""SELECT kind, method, route, fingerprint_hash, NULLIF(place, '') AS location,
                 MAX(callsite) AS callsite, MAX(template) AS template, MAX(origin) AS origin,

@@ -14,7 +14,6 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from perflab.histogram import LatencyHistogram
 from perflab.probe.store.schema import (
@@ -24,8 +23,8 @@ from perflab.probe.store.schema import (
     StoreSchema,
 )
 
-if TYPE_CHECKING:
-    from perflab.probe.store.reader import Window
+# A window's closed bounds in unix seconds, as ``Window.bounds()`` gives them.
+Bounds = tuple[float, float]
 
 # Windows longer than this read hourly rows (summaries of routes and SQL): ~30 routes by 180
 # minutes is ~5,000 minute rows, the most a page can decode in its budget.
@@ -36,16 +35,16 @@ TIMELINE_HOURLY_ABOVE_S = 6 * 3600
 ROUTE_TIMELINE_HOURLY_ABOVE_S = 48 * 3600
 
 
-def window_span(window: Window, now: float | None = None) -> float:
+def window_span(bounds: Bounds, now: float | None = None) -> float:
     """The window's length in seconds; an open end is now, an open start the epoch."""
-    since, until = window.bounds()
+    since, until = bounds
     end = min(until, now if now is not None else time.time())
     return max(end - since, 0.0)
 
 
-def summary_hourly(window: Window, now: float | None = None) -> bool:
-    """Whether a summary over ``window`` (routes, SQL) reads hourly rows."""
-    return window_span(window, now) > HOURLY_ABOVE_S
+def summary_hourly(bounds: Bounds, now: float | None = None) -> bool:
+    """Whether a summary over a window (routes, SQL, findings) reads hourly rows."""
+    return window_span(bounds, now) > HOURLY_ABOVE_S
 
 
 class RollupReads(StoreSchema):
@@ -71,19 +70,19 @@ class RollupReads(StoreSchema):
     def _rollup_source(
         self,
         levels: tuple[RollupLevel, RollupLevel],
-        window: Window,
+        bounds: Bounds,
         columns: Sequence[str],
         *,
         hourly: bool,
         where: str = "",
         params: Sequence = (),
     ) -> tuple[str, list]:
-        """A query of the rollup rows over ``window`` (``t``: a row's start, then
+        """A query of the rollup rows over a window (``t``: a row's start, then
         ``columns``) and its parameters. Hourly, the window starts at the hour holding
         ``since``, and the hours before the hourly table's first full hour come from the
         minute rows. ``where`` (with ``params``) filters each table's rows."""
         minutes, hours = levels
-        since, until = window.bounds()
+        since, until = bounds
         grain = (hours if hourly else minutes).seconds
         start = since // grain * grain
         extra = f" AND {where}" if where else ""
@@ -107,23 +106,21 @@ class RollupReads(StoreSchema):
         minute_sql, minute_args = rows_of(minutes, start, covered)
         return f"{hour_sql} UNION ALL {minute_sql}", [*hour_args, *minute_args]
 
-    def timeline(
+    def _timeline(
         self,
-        window: Window,
+        bounds: Bounds,
+        open_start: bool,
         *,
-        method: str | None = None,
-        route: str | None = None,
-        points: int = 120,
+        method: str | None,
+        route: str | None,
+        points: int,
     ) -> dict:
-        """Requests over time: ``{"grain_s", "rows"}``, a row per bucket of ``grain_s`` (a
-        whole number of minutes, or of hours for long windows) that has requests, at most
-        ``points`` of them; ``t`` is the bucket's start (unix s). One route's (``method``
-        and ``route``), or all routes merged when ``route`` is None."""
-        since = window.since
-        if since is None:
+        """``StoreReader.timeline`` over closed bounds (``open_start``: from the first row)."""
+        since, until = bounds
+        if open_start:
             (first,) = self._read(f"SELECT MIN(minute) AS first FROM {ROUTE_MINUTES.table}")
             since = first["first"] if first["first"] is not None else time.time()
-        span = window_span(window._replace(since=since))
+        span = window_span((since, until))
         hourly = span > (ROUTE_TIMELINE_HOURLY_ABOVE_S if route else TIMELINE_HOURLY_ABOVE_S)
         unit = ROUTE_HOURS.seconds if hourly else ROUTE_MINUTES.seconds
         # The window's first bucket starts up to a grain before ``since``: one bucket more.
@@ -135,7 +132,7 @@ class RollupReads(StoreSchema):
                 params.append(value)
         source, args = self._rollup_source(
             (ROUTE_MINUTES, ROUTE_HOURS),
-            window._replace(since=since // grain * grain),
+            (since // grain * grain, until),
             ("count", "errors", "sum_ms", "max_ms", "hist"),
             hourly=hourly,
             where=" AND ".join(filters),

@@ -172,6 +172,16 @@ class RollupLevel(NamedTuple):
     seconds: int
 
 
+def minute_of(started: float) -> int:
+    """The rollup minute (unix seconds, a multiple of 60) a request falls in."""
+    return int(started // 60) * 60
+
+
+def placeholders(n: int) -> str:
+    """``%s, %s, …`` for ``n`` values."""
+    return ", ".join(["%s"] * n)
+
+
 # Per minute for short windows and timelines, per hour for long ones: one batch writes both.
 ROUTE_MINUTES = RollupLevel("perflab_route_rollup", "minute", 60)
 ROUTE_HOURS = RollupLevel("perflab_route_hour", "hour", 3600)
