@@ -12,6 +12,7 @@ test-artifacts/dashboard/ (kept by CI).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -397,6 +398,19 @@ def test_search_by_request_id_and_by_path(site, guarded):
     assert paths and all(p.startswith("/api/authors/") for p in paths)
     assert "/api/authors/naive/" in paths
     shot(page, "search")
+
+    page.locator("[data-testid=search]").fill("201")  # a status: the posts the users created
+    with page.expect_navigation():
+        page.locator("[data-testid=search]").press("Enter")
+    kind = figure(page, "[data-testid=search-kind]")
+    assert "status 201" in kind
+    listed = int(re.search(r"at most (\d+)", kind)[1])
+    shown = page.locator("table[data-testid=requests] tr[data-request-id]")
+    created = site.reader().requests(status=201, limit=1000)
+    assert shown.count() == min(len(created), listed) >= 1
+    assert set(shown.evaluate_all("rows => rows.map(r => r.dataset.requestId)")) <= {
+        r["request_id"] for r in created
+    }
     assert not guard.problems(), guard.problems()
 
 
