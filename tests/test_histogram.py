@@ -248,7 +248,7 @@ def test_sparse_text_of_an_empty_histogram():
     text = LatencyHistogram().encode_sparse()
     assert text == "s1:0:0:0:"
     assert LatencyHistogram.decode(text).summary() == LatencyHistogram().summary()
-    assert LatencyHistogram.merge_encoded([text, text]).count == 0
+    assert LatencyHistogram.of_encoded([text, text]).count == 0
 
 
 def test_sparse_text_holds_hdr_bucket_indices_little_endian():
@@ -266,9 +266,9 @@ def test_merge_encoded_equals_merging_decoded_histograms_of_both_texts():
     merged = LatencyHistogram()
     for part in parts:
         merged.merge(part)
-    assert LatencyHistogram.merge_encoded(texts).summary() == merged.summary()
-    assert LatencyHistogram.merge_encoded(texts).encode_sparse() == merged.encode_sparse()
-    assert LatencyHistogram.merge_encoded([]).count == 0
+    assert LatencyHistogram.of_encoded(texts).summary() == merged.summary()
+    assert LatencyHistogram.of_encoded(texts).encode_sparse() == merged.encode_sparse()
+    assert LatencyHistogram.of_encoded([]).count == 0
 
 
 def test_counts_length_is_hdrhs():
@@ -295,6 +295,13 @@ def test_counts_length_is_hdrhs():
         _sparse_text(
             1000, 2000, 3000, [counts_index(1000), 60000, counts_index(2000)], [1, 1, 1]
         ),  # an index beyond the counts array
+        _sparse_text(
+            1000,
+            2000,
+            6000,
+            [counts_index(1000), counts_index(3000), counts_index(2000)],
+            [1, 1, 1],
+        ),  # a bucket above the max
         "s1:x:1:1:",
     ],
 )
@@ -302,7 +309,7 @@ def test_decoding_rejects_broken_sparse_texts(text):
     with pytest.raises(ValueError):
         LatencyHistogram.decode(text)
     with pytest.raises(ValueError):
-        LatencyHistogram.merge_encoded([_hist([1.0]).encode_sparse(), text])
+        LatencyHistogram.of_encoded([_hist([1.0]).encode_sparse(), text])
 
 
 def test_a_bucket_given_twice_is_refused_by_decode_and_added_by_merge():
@@ -310,4 +317,4 @@ def test_a_bucket_given_twice_is_refused_by_decode_and_added_by_merge():
                         counts_index(1000), counts_index(2000)], [1, 1, 1, 1])  # fmt: skip
     with pytest.raises(ValueError):
         LatencyHistogram.decode(text)
-    assert LatencyHistogram.merge_encoded([text]).summary() == _hist([1, 1, 1.5, 2]).summary()
+    assert LatencyHistogram.of_encoded([text]).summary() == _hist([1, 1, 1.5, 2]).summary()

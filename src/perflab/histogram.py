@@ -17,7 +17,7 @@ The probe store's rollups use a second text, ``encode_sparse``: the non-zero buc
 little-endian arrays (indices, counts) in base64. The store decodes hundreds of thousands of
 rollup rows for a week's summary; the HdrHistogram payload costs a zlib inflate, a dense
 23,552-counter array and a varint walk per row, the sparse text a base64 decode and
-``array.frombytes`` (C). ``decode`` reads both; ``merge_encoded`` merges many texts at once.
+``array.frombytes`` (C). ``decode`` reads both; ``merge_encoded`` adds many texts at once.
 """
 
 from __future__ import annotations
@@ -261,24 +261,31 @@ class LatencyHistogram:
         return f"{_SPARSE_PREFIX}:{self._min}:{self._max}:{self._sum}:{payload}"
 
     @classmethod
-    def merge_encoded(cls, texts: Iterable[str]) -> LatencyHistogram:
-        """One histogram of many encoded ones (either text): what a summary over many
+    def of_encoded(cls, texts: Iterable[str]) -> LatencyHistogram:
+        """One histogram of many encoded ones (``merge_encoded`` into an empty one)."""
+        hist = cls()
+        hist.merge_encoded(texts)
+        return hist
+
+    def merge_encoded(self, texts: Iterable[str]) -> None:
+        """Add many encoded histograms (either text) to this one: what a summary over many
         rollup rows needs, without a dict per row. Sparse texts are added into one dense
         list, with the checks that keep the sums right (the order and uniqueness of a
         text's buckets are ``decode``'s to check); ValueError for a broken text."""
-        hist = cls()
         dense: list[int] | None = None
         count = total = 0
         low, high = HIGHEST_US + 1, 0
+        first = last = 0
         for text in texts:
             if not text.startswith(_SPARSE_PREFIX):
-                hist.merge(cls.decode(text))
+                self.merge(self.decode(text))
                 continue
             lo_us, hi_us, sum_us, indices, counts = _sparse_parts(text)
             if not indices:
                 continue
             if dense is None:
                 dense = [0] * COUNTS_LENGTH
+                first, last = indices[0], indices[-1]
             try:
                 for index, n in zip(indices, counts, strict=True):
                     dense[index] += n
@@ -286,15 +293,20 @@ class LatencyHistogram:
                 raise ValueError("histogram bucket out of range") from None
             count += sum(counts)
             total += sum_us
-            low = min(low, lo_us)
-            high = max(high, hi_us)
-        if dense is not None:
-            nonzero = compress(range(COUNTS_LENGTH), dense)
-            sparse = cls()
-            sparse._counts = dict(zip(nonzero, filter(None, dense), strict=True))
-            sparse._count, sparse._sum, sparse._min, sparse._max = count, total, low, high
-            hist.merge(sparse)
-        return hist
+            if lo_us < low:
+                low, first = lo_us, indices[0]
+            if hi_us > high:
+                high, last = hi_us, indices[-1]
+        if dense is None:
+            return
+        window = dense[first : last + 1]
+        if sum(window) != count:
+            raise ValueError("histogram buckets outside its min/max")
+        merged = LatencyHistogram()
+        nonzero = compress(range(first, last + 1), window)
+        merged._counts = dict(zip(nonzero, filter(None, window), strict=True))
+        merged._count, merged._sum, merged._min, merged._max = count, total, low, high
+        self.merge(merged)
 
     @classmethod
     def decode(cls, text: str) -> LatencyHistogram:

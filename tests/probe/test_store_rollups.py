@@ -121,7 +121,7 @@ def test_hourly_rows_are_the_sum_of_minute_rows(store):
             assert hour[name] == pytest.approx(sum(m[name] for m in parts)), name
         for name in ("max_ms", "max_queries"):
             assert hour[name] == max(m[name] for m in parts), name
-        merged = LatencyHistogram.merge_encoded(m["hist"] for m in parts)
+        merged = LatencyHistogram.of_encoded(m["hist"] for m in parts)
         assert LatencyHistogram.decode(hour["hist"]).encode_sparse() == merged.encode_sparse()
     sql_minutes, sql_hours = table(store, "perflab_sql_rollup"), table(store, "perflab_sql_hour")
     assert sql_hours

@@ -122,7 +122,7 @@ class StoreReader(FindingReads, RunReads):
             count = e["count"]
             if not count:
                 continue
-            p50, p95, p99 = LatencyHistogram.merge_encoded(e["hist"]).percentiles_ms(
+            p50, p95, p99 = LatencyHistogram.of_encoded(e["hist"]).percentiles_ms(
                 (50.0, 95.0, 99.0)
             )
             kinds = found.get((method, route), {})

@@ -146,7 +146,7 @@ class RollupReads(StoreSchema):
             count = sum(r["count"] for r in group)
             if not count:
                 continue
-            hist = LatencyHistogram.merge_encoded(r["hist"] for r in group)
+            hist = LatencyHistogram.of_encoded(r["hist"] for r in group)
             p50, p95, p99 = hist.percentiles_ms((50.0, 95.0, 99.0))
             rows.append({
                 "t": t,
