@@ -185,7 +185,8 @@ class LatencyHistogram:
         if not total:
             return [0 for _ in percentiles]
         lo, hi = self._min, self._max
-        items = iter(sorted(self._counts.items()))
+        counts = self._counts
+        indices = iter(sorted(counts))  # ints sort several times faster than (index, n) pairs
         seen = index = 0
         out = []
         for p in percentiles:
@@ -194,8 +195,8 @@ class LatencyHistogram:
                 continue
             target = max(int(p * total / 100.0 + 0.5), 1)
             while seen < target:
-                index, n = next(items)
-                seen += n
+                index = next(indices)
+                seen += counts[index]
             out.append(min(max(_bucket_range(index)[1], lo), hi))
         return out
 

@@ -353,3 +353,30 @@ def test_a_store_read_now_picks_its_grain_from_the_windows_length(store):
         first = window.since // grain * grain
         (route,) = store.routes(window)
         assert route["count"] == sum(r.started >= first for r in records), minutes
+
+
+def test_a_reader_keeps_settled_merges_and_reads_rows_that_changed_again(tmp_path):
+    """Rows before the previous hour are merged once per reader; rows written since (another
+    process, a late batch) into a settled hour change its signature and are read again, and
+    the live hours are merged on each read without changing what is kept."""
+    path = tmp_path / "probe.sqlite3"
+    writer, reader = RecordingStore.at_path(path), StoreReader.at_path(path, read_only=True)
+    now = time.time()
+    settled = spread(300, now - 20 * HOUR, 10 * HOUR, seed=8)
+    live = spread(40, now - 1500, 1200, seed=9)
+    write_in_batches(writer, settled + live)
+    window = Window(now - 24 * HOUR, now)
+    for _ in range(3):  # the first read merges, the others use what it kept
+        assert_routes_match(reader.routes(window), settled + live)
+        timeline = reader.timeline(window, points=30)
+        assert sum(row["count"] for row in timeline["rows"]) == len(settled + live)
+    late = [record(1000 + n, now - 15 * HOUR + n, duration_ms=900.0 + n) for n in range(5)]
+    writer.write(late)
+    assert_routes_match(reader.routes(window), settled + live + late)
+    timeline = reader.timeline(window, points=30)
+    grain = timeline["grain_s"]
+    (bucket,) = [row for row in timeline["rows"] if row["t"] == late[0].started // grain * grain]
+    assert bucket["max_ms"] == 904.0 and bucket["p99_ms"] == 904.0
+    more_live = [record(2000 + n, now - 60 + n, duration_ms=0.5) for n in range(3)]
+    writer.write(more_live)
+    assert_routes_match(reader.routes(window), settled + live + late + more_live)

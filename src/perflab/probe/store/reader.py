@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections import defaultdict
+from collections.abc import Hashable
 from typing import NamedTuple
 
-from perflab.histogram import LatencyHistogram
 from perflab.probe.fingerprint import fingerprint_sql
 from perflab.probe.store.batches import unpack
 from perflab.probe.store.findings import FindingReads
@@ -96,35 +97,36 @@ class StoreReader(FindingReads, RunReads):
         how many distinct findings of each kind the route has (what there is to fix).
         Windows longer than a few hours read hourly rollups: the window then starts at the
         hour holding ``since`` (``Window``)."""
+        levels, bounds = (ROUTE_MINUTES, ROUTE_HOURS), window.bounds()
+        hourly = summary_hourly(bounds)
         source, params = self._rollup_source(
-            (ROUTE_MINUTES, ROUTE_HOURS),
-            window.bounds(),
-            ("method", "route", *RouteMinute._fields),
-            hourly=summary_hourly(window.bounds()),
+            levels, bounds, ("method", "route", *RouteMinute._fields[:-1]), hourly=hourly
         )
         merged: dict[tuple[str, str], dict] = {}
+        rows_of: dict[Hashable, list[dict]] = defaultdict(list)
         for row in self._read(source, params):
             key = (row["method"], row["route"])
+            rows_of[key].append(row)
             entry = merged.get(key)
             if entry is None:
-                merged[key] = {**row, "hist": [row["hist"]]}
+                merged[key] = {**row}
                 for name in ("cache_hits", "cache_misses"):  # NULL in a store made before
                     merged[key][name] = row[name] or 0
                 continue
-            entry["hist"].append(row["hist"])
             for name in _ROUTE_SUMS:
                 entry[name] += row[name] or 0
             entry["max_ms"] = max(entry["max_ms"], row["max_ms"])
             entry["max_queries"] = max(entry["max_queries"], row["max_queries"])
-        found = self._finding_counts(window.bounds())
+        hists = self._merged(
+            levels, bounds, hourly, rows_of, lambda row: (row["method"], row["route"]), ("routes",)
+        )
+        found = self._finding_counts(bounds)
         summary = []
         for (method, route), e in merged.items():
             count = e["count"]
             if not count:
                 continue
-            p50, p95, p99 = LatencyHistogram.of_encoded(e["hist"]).percentiles_ms(
-                (50.0, 95.0, 99.0)
-            )
+            p50, p95, p99 = hists[(method, route)].percentiles_ms((50.0, 95.0, 99.0))
             kinds = found.get((method, route), {})
             cache_calls = e["cache_hits"] + e["cache_misses"]
             summary.append({

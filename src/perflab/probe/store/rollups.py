@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from perflab.histogram import LatencyHistogram
 from perflab.probe.store.schema import (
@@ -47,8 +47,24 @@ def summary_hourly(bounds: Bounds, now: float | None = None) -> bool:
     return window_span(bounds, now) > HOURLY_ABOVE_S
 
 
+# Rows that started before the hour before the current one are settled: writers flush within
+# seconds, so they change rarely, and the histograms merged of them are kept (``_merged``).
+SETTLED_BEFORE_S = 3600
+_KEPT_MERGES = 4096  # merged histograms a reader keeps at most (~30 routes by a few windows)
+
+
 class RollupReads(StoreSchema):
-    """The rollup tables as one source of rows over a window, and the timeline built on it."""
+    """The rollup tables as one source of rows over a window, and the timeline built on it.
+
+    A summary over a week merges ~5,000 hourly histograms. A reader keeps what it merged of
+    settled rows (started before the previous hour), keyed by what they cover and checked
+    against the rows' signature (how many, their counts and sums, first and last start:
+    rows only grow, with every request merged in, or go, with retention), so a summary read
+    again merges the rows of the last two hours only, and reads rows that changed again."""
+
+    def __init__(self, database) -> None:
+        super().__init__(database)
+        self._merges: dict[tuple, tuple[tuple, LatencyHistogram]] = {}
 
     def _select(self, table: str, names: Sequence[str]) -> str:
         """``names`` as a select list; NULL for a column an older store's table lacks (a
@@ -106,6 +122,67 @@ class RollupReads(StoreSchema):
         minute_sql, minute_args = rows_of(minutes, start, covered)
         return f"{hour_sql} UNION ALL {minute_sql}", [*hour_args, *minute_args]
 
+    def _merged(
+        self,
+        levels: tuple[RollupLevel, RollupLevel],
+        bounds: Bounds,
+        hourly: bool,
+        groups: dict[Hashable, list[dict]],
+        key_of: Callable[[dict], Hashable],
+        scope: tuple,
+        where: str = "",
+        params: Sequence = (),
+    ) -> dict[Hashable, LatencyHistogram]:
+        """Each group's rows' histograms merged: ``groups`` holds rows of the source over
+        ``bounds`` (``t``, ``count``, ``sum_ms``) without their texts; ``key_of`` gives a
+        text row's group; ``scope`` names what else the rows were selected by. A histogram
+        returned may be the one kept: read it, never change it."""
+        now = time.time()
+        live_from = now // SETTLED_BEFORE_S * SETTLED_BEFORE_S - SETTLED_BEFORE_S
+        scope = (*scope, levels[0].table, hourly, bounds[0], min(bounds[1], live_from))
+        merged: dict[Hashable, LatencyHistogram] = {}
+        signatures: dict[Hashable, tuple] = {}
+        for key, rows in groups.items():
+            settled = [r for r in rows if r["t"] < live_from]
+            signatures[key] = signature = (
+                len(settled),
+                sum(r["count"] for r in settled),
+                sum(r["sum_ms"] for r in settled),
+                min((r["t"] for r in settled), default=None),
+                max((r["t"] for r in settled), default=None),
+            )
+            kept = self._merges.get((scope, key))
+            if kept is not None and kept[0] == signature:
+                merged[key] = kept[1]
+        missing = [key for key in groups if key not in merged]
+        since = bounds[0] if missing else max(bounds[0], live_from)
+        texts: dict[Hashable, tuple[list[str], list[str]]] = {}
+        if since <= bounds[1]:
+            source, args = self._rollup_source(
+                levels, (since, bounds[1]), ("method", "route", "hist"), hourly=hourly,
+                where=where, params=params,
+            )  # fmt: skip
+            for row in self._read(source, args):
+                key = key_of(row)
+                if key in groups:
+                    pair = texts.setdefault(key, ([], []))
+                    pair[row["t"] >= live_from].append(row["hist"])
+        if len(self._merges) > _KEPT_MERGES:
+            self._merges.clear()
+        for key in groups:
+            settled_texts, live_texts = texts.get(key, ([], []))
+            hist = merged.get(key)
+            if hist is None:
+                hist = LatencyHistogram.of_encoded(settled_texts)
+                self._merges[(scope, key)] = (signatures[key], hist)
+            if live_texts:  # the kept histogram stays as kept: a copy takes the live rows
+                live = LatencyHistogram()
+                live.merge(hist)
+                live.merge_encoded(live_texts)
+                hist = live
+            merged[key] = hist
+        return merged
+
     def _timeline(
         self,
         bounds: Bounds,
@@ -130,24 +207,23 @@ class RollupReads(StoreSchema):
             if value is not None:
                 filters.append(f"{column} = %s")
                 params.append(value)
+        levels, bounds = (ROUTE_MINUTES, ROUTE_HOURS), (since // grain * grain, until)
         source, args = self._rollup_source(
-            (ROUTE_MINUTES, ROUTE_HOURS),
-            (since // grain * grain, until),
-            ("count", "errors", "sum_ms", "max_ms", "hist"),
-            hourly=hourly,
-            where=" AND ".join(filters),
-            params=params,
-        )
-        buckets: dict[int, list[dict]] = defaultdict(list)
+            levels, bounds, ("count", "errors", "sum_ms", "max_ms"), hourly=hourly,
+            where=" AND ".join(filters), params=params,
+        )  # fmt: skip
+        buckets: dict[Hashable, list[dict]] = defaultdict(list)
         for row in self._read(source, args):
-            buckets[int(row["t"] // grain * grain)].append(row)
+            if row["count"]:
+                buckets[int(row["t"] // grain * grain)].append(row)
+        hists = self._merged(
+            levels, bounds, hourly, buckets, lambda row: int(row["t"] // grain * grain),
+            ("timeline", grain, method, route), " AND ".join(filters), params,
+        )  # fmt: skip
         rows = []
         for t, group in sorted(buckets.items()):
             count = sum(r["count"] for r in group)
-            if not count:
-                continue
-            hist = LatencyHistogram.of_encoded(r["hist"] for r in group)
-            p50, p95, p99 = hist.percentiles_ms((50.0, 95.0, 99.0))
+            p50, p95, p99 = hists[t].percentiles_ms((50.0, 95.0, 99.0))
             rows.append({
                 "t": t,
                 "count": count,
