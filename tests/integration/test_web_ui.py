@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from perflab.datadir import STORE_FILE
+from perflab.probe.store.reader import StoreReader
 from perflab.server import free_port
 from tests.integration.conftest import seed_blog, server_for
 
@@ -105,6 +106,7 @@ class LocustWebUI:
         locustfile.write_text(LOCUSTFILE)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.store = store
         self.out = directory / "runs"
         self.log = directory / "perflab-run.log"
         command = [sys.executable, "-m", "perflab", "run", "-f", str(locustfile), "-H", host,
@@ -237,6 +239,13 @@ def test_a_test_started_in_the_browser_is_measured_in_perflabs_tab(web_ui, brows
         assert float(row["Req/s"]) == round(endpoint["rps"], 2)
         for p in ("p50", "p95", "p99"):
             assert float(row[f"{p} (ms)"]) == endpoint["latency"][p]
+    # the test is registered in the probe's store as a run of its own, with its outcome
+    (registered,) = [
+        r for r in StoreReader.at_path(web_ui.store, read_only=True).runs()
+        if r["out_dir"] == str(run_dir.resolve())
+    ]  # fmt: skip
+    assert registered["status"] == "completed"
+    assert registered["requests"] == results["totals"]["requests"]
 
     # the report, opened from Locust's Download Data tab
     page.get_by_role("tab", name="Download Data").click()
