@@ -163,7 +163,9 @@ def page_urls(t: Targets) -> list[tuple[str, str, int]]:
         ("runs", "/perf/runs/", 200),
         ("search: request id", "/perf/search/" + q(q=t.request_id), 302),
         ("search: path prefix", "/perf/search/" + q(q="/blog/"), 200),
+        ("search: path prefix 7d", "/perf/search/" + q(q="/blog/", range="7d"), 200),
         ("search: status", "/perf/search/" + q(q="500"), 200),
+        ("search: status 7d", "/perf/search/" + q(q="500", range="7d"), 200),
         ("API routes 7d", "/perf/api/routes/" + q(minutes=10080), 200),
         ("API sql", "/perf/api/sql/", 200),
     ]

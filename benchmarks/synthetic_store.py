@@ -19,6 +19,7 @@ probe would store. Each hour's traffic is drawn from a generator seeded by the h
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -760,23 +761,40 @@ def _rounded(expected: float, rng: random.Random) -> int:
 
 # -- building once, reusing after ------------------------------------------------------------
 
-# The code whose change makes a different store from the same parameters.
-_STORE_CODE = ("probe/store", "probe/records.py", "probe/findings.py", "probe/fingerprint.py",
-               "probe/recorders/sql.py", "histogram.py")  # fmt: skip
+# Where the writer side starts: what ``StoreWriter`` calls to complete and store a record.
+WRITER_MODULES = ("perflab.probe.store.batches", "perflab.probe.recorders.sql")
+
+
+def writer_sources() -> list[Path]:
+    """The source files of the store's writer side: ``WRITER_MODULES`` and every perflab module
+    they import, followed import by import (the readers' modules change no stored byte)."""
+    src = ROOT / "src"
+    todo, found = list(WRITER_MODULES), {}
+    while todo:
+        name = todo.pop()
+        base = src / name.replace(".", "/")
+        path = next(
+            (p for p in (base.with_suffix(".py"), base / "__init__.py") if p.exists()), None
+        )
+        if name in found or path is None:  # seen, or a name imported from a module
+            continue
+        found[name] = path
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module.startswith("perflab"):
+                    todo += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("perflab")]
+    return sorted(found.values())
 
 
 def store_key(requests: int, days: float, seed: int, profile_percent: float) -> str:
-    """The cache key: the builder's parameters, the builder's code and the store's code (the
-    schema, the writer side, the histogram encoding)."""
+    """The cache key: the builder's parameters, its code and the store's writer side (the
+    schema, the batches, the histogram encoding, the SQL recorder's complete step)."""
     digest = hashlib.sha256(f"{requests}:{days}:{seed}:{profile_percent}".encode())
-    digest.update(Path(__file__).read_bytes())
-    package = ROOT / "src" / "perflab"
-    for name in _STORE_CODE:
-        place = package / name
-        files = sorted(place.rglob("*.py")) if place.is_dir() else [place]
-        for file in files:
-            digest.update(file.name.encode())
-            digest.update(file.read_bytes())
+    for path in (Path(__file__), *writer_sources()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
