@@ -47,9 +47,11 @@ def write(store, records, size=50):
         store.write(records[i : i + size])
 
 
-def inside(records, window, seconds):
-    first = window.since // seconds * seconds
-    end = window.until // seconds * seconds + seconds
+def inside(records, window):
+    """What rollups cover: the minutes from the one holding ``since`` to the one holding
+    ``until``, whole."""
+    first = window.since // 60 * 60
+    end = window.until // 60 * 60 + 60
     return [r for r in records if first <= r.started < end]
 
 
@@ -58,7 +60,7 @@ def test_sql_by_shape_with_mean_and_the_last_request_that_ran_it(store, hours):
     records = traffic(900, T0, 8 * HOUR)
     write(store, records)
     window = Window(T0 + HOUR + 1000, T0 + HOUR + 1000 + hours * HOUR)
-    ran = inside(records, window, HOUR if hours > 3 else 60)
+    ran = inside(records, window)
     for route in (None, "api/tags/"):
         rows = store.sql(window, route=route)
         want = {}
@@ -86,7 +88,7 @@ def test_the_routes_that_ran_a_statement_by_total_time(store):
     write(store, records)
     window = Window(T0 + 600, T0 + 5400)
     totals = {}
-    for r in inside(records, window, 60):
+    for r in inside(records, window):
         for q in r.queries:
             if q.fingerprint_hash == "h2":
                 entry = totals.setdefault((r.method, r.route), [0, 0.0, 0.0])
@@ -242,9 +244,7 @@ def test_findings_by_group_from_rows_or_hours(store, hours, hourly_from):
     with sqlite3.connect(store.database.path) as db:  # as if made before the hourly groups
         db.execute("DELETE FROM perflab_finding_hour WHERE hour < ?", [T0 + hourly_from * HOUR])
     window = Window(T0 + 1800, T0 + 1800 + hours * HOUR)
-    ran = inside(records, window, HOUR) if hours > 3 else [
-        r for r in records if window.since <= r.started <= window.until
-    ]  # fmt: skip
+    ran = [r for r in records if window.since <= r.started <= window.until]
     for route, kind in ((None, None), ("api/tags/", None), (None, "duplicate")):
         want = expected_findings([r for r in ran if route in (None, r.route)])
         want = {k: v for k, v in want.items() if kind in (None, k[0])}

@@ -12,7 +12,7 @@ from perflab.histogram import LatencyHistogram
 from perflab.probe.records import CacheEvent, QueryEvent, RequestRecord
 from perflab.probe.store import RecordingStore
 from perflab.probe.store.reader import StoreReader, Window
-from perflab.probe.store.rollups import HOURLY_ABOVE_S
+from perflab.probe.store.rollups import HOURLY_ABOVE_S, summary_hourly
 from perflab.probe.store.schema import RouteMinute, SqlMinute
 
 HOUR = 3600
@@ -87,11 +87,11 @@ def expected_routes(records):
     return summary
 
 
-def covered(records, window, seconds):
-    """The records a rollup read at a grain of ``seconds`` covers: rows from the one holding
-    ``since`` to the one holding ``until``, whole."""
-    first = window.since // seconds * seconds
-    end = window.until // seconds * seconds + seconds
+def covered(records, window, first_grain=60):
+    """The records a rollup read covers: the minutes from the one holding ``since`` (or
+    the ``first_grain`` bucket holding it) to the one holding ``until``, whole."""
+    first = window.since // first_grain * first_grain
+    end = window.until // 60 * 60 + 60
     return [r for r in records if first <= r.started < end]
 
 
@@ -142,17 +142,18 @@ def test_hourly_rows_are_the_sum_of_minute_rows(store):
         assert hour["example_request_id"] == ran[-1].request_id
 
 
-def test_routes_read_minutes_up_to_three_hours_and_hours_above(store):
-    """Both grains give the records' own figures; an hourly read starts at the hour holding
-    ``since``, a minute read at the minute holding it."""
+def test_routes_read_minutes_up_to_three_hours_and_whole_hours_above(store):
+    """Both grains give the records' own figures, over the minutes from the one holding
+    ``since`` to the one holding ``until``: an hourly read takes the partial hours at either
+    end from the minute rows."""
     records = spread(800, T0, 10 * HOUR, seed=2)
     write_in_batches(store, records)
     until = T0 + 10 * HOUR
     for since in (T0 + 7 * HOUR + 1234.5, T0 + 5 * HOUR + 59, T0 + 2 * HOUR + 3599):
         for length, hourly in ((HOURLY_ABOVE_S, False), (HOURLY_ABOVE_S + 1, True)):
             window = Window(since, since + length)
-            inside = covered(records, window, HOUR if hourly else 60)
-            assert_routes_match(store.routes(window), inside)
+            assert summary_hourly(window.bounds()) is hourly
+            assert_routes_match(store.routes(window), covered(records, window))
     assert_routes_match(store.routes(Window(T0, until)), records)
     assert_routes_match(store.routes(), records)
 
@@ -183,7 +184,7 @@ def test_timeline_buckets_whole_minutes_or_hours_with_the_records_figures(store)
         rows = timeline["rows"]
         assert 0 < len(rows) <= points
         buckets = {}
-        for r in covered(records, window, HOUR if grain >= HOUR else 60):
+        for r in covered(records, window, first_grain=grain):
             if route is None or r.route == route:
                 buckets.setdefault(int(r.started // grain * grain), []).append(r)
         assert [row["t"] for row in rows] == sorted(buckets)
@@ -342,15 +343,15 @@ def test_several_processes_migrating_one_old_store_at_once(tmp_path):
     assert_routes_match(RecordingStore.at_path(path).routes(), old_records(50, T0, HOUR))
 
 
-def test_a_store_read_now_picks_its_grain_from_the_windows_length(store):
-    """``Window.last_minutes``, open-ended as the dashboard reads them: above 3 hours, hours."""
+def test_a_store_read_now_gives_the_minutes_figures_at_either_grain(store):
+    """``Window.last_minutes``, open-ended as the dashboard reads them (above 3 hours,
+    hourly): the minutes from the one holding ``since``."""
     now = time.time()
     records = [record(n, now - n * 60) for n in range(0, 500, 7)]
     store.write(list(reversed(records)))
     for minutes in (5, 60, 170, 190, 360, 24 * 60, 7 * 24 * 60):
         window = Window.last_minutes(minutes, now=now)
-        grain = HOUR if minutes > 180 else 60
-        first = window.since // grain * grain
+        first = window.since // 60 * 60
         (route,) = store.routes(window)
         assert route["count"] == sum(r.started >= first for r in records), minutes
 

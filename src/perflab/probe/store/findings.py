@@ -26,10 +26,9 @@ class FindingReads(RollupReads):
 
     def _finding_groups(self, bounds: Bounds, filters: dict[str, str | None]) -> tuple[str, list]:
         """A query of finding groups in a window: one row per request and group (kind,
-        route, statement shape, place) from the finding rows, or one per hour and group.
-        Hourly, the window runs from the hour holding ``since`` to the end of the hour
-        holding ``until``; the hours before the hourly table's first full hour come from
-        the finding rows."""
+        route, statement shape, place) from the finding rows, or for the whole hours of a
+        long window (from the hourly table's first full hour on) one per hour and group:
+        the same groups either way."""
         where = "".join(f" AND {name} = %s" for name, value in filters.items() if value)
         values = [value for value in filters.values() if value]
         since, until = bounds
@@ -42,22 +41,24 @@ class FindingReads(RollupReads):
                 [low, high, *values],
             )
 
-        if not summary_hourly(bounds):
-            return per_request(since, until, True)
         hour = FINDING_HOURS.seconds
-        start, end = since // hour * hour, until // hour * hour + hour
-        covered = self._first_full_hour(FINDING_HOURS)
+        covered = self._first_full_hour(FINDING_HOURS) if summary_hourly(bounds) else None
         if covered is None:
-            return per_request(start, end, False)
-        hourly = (
+            return per_request(since, until, True)
+        # Whole hours inside the window, from the hourly table's first full hour on.
+        first = max(-(-since // hour) * hour, covered)
+        end = until // hour * hour
+        if first >= end:
+            return per_request(since, until, True)
+        parts = [(
             f"SELECT {_GROUP_COLUMNS} FROM {FINDING_HOURS.table} "
-            f"WHERE hour >= %s AND hour <= %s{where}",
-            [max(start, covered), until, *values],
-        )
-        if start >= covered:
-            return hourly
-        earlier = per_request(start, min(covered, end), False)
-        return f"{hourly[0]} UNION ALL {earlier[0]}", [*hourly[1], *earlier[1]]
+            f"WHERE hour >= %s AND hour < %s{where}",
+            [first, end, *values],
+        )]  # fmt: skip
+        if since < first:
+            parts.append(per_request(since, first, False))
+        parts.append(per_request(end, until, True))
+        return " UNION ALL ".join(sql for sql, _ in parts), [a for _, args in parts for a in args]
 
     def _finding_counts(self, bounds: Bounds) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
         """(method, route) -> kind -> (distinct findings by fingerprint and place, rows)."""

@@ -38,8 +38,9 @@ END_OF_TIME = 1e12  # unix seconds (year 33658): "no end" in a query's bounds
 class Window(NamedTuple):
     """A span of time to read, in unix seconds; ``None`` leaves that side open. Requests and
     findings fall in it by when their request started; rollups (routes, SQL) by their minute,
-    from the minute holding ``since``, or for windows longer than a few hours
-    (``rollups.HOURLY_ABOVE_S``) by their hour, from the hour holding ``since``."""
+    from the minute holding ``since`` to the one holding ``until``, whatever the grain read
+    (windows longer than ``rollups.HOURLY_ABOVE_S`` read their whole hours from hourly
+    rows)."""
 
     since: float | None = None
     until: float | None = None
@@ -57,11 +58,6 @@ class Window(NamedTuple):
             self.since if self.since is not None else 0.0,
             self.until if self.until is not None else END_OF_TIME,
         )
-
-    def minute_bounds(self) -> tuple[float, float]:
-        """``(since, until)`` for rollup minutes: from the minute holding ``since``."""
-        since, until = self.bounds()
-        return since // 60 * 60, until
 
 
 EVERYTHING = Window()
@@ -95,8 +91,8 @@ class StoreReader(FindingReads, RunReads):
         and misses (``cache_hit_rate`` None when the route made no cache call); ``findings``
         (finding rows: findings per request, summed), and ``n_plus_one`` / ``duplicates``:
         how many distinct findings of each kind the route has (what there is to fix).
-        Windows longer than a few hours read hourly rollups: the window then starts at the
-        hour holding ``since`` (``Window``)."""
+        Windows longer than 3 hours read their whole hours from hourly rollups and the
+        partial hours at either end from minute rollups: the same figures (``Window``)."""
         levels, bounds = (ROUTE_MINUTES, ROUTE_HOURS), window.bounds()
         hourly = summary_hourly(bounds)
         source, params = self._rollup_source(
@@ -164,7 +160,7 @@ class StoreReader(FindingReads, RunReads):
         route) that has requests, at most ``points`` of them; ``t`` is the bucket's start
         (unix s), then ``count``, ``errors``, ``mean_ms``, ``max_ms``, ``p50_ms``,
         ``p95_ms``, ``p99_ms``. One route's (``method`` and ``route``), or all routes merged
-        when ``route`` is None. Buckets of hours start at the hour holding ``since``."""
+        when ``route`` is None. The first bucket is the one holding ``since``, whole."""
         return self._timeline(
             window.bounds(), window.since is None, method=method, route=route, points=points
         )

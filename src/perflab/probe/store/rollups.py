@@ -1,11 +1,11 @@
 """Reads of the rollups at the grain a window needs: per minute for short windows, per hour for
-long ones, and the time series (``timeline``) the dashboard charts.
+the whole hours of long ones, and the time series (``timeline``) the dashboard charts.
 
-A week of per-minute rows is ~10,000 rows per route; per hour, 168. Hourly rows exist from
-the hour the store's first writer with hourly rollups started (a store made before them
-holds only minutes), so the hours before the hourly table's first complete hour are read
-from the minute rows: ``_rollup_source`` joins the two, and a summary never misses a minute
-the store kept.
+A week of per-minute rows is ~10,000 rows per route; per hour, 168. A long window reads its
+whole hours from the hourly rows and its partial hours at either end from the minute rows,
+so it gives the figures the minutes would. Hourly rows exist from the hour the store's first
+writer with hourly rollups started (a store made before them holds only minutes), so the
+hours before the hourly table's first complete hour are read from the minute rows too.
 """
 
 from __future__ import annotations
@@ -94,33 +94,41 @@ class RollupReads(StoreSchema):
         params: Sequence = (),
     ) -> tuple[str, list]:
         """A query of the rollup rows over a window (``t``: a row's start, then
-        ``columns``) and its parameters. Hourly, the window starts at the hour holding
-        ``since``, and the hours before the hourly table's first full hour come from the
-        minute rows. ``where`` (with ``params``) filters each table's rows."""
+        ``columns``) and its parameters: the minutes from the one holding ``since`` to the
+        one holding ``until``. Hourly, the whole hours among them come from the hourly rows
+        (from the hourly table's first full hour on), the rest from minute rows: the same
+        figures, from a 60th of the rows. ``where`` (with ``params``) filters each table's
+        rows."""
         minutes, hours = levels
         since, until = bounds
-        grain = (hours if hourly else minutes).seconds
-        start = since // grain * grain
+        start = since // minutes.seconds * minutes.seconds
         extra = f" AND {where}" if where else ""
 
-        def rows_of(level: RollupLevel, low: float, below: float | None = None) -> tuple[str, list]:
+        def rows_of(level: RollupLevel, low: float, high: float, last: bool) -> tuple[str, list]:
+            """Rows from ``low`` to ``high`` (inclusive when ``last``): one upper bound, as
+            SQLite may range over the index with the looser of two."""
             column = level.time_column
-            # One upper bound: given two, SQLite may range over the index with the looser.
-            upper, bound = ("<", below) if below is not None and below <= until else ("<=", until)
             sql = (
                 f"SELECT {column} AS t, {self._select(level.table, columns)} FROM {level.table} "
-                f"WHERE {column} >= %s AND {column} {upper} %s{extra}"
+                f"WHERE {column} >= %s AND {column} {'<=' if last else '<'} %s{extra}"
             )
-            return sql, [low, bound, *params]
+            return sql, [low, high, *params]
 
         covered = self._first_full_hour(hours) if hourly else None
         if covered is None:
-            return rows_of(minutes, start)
-        hour_sql, hour_args = rows_of(hours, max(start, covered))
-        if start >= covered:
-            return hour_sql, hour_args
-        minute_sql, minute_args = rows_of(minutes, start, covered)
-        return f"{hour_sql} UNION ALL {minute_sql}", [*hour_args, *minute_args]
+            return rows_of(minutes, start, until, True)
+        # Whole hours: from the first that starts at or after ``start`` (and is covered) to
+        # the last whose last minute is at or before ``until``.
+        first = max(-(-start // hours.seconds) * hours.seconds, covered)
+        end = (until + minutes.seconds) // hours.seconds * hours.seconds
+        if first >= end:
+            return rows_of(minutes, start, until, True)
+        parts = [rows_of(hours, first, end, False)]
+        if start < first:
+            parts.append(rows_of(minutes, start, first, False))
+        if end <= until:
+            parts.append(rows_of(minutes, end, until, True))
+        return " UNION ALL ".join(sql for sql, _ in parts), [a for _, args in parts for a in args]
 
     def _merged(
         self,
