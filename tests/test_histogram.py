@@ -318,3 +318,22 @@ def test_a_bucket_given_twice_is_refused_by_decode_and_added_by_merge():
     with pytest.raises(ValueError):
         LatencyHistogram.decode(text)
     assert LatencyHistogram.of_encoded([text]).summary() == _hist([1, 1, 1.5, 2]).summary()
+
+
+def test_percentiles_asked_again_follow_every_change():
+    values = [1.0, 2.0, 3.0]
+    hist = _hist(values)
+    ps = (50.0, 90.0, 99.0)
+    assert hist.percentiles_ms(ps) == hist.percentiles_ms(ps) == _hist(values).percentiles_ms(ps)
+    for change, added in [
+        (lambda h: h.record_ms(100.0, 5), [100.0] * 5),
+        (lambda h: h.record_many_ms([0.5] * 20), [0.5] * 20),
+        (lambda h: h.merge(_hist([7.0] * 100)), [7.0] * 100),
+        (lambda h: h.merge_encoded([_hist([9.0] * 400).encode_sparse()]), [9.0] * 400),
+    ]:
+        before = hist.percentiles_ms(ps)
+        change(hist)
+        values += added
+        assert hist.percentiles_ms(ps) == _hist(values).percentiles_ms(ps) != before
+    hist.reset()
+    assert hist.percentiles_ms(ps) == [0.0, 0.0, 0.0]

@@ -89,7 +89,7 @@ def _ms_to_us(ms: float) -> int:
 class LatencyHistogram:
     """Latencies in integer µs with 3-significant-digit buckets and exact min/max/mean."""
 
-    __slots__ = ("_count", "_counts", "_max", "_min", "_sum")
+    __slots__ = ("_count", "_counts", "_max", "_min", "_percentiles", "_sum")
 
     def __init__(self) -> None:
         self.reset()
@@ -101,11 +101,15 @@ class LatencyHistogram:
         self._sum = 0
         self._min = HIGHEST_US + 1
         self._max = 0
+        # Percentile walks done since the last change (summaries ask a kept histogram again).
+        self._percentiles: dict[tuple[float, ...], list[int]] = {}
 
     def record_ms(self, ms: float, count: int = 1) -> None:
         """Record ``count`` occurrences of a latency in milliseconds (clamped into range)."""
         if count < 1:
             return
+        if self._percentiles:
+            self._percentiles = {}
         us = _ms_to_us(ms)
         index = counts_index(us)
         counts = self._counts
@@ -120,6 +124,8 @@ class LatencyHistogram:
     def record_many_ms(self, values: Iterable[float]) -> None:
         """Record a batch of latencies in ms: what record_ms does per value, in one loop (the
         runner folds requests in batches; this is most of the load generator's own work)."""
+        if self._percentiles:
+            self._percentiles = {}
         counts = self._counts
         low, high, total, n = self._min, self._max, 0, 0
         for ms in values:
@@ -140,6 +146,8 @@ class LatencyHistogram:
         """Add another histogram's recordings to this one (exactly)."""
         if not other._count:
             return
+        if self._percentiles:
+            self._percentiles = {}
         counts = self._counts
         for index, n in other._counts.items():
             counts[index] = counts.get(index, 0) + n
@@ -181,6 +189,10 @@ class LatencyHistogram:
         value is the highest equivalent value of the bucket reaching it; unlike it, the
         result is clamped into the exact [min, max], so p99 can never exceed max.
         """
+        percentiles = tuple(percentiles)
+        known = self._percentiles.get(percentiles)
+        if known is not None:
+            return list(known)
         total = self._count
         if not total:
             return [0 for _ in percentiles]
@@ -198,7 +210,8 @@ class LatencyHistogram:
                 index = next(indices)
                 seen += counts[index]
             out.append(min(max(_bucket_range(index)[1], lo), hi))
-        return out
+        self._percentiles[percentiles] = out
+        return list(out)
 
     def summary(self) -> dict[str, float | int]:
         """count, min, mean, p50 .. p99_99, max (ms, 3 decimals); all zero when empty."""
