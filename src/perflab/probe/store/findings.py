@@ -15,7 +15,8 @@ _GROUP_COLUMNS = ", ".join(("kind", "method", "route", "fingerprint_hash", "plac
                             *FindingHour._fields))  # fmt: skip
 _PLACE = "COALESCE(location, callsite, '')"
 _PER_REQUEST = f"""kind, method, route, fingerprint_hash, {_PLACE} AS place, 1 AS requests,
-    COUNT(*) AS rows, SUM(count) AS count, SUM(count) AS max_count, SUM(total_ms) AS total_ms,
+    COUNT(*) AS rows, CAST(SUM(count) AS BIGINT) AS count,
+    CAST(SUM(count) AS BIGINT) AS max_count, SUM(total_ms) AS total_ms,
     MAX(callsite) AS callsite, MAX(template) AS template, MAX(origin) AS origin,
     MAX(example_sql) AS example_sql, MAX(hint) AS hint, MAX(fingerprint) AS fingerprint,
     MAX(request_id) AS example_request_id"""
@@ -66,7 +67,7 @@ class FindingReads(RollupReads):
         rows = self._read(
             f"""SELECT method, route, kind,
                COUNT(DISTINCT fingerprint_hash || ' ' || place) AS distinct_findings,
-               SUM(rows) AS finding_rows FROM ({source}) AS groups
+               CAST(SUM(rows) AS BIGINT) AS finding_rows FROM ({source}) AS groups
                GROUP BY method, route, kind""",
             params,
         )

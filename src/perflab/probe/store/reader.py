@@ -316,7 +316,8 @@ class StoreReader(FindingReads, RunReads):
             list(filters.values()),
         )  # fmt: skip
         rows = self._read(
-            f"""SELECT fingerprint_hash, fingerprint, SUM(count) AS count,
+            # Sums of BIGINT are NUMERIC on PostgreSQL (Decimal): cast back to integers.
+            f"""SELECT fingerprint_hash, fingerprint, CAST(SUM(count) AS BIGINT) AS count,
                 SUM(total_ms) AS total_ms, MAX(max_ms) AS max_ms, MAX(last_seen) AS last_seen,
                 COUNT(DISTINCT method || ' ' || route) AS routes FROM ({source}) AS r
                 GROUP BY fingerprint_hash, fingerprint ORDER BY total_ms DESC LIMIT %s""",
@@ -362,8 +363,8 @@ class StoreReader(FindingReads, RunReads):
             [fingerprint_hash],
         )
         return self._read(
-            f"""SELECT method, route, SUM(count) AS count, SUM(total_ms) AS total_ms,
-                MAX(max_ms) AS max_ms FROM ({source}) AS r
+            f"""SELECT method, route, CAST(SUM(count) AS BIGINT) AS count,
+                SUM(total_ms) AS total_ms, MAX(max_ms) AS max_ms FROM ({source}) AS r
                 GROUP BY method, route ORDER BY total_ms DESC, method, route""",
             params,
         )
@@ -384,7 +385,7 @@ class StoreReader(FindingReads, RunReads):
         return self._read(
             f"""SELECT kind, method, route, fingerprint_hash, NULLIF(place, '') AS location,
                 MAX(callsite) AS callsite, MAX(template) AS template, MAX(origin) AS origin,
-                SUM(requests) AS requests,
+                CAST(SUM(requests) AS BIGINT) AS requests,
                 CAST(SUM(count) AS DOUBLE PRECISION) / SUM(requests) AS per_request,
                 MAX(max_count) AS max_per_request,
                 SUM(total_ms) AS total_ms, MAX(example_sql) AS example_sql, MAX(hint) AS hint,
