@@ -330,16 +330,20 @@ def same_as_stored(page, stored: Callable[[], list[dict]]) -> None:
 
 
 def test_the_overview_shows_what_the_store_holds_for_a_range_and_for_a_run(site, guarded):
-    """The last 15 minutes (all of this test's traffic) and the fixture's run, each compared
-    with StoreReader.routes over the same window."""
+    """The last 15 minutes and 7 days (each holding all of this test's traffic) and the
+    fixture's run, each compared with StoreReader.routes over the same window."""
     from perflab.probe.store.reader import Window
 
     page, guard = staff_page(site, guarded)
     site.settled()
-    with page.expect_navigation():
-        page.click('[data-testid=period] a[data-range="15m"]')
-    assert page.locator('[data-testid=period] a[aria-current="true"]').inner_text() == "15m"
-    same_as_stored(page, lambda: site.reader().routes(Window.last_minutes(15)))
+    # a short range (minute rollups) and the longest (hourly rollups, partial hours by minute)
+    for name, minutes in (("15m", 15), ("7d", 7 * 24 * 60)):
+        with page.expect_navigation():
+            page.click(f'[data-testid=period] a[data-range="{name}"]')
+        assert page.locator('[data-testid=period] a[aria-current="true"]').inner_text() == name
+        same_as_stored(
+            page, lambda minutes=minutes: site.reader().routes(Window.last_minutes(minutes))
+        )
 
     run = site.reader().runs()[-1]  # the fixture's, before any other traffic
     page.select_option("select[data-testid=run-picker]", run["run_id"])
