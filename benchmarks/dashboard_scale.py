@@ -50,6 +50,7 @@ class Timing:
     cold: float | None = None
     warm: list[float] = field(default_factory=list)
     error: str = ""
+    size: int | None = None  # bytes of the page's last answer (an empty page is fast too)
 
     @property
     def p50(self) -> float | None:
@@ -194,13 +195,17 @@ def time_pages(path: Path, targets: Targets, repeat: int, progress, only: str = 
         if only not in name:
             continue
 
-        def load(url=url, expected=expected) -> str:
+        sizes: list[int] = []
+
+        def load(url=url, expected=expected, sizes=sizes) -> str:
             response = client.get(url)
             if response.status_code != expected:
                 return f"HTTP {response.status_code} (expected {expected})"
+            sizes.append(len(response.content))
             return ""
 
         timings.append(time_loads(name, url, load, repeat))
+        timings[-1].size = sizes[-1] if sizes else None
         progress(timings[-1])
     return timings
 
@@ -286,12 +291,17 @@ def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _kb(size: int | None) -> str:
+    return "" if size is None else f"{size / 1000:.0f}"
+
+
 def markdown_table(timings: list[Timing], target_s: float, what: str) -> str:
-    lines = [f"| {what} | cold s | p50 s | p95 s | target s | |", "|---|--:|--:|--:|--:|---|"]
+    lines = [f"| {what} | kB | cold s | p50 s | p95 s | target s | |",
+             "|---|--:|--:|--:|--:|--:|---|"]  # fmt: skip
     for t in timings:
         verdict = t.error or ("pass" if t.passed(target_s) else "MISS")
-        lines.append(f"| {t.name} | {_s(t.cold)} | {_s(t.p50)} | {_s(t.p95)} | {target_s} | "
-                     f"{verdict} |")  # fmt: skip
+        lines.append(f"| {t.name} | {_kb(t.size)} | {_s(t.cold)} | {_s(t.p50)} | {_s(t.p95)} | "
+                     f"{target_s} | {verdict} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -299,7 +309,7 @@ def rich_table(timings: list[Timing], target_s: float, what: str, title: str):
     from rich.table import Table
 
     table = Table(title=title)
-    for name, justify in ((what, "left"), ("cold s", "right"), ("p50 s", "right"),
+    for name, justify in ((what, "left"), ("kB", "right"), ("cold s", "right"), ("p50 s", "right"),
                           ("p95 s", "right"), ("target s", "right"), ("", "left")):  # fmt: skip
         table.add_column(name, justify=justify)
     for t in timings:
@@ -307,7 +317,8 @@ def rich_table(timings: list[Timing], target_s: float, what: str, title: str):
             f"[red]{t.error}[/]" if t.error
             else "[green]pass[/]" if t.passed(target_s) else "[red]MISS[/]"
         )  # fmt: skip
-        table.add_row(t.name, _s(t.cold), _s(t.p50), _s(t.p95), str(target_s), verdict)
+        table.add_row(t.name, _kb(t.size), _s(t.cold), _s(t.p50), _s(t.p95), str(target_s),
+                      verdict)  # fmt: skip
     return table
 
 
