@@ -1,9 +1,12 @@
 """The search box: a request id goes to the request, a path lists requests by prefix, a status
 lists the requests that answered it; and what requests sent is shown escaped everywhere."""
 
+import time
+
 import pytest
 from django.test import Client
 
+from perflab.probe.records import QueryEvent, RequestRecord, SpanEvent, TemplateEvent
 from tests.dashboard.conftest import message, page
 from tests.probe.conftest import flushed
 
@@ -66,3 +69,19 @@ def test_what_a_request_sent_is_escaped(make_probe, staff, db):
         assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in response.content
     request_page = page(pages[0])
     assert request_page.select_one("[data-testid=request-path]").text == record["path"]
+
+
+def test_recorded_sql_and_names_are_escaped_in_the_waterfall(make_probe, staff):
+    store = make_probe().store
+    sql = f"SELECT '{SCRIPT}' AS x"
+    store.write([RequestRecord(
+        request_id="names", method="GET", path="/n/", started=time.time(), pid=1, route="n/",
+        status=200, duration_ms=5.0, templates=[TemplateEvent(SCRIPT, 1.0, 2.0)],
+        spans=[SpanEvent(SCRIPT, 0.5, 1.0)],
+        queries=[QueryEvent(sql=sql, fingerprint=sql, fingerprint_hash="ab", duration_ms=1.0,
+                            alias="default", start_ms=1.0, callsite=f"{SCRIPT}.py:1:f")],
+    )])  # fmt: skip
+    row_id = store.request(request_id="names")["id"]
+    response = staff.get(f"/perf/requests/{row_id}/")
+    assert b"<script>alert" not in response.content
+    assert response.content.count(b"&lt;script&gt;alert(1)&lt;/script&gt;") == 4
