@@ -219,8 +219,17 @@ class StoreReader(FindingReads, RunReads):
                 )
                 if len(recent) == limit or rows >= newest["id"]:
                     return recent
+        if order_by == "id DESC":
+            return self._read(
+                f"{select} ORDER BY id DESC LIMIT %s OFFSET %s", [*params, limit, offset]
+            )
+        # The slowest: their ids first, from the (route, started, duration_ms) index alone
+        # when only those filter, then their rows (a sort over rows reads every row first).
         return self._read(
-            f"{select} ORDER BY {order_by} LIMIT %s OFFSET %s", [*params, limit, offset]
+            f"{select} AND id IN (SELECT id FROM perflab_request WHERE {' AND '.join(where)} "
+            f"ORDER BY duration_ms DESC, id DESC LIMIT %s OFFSET %s) "
+            f"ORDER BY duration_ms DESC, id DESC",
+            [*params, *params, limit, offset],
         )
 
     def query_counts(
