@@ -264,3 +264,22 @@ def test_findings_by_group_from_rows_or_hours(store, hours, hourly_from):
             distinct = {(f.fingerprint_hash, f.location or f.callsite or "")
                         for r in mine for f in r.findings if f.kind == kind}  # fmt: skip
             assert summary[name] == len(distinct)
+
+
+def test_the_slowest_requests_of_a_route_and_by_status(store):
+    rng = random.Random(14)
+    records = traffic(400, T0, 2 * HOUR, seed=14)
+    for r in records:
+        r.duration_ms = round(rng.uniform(1, 500), 2)
+        r.status = rng.choice([200, 200, 404, 500])
+    write(store, records)
+    window = Window(T0 + 600, T0 + 5000)
+    for route, status in ((None, None), ("api/tags/", None), ("api/tags/", 500), (None, 404)):
+        mine = [r for r in records if window.since <= r.started <= window.until
+                and route in (None, r.route) and status in (None, r.status)]  # fmt: skip
+        slowest = sorted(mine, key=lambda r: (-r.duration_ms, -int(r.request_id[4:])))
+        got = store.requests(window, route=route, status=status, order="slowest", limit=7,
+                             offset=2)  # fmt: skip
+        assert [r["request_id"] for r in got] == [r.request_id for r in slowest[2:9]]
+        newest = store.requests(window, route=route, status=status, limit=500)
+        assert [r["request_id"] for r in newest] == [r.request_id for r in reversed(mine)]
