@@ -236,14 +236,17 @@ def expected_findings(records):
     return out
 
 
-@pytest.mark.parametrize("hours", [2, 6])  # finding rows, then hourly groups
+@pytest.mark.parametrize("hours", [2, 6])  # minute groups, then hourly groups too
 @pytest.mark.parametrize("hourly_from", [0, 3])  # hourly groups from the start, from hour 3
 def test_findings_by_group_from_rows_or_hours(store, hours, hourly_from):
     records = with_findings(traffic(700, T0, 8 * HOUR, seed=7))
     write(store, records)
-    with sqlite3.connect(store.database.path) as db:  # as if made before the hourly groups
+    with sqlite3.connect(store.database.path) as db:  # as if made before the groups were
         db.execute("DELETE FROM perflab_finding_hour WHERE hour < ?", [T0 + hourly_from * HOUR])
-    window = Window(T0 + 1800, T0 + 1800 + hours * HOUR)
+        db.execute(
+            "DELETE FROM perflab_finding_minute WHERE minute < ?", [T0 + hourly_from * HOUR - 90]
+        )
+    window = Window(T0 + 1799.5, T0 + 1800 + hours * HOUR + 17.25)  # partial minutes too
     ran = [r for r in records if window.since <= r.started <= window.until]
     for route, kind in ((None, None), ("api/tags/", None), (None, "duplicate")):
         want = expected_findings([r for r in ran if route in (None, r.route)])

@@ -26,12 +26,10 @@ from perflab.probe.jsonbytes import to_json_bytes
 from perflab.probe.records import QueryEvent, RequestRecord
 from perflab.probe.store.schema import (
     FINDING_FIELDS,
-    FINDING_HOURS,
     LOST_IN_DEAD_PROCESS,
+    ROLLUP_LEVELS,
     ROUTE_HOURS,
     ROUTE_MINUTES,
-    SQL_HOURS,
-    SQL_MINUTES,
     FindingRow,
     RequestRow,
     RollupLevel,
@@ -40,7 +38,7 @@ from perflab.probe.store.schema import (
     StoreSchema,
     placeholders,
 )
-from perflab.probe.store.totals import merge_finding_hours, merge_sql_totals
+from perflab.probe.store.totals import merge_finding_groups, merge_sql_totals
 
 COMPRESS_ABOVE = 2048  # bytes; zlib's setup costs more than it saves on small documents
 # Statement texts outlive the oldest kept request by this much: writers in other
@@ -158,7 +156,7 @@ class StoreBatches(StoreSchema):
             self._merge_statements(cursor, statements)
             self._merge_route_rollups(cursor, rows)
             merge_sql_totals(cursor, records)
-            merge_finding_hours(cursor, records)
+            merge_finding_groups(cursor, records)
             for name, delta in (counters or {}).items():
                 if delta:
                     _bump_counter(cursor, name, delta)
@@ -326,7 +324,7 @@ class StoreBatches(StoreSchema):
                 "DELETE FROM perflab_request WHERE id < %s OR started < %s", [first_kept, cutoff]
             )
             deleted = cursor.raw.rowcount
-            for level in (ROUTE_MINUTES, ROUTE_HOURS, SQL_MINUTES, SQL_HOURS, FINDING_HOURS):
+            for level in ROLLUP_LEVELS:
                 # A row goes once all of its span is older than the cutoff.
                 cursor.execute(
                     f"DELETE FROM {level.table} WHERE {level.time_column} <= %s",

@@ -1,14 +1,15 @@
-"""The findings' groups (what and where) over a window: from the finding rows for windows of
-up to a few hours, from their hourly groups (``perflab_finding_hour``) for longer ones, as the
-route and SQL summaries read their rollups (``rollups``). ``StoreReader.findings`` lists
-them; route summaries count them (``_finding_counts``)."""
+"""The findings' groups (what and where) over a window, from their groups per minute
+(``perflab_finding_minute``) and per hour (``perflab_finding_hour``, for windows longer than a
+few hours) as the route and SQL summaries read their rollups (``rollups``), and from the
+finding rows for the partial minutes at either end. ``StoreReader.findings`` lists them;
+route summaries count them (``_finding_counts``)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 from perflab.probe.store.rollups import Bounds, RollupReads, summary_hourly
-from perflab.probe.store.schema import FINDING_HOURS, FindingHour
+from perflab.probe.store.schema import FINDING_HOURS, FINDING_MINUTES, FindingHour, RollupLevel
 
 # The hourly group's columns, and the same figures of one request's finding rows of a group.
 _GROUP_COLUMNS = ", ".join(("kind", "method", "route", "fingerprint_hash", "place",
@@ -23,13 +24,13 @@ _PER_REQUEST = f"""kind, method, route, fingerprint_hash, {_PLACE} AS place, 1 A
 
 
 class FindingReads(RollupReads):
-    """Findings over a ``Window``; hourly for windows longer than a few hours."""
+    """Findings over a ``Window``, from their groups per minute and per hour."""
 
     def _finding_groups(self, bounds: Bounds, filters: dict[str, str | None]) -> tuple[str, list]:
         """A query of finding groups in a window: one row per request and group (kind,
-        route, statement shape, place) from the finding rows, or for the whole hours of a
-        long window (from the hourly table's first full hour on) one per hour and group:
-        the same groups either way."""
+        route, statement shape, place) from the finding rows for the partial minutes at
+        either end, one per minute and group for the whole minutes, one per hour and group
+        for the whole hours of a long window: the same groups either way."""
         where = "".join(f" AND {name} = %s" for name, value in filters.items() if value)
         values = [value for value in filters.values() if value]
         since, until = bounds
@@ -42,23 +43,36 @@ class FindingReads(RollupReads):
                 [low, high, *values],
             )
 
-        hour = FINDING_HOURS.seconds
-        covered = self._first_full_hour(FINDING_HOURS) if summary_hourly(bounds) else None
-        if covered is None:
+        def groups_of(level: RollupLevel, low: float, high: float) -> tuple[str, list]:
+            column = level.time_column
+            return (
+                f"SELECT {_GROUP_COLUMNS} FROM {level.table} "
+                f"WHERE {column} >= %s AND {column} < %s{where}",
+                [low, high, *values],
+            )
+
+        # Whole minutes inside the window (from the minute table's first full one) from
+        # minute groups, the partial minutes at either end from the finding rows.
+        minute, hour = FINDING_MINUTES.seconds, FINDING_HOURS.seconds
+        covered = self._first_full_span(FINDING_MINUTES)
+        first = None if covered is None else max(-(-since // minute) * minute, covered)
+        end = until // minute * minute
+        if first is None or first >= end:
             return per_request(since, until, True)
-        # Whole hours inside the window, from the hourly table's first full hour on.
-        first = max(-(-since // hour) * hour, covered)
-        end = until // hour * hour
-        if first >= end:
-            return per_request(since, until, True)
-        parts = [(
-            f"SELECT {_GROUP_COLUMNS} FROM {FINDING_HOURS.table} "
-            f"WHERE hour >= %s AND hour < %s{where}",
-            [first, end, *values],
-        )]  # fmt: skip
-        if since < first:
-            parts.append(per_request(since, first, False))
+        parts = [per_request(since, first, False)] if since < first else []
         parts.append(per_request(end, until, True))
+        # Of those, the whole hours of a long window from hourly groups.
+        hours = self._first_full_span(FINDING_HOURS) if summary_hourly(bounds) else None
+        hour_first = None if hours is None else max(-(-first // hour) * hour, hours)
+        hour_end = end // hour * hour
+        if hour_first is None or hour_first >= hour_end:
+            parts.append(groups_of(FINDING_MINUTES, first, end))
+        else:
+            parts += [
+                groups_of(FINDING_MINUTES, first, hour_first),
+                groups_of(FINDING_HOURS, hour_first, hour_end),
+                groups_of(FINDING_MINUTES, hour_end, end),
+            ]
         return " UNION ALL ".join(sql for sql, _ in parts), [a for _, args in parts for a in args]
 
     def _finding_counts(self, bounds: Bounds) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:

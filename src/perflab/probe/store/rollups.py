@@ -74,10 +74,10 @@ class RollupReads(StoreSchema):
         present = self.columns_of(table)
         return ", ".join(name if name in present else f"NULL AS {name}" for name in names)
 
-    def _first_full_hour(self, hours: RollupLevel) -> float | None:
-        """The start of the hourly table's first hour that holds the whole hour: the one
-        after its first row's (that hour may have begun before hourly rollups were written,
-        or lost minutes to retention). None when it has no rows."""
+    def _first_full_span(self, hours: RollupLevel) -> float | None:
+        """The start of a level's first span its table holds whole: the one after its
+        first row's (that span may have begun before the table was written, or lost part
+        to retention). None when it has no rows."""
         if self.database.read_only and not self.columns_of(hours.table):
             return None
         (row,) = self._read(f"SELECT MIN({hours.time_column}) AS first FROM {hours.table}")
@@ -114,7 +114,7 @@ class RollupReads(StoreSchema):
             )
             return sql, [low, high, *params]
 
-        covered = self._first_full_hour(hours) if hourly else None
+        covered = self._first_full_span(hours) if hourly else None
         if covered is None:
             return rows_of(minutes, start, until, True)
         # Whole hours: from the first that starts at or after ``start`` (and is covered) to

@@ -76,7 +76,8 @@ class FindingHour(NamedTuple):
     """A ``perflab_finding_hour`` row's figures: the findings of one kind, statement shape and
     place (``COALESCE(location, callsite, '')``) on one route in one hour (key: ``hour, kind,
     method, route, fingerprint_hash, place``), what ``StoreReader.findings`` groups finding
-    rows into, summed so that a week's findings are read without their rows."""
+    rows into, summed so that findings are read without their rows; ``perflab_finding_minute``
+    rows hold the same per minute."""
 
     requests: int  # requests with such a finding
     rows: int  # finding rows
@@ -187,7 +188,11 @@ ROUTE_MINUTES = RollupLevel("perflab_route_rollup", "minute", 60)
 ROUTE_HOURS = RollupLevel("perflab_route_hour", "hour", 3600)
 SQL_MINUTES = RollupLevel("perflab_sql_rollup", "minute", 60)
 SQL_HOURS = RollupLevel("perflab_sql_hour", "hour", 3600)
+FINDING_MINUTES = RollupLevel("perflab_finding_minute", "minute", 60)
 FINDING_HOURS = RollupLevel("perflab_finding_hour", "hour", 3600)
+ROLLUP_LEVELS = (
+    ROUTE_MINUTES, ROUTE_HOURS, SQL_MINUTES, SQL_HOURS, FINDING_MINUTES, FINDING_HOURS,
+)  # fmt: skip
 
 # The tables the readers (API, CLI) query: a file holding none of them is not a probe store.
 READ_TABLES = frozenset({
@@ -268,6 +273,7 @@ _ROW_TABLES: dict[str, type[NamedTuple]] = {
     ROUTE_HOURS.table: RouteMinute,
     SQL_MINUTES.table: SqlMinute,
     SQL_HOURS.table: SqlMinute,
+    FINDING_MINUTES.table: FindingHour,
     FINDING_HOURS.table: FindingHour,
     "perflab_run": RunRow,
 }
@@ -332,11 +338,14 @@ def _tables(db: SQLiteDatabase | DjangoAliasDatabase) -> list[str]:
             id {db.autoincrement_id}, {_column_types(FindingRow, db.blob)})""",
         "CREATE INDEX IF NOT EXISTS perflab_finding_row ON perflab_finding (request_row)",
         "CREATE INDEX IF NOT EXISTS perflab_finding_started ON perflab_finding (started)",
-        f"""CREATE TABLE IF NOT EXISTS {FINDING_HOURS.table} (hour BIGINT NOT NULL,
+        *(
+            f"""CREATE TABLE IF NOT EXISTS {level.table} ({level.time_column} BIGINT NOT NULL,
             kind TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL,
             fingerprint_hash TEXT NOT NULL, place TEXT NOT NULL,
             {_column_types(FindingHour, db.blob)},
-            PRIMARY KEY (hour, kind, method, route, fingerprint_hash, place))""",
+            PRIMARY KEY ({level.time_column}, kind, method, route, fingerprint_hash, place))"""
+            for level in (FINDING_MINUTES, FINDING_HOURS)
+        ),
         """CREATE TABLE IF NOT EXISTS perflab_counter (
             name TEXT PRIMARY KEY, value BIGINT NOT NULL)""",
         # Per writing process: records accounted for (written, or counted as dropped),

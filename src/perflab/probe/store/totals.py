@@ -7,6 +7,7 @@ from __future__ import annotations
 from perflab.probe.records import RequestRecord
 from perflab.probe.store.schema import (
     FINDING_HOURS,
+    FINDING_MINUTES,
     SQL_HOURS,
     SQL_MINUTES,
     FindingHour,
@@ -51,7 +52,7 @@ def merge_sql_totals(cursor, records: list[RequestRecord]) -> None:
         _upsert_sql_totals(cursor, level, totals)
 
 
-_FINDING_KEY = ("hour", "kind", "method", "route", "fingerprint_hash", "place")
+_FINDING_GROUP = ("kind", "method", "route", "fingerprint_hash", "place")  # after the time
 _FINDING_TEXTS = FindingHour._fields[FindingHour._fields.index("callsite") :]
 
 
@@ -63,15 +64,20 @@ def _greatest(table: str, name: str) -> str:
     )
 
 
-def merge_finding_hours(cursor, records: list[RequestRecord]) -> None:
-    """Add a batch's findings to their hourly groups: per request first (its rows of one
-    group are one request, their counts summed), then per hour."""
+def merge_finding_groups(cursor, records: list[RequestRecord]) -> None:
+    """Add a batch's findings to their groups per minute and per hour: per request first
+    (its rows of one group are one request, their counts summed), then per span."""
+    for level in (FINDING_MINUTES, FINDING_HOURS):
+        _merge_finding_level(cursor, level, records)
+
+
+def _merge_finding_level(cursor, level: RollupLevel, records: list[RequestRecord]) -> None:
     hours: dict[tuple, list] = {}
     for record in records:
         if not record.findings:
             continue
         mine: dict[tuple, list] = {}
-        hour = int(record.started // FINDING_HOURS.seconds) * FINDING_HOURS.seconds
+        hour = int(record.started // level.seconds) * level.seconds
         for f in record.findings:
             place = f.location if f.location is not None else f.callsite
             key = (hour, f.kind, record.method, record.route, f.fingerprint_hash, place or "")
@@ -98,11 +104,11 @@ def merge_finding_hours(cursor, records: list[RequestRecord]) -> None:
             entry[5:] = map(_max_text, entry[5:], texts)
     if not hours:
         return
-    table = FINDING_HOURS.table
+    table, key = level.table, (level.time_column, *_FINDING_GROUP)
     cursor.executemany(
-        f"""INSERT INTO {table} ({", ".join((*_FINDING_KEY, *FindingHour._fields))})
-           VALUES ({placeholders(len(_FINDING_KEY) + len(FindingHour._fields))})
-           ON CONFLICT ({", ".join(_FINDING_KEY)}) DO UPDATE SET
+        f"""INSERT INTO {table} ({", ".join((*key, *FindingHour._fields))})
+           VALUES ({placeholders(len(key) + len(FindingHour._fields))})
+           ON CONFLICT ({", ".join(key)}) DO UPDATE SET
            requests = {table}.requests + excluded.requests,
            rows = {table}.rows + excluded.rows,
            count = {table}.count + excluded.count,
