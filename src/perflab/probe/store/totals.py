@@ -67,48 +67,52 @@ def _greatest(table: str, name: str) -> str:
 def merge_finding_groups(cursor, records: list[RequestRecord]) -> None:
     """Add a batch's findings to their groups per minute and per hour: per request first
     (its rows of one group are one request, their counts summed), then per span."""
-    for level in (FINDING_MINUTES, FINDING_HOURS):
-        _merge_finding_level(cursor, level, records)
-
-
-def _merge_finding_level(cursor, level: RollupLevel, records: list[RequestRecord]) -> None:
-    hours: dict[tuple, list] = {}
+    per_request: list[tuple[float, tuple, list]] = []  # (started, group, figures)
     for record in records:
         if not record.findings:
             continue
         mine: dict[tuple, list] = {}
-        hour = int(record.started // level.seconds) * level.seconds
         for f in record.findings:
             place = f.location if f.location is not None else f.callsite
-            key = (hour, f.kind, record.method, record.route, f.fingerprint_hash, place or "")
+            group = (f.kind, record.method, record.route, f.fingerprint_hash, place or "")
             texts = (f.callsite, f.template, f.origin, f.example_sql, f.hint, f.fingerprint,
                      record.request_id)  # fmt: skip
-            entry = mine.get(key)
+            entry = mine.get(group)
             if entry is None:
-                mine[key] = [1, f.count, f.total_ms, texts]
+                mine[group] = [1, f.count, f.total_ms, texts]
             else:
                 entry[0] += 1
                 entry[1] += f.count
                 entry[2] += f.total_ms
                 entry[3] = tuple(map(_max_text, entry[3], texts))
-        for key, (rows, count, total_ms, texts) in mine.items():
-            entry = hours.get(key)
-            if entry is None:  # as FindingHour
-                hours[key] = [1, rows, count, count, total_ms, *texts]
-                continue
-            entry[0] += 1
-            entry[1] += rows
-            entry[2] += count
-            entry[3] = max(entry[3], count)
-            entry[4] += total_ms
-            entry[5:] = map(_max_text, entry[5:], texts)
+        per_request += [(record.started, group, figures) for group, figures in mine.items()]
+    if per_request:
+        for level in (FINDING_MINUTES, FINDING_HOURS):
+            _merge_finding_level(cursor, level, per_request)
+
+
+def _merge_finding_level(cursor, level: RollupLevel, per_request: list) -> None:
+    hours: dict[tuple, list] = {}
+    span = level.seconds
+    for started, group, (rows, count, total_ms, texts) in per_request:
+        key = (int(started // span) * span, *group)
+        entry = hours.get(key)
+        if entry is None:  # as FindingHour
+            hours[key] = [1, rows, count, count, total_ms, *texts]
+            continue
+        entry[0] += 1
+        entry[1] += rows
+        entry[2] += count
+        entry[3] = max(entry[3], count)
+        entry[4] += total_ms
+        entry[5:] = map(_max_text, entry[5:], texts)
     if not hours:
         return
-    table, key = level.table, (level.time_column, *_FINDING_GROUP)
+    table, columns = level.table, (level.time_column, *_FINDING_GROUP)
     cursor.executemany(
-        f"""INSERT INTO {table} ({", ".join((*key, *FindingHour._fields))})
-           VALUES ({placeholders(len(key) + len(FindingHour._fields))})
-           ON CONFLICT ({", ".join(key)}) DO UPDATE SET
+        f"""INSERT INTO {table} ({", ".join((*columns, *FindingHour._fields))})
+           VALUES ({placeholders(len(columns) + len(FindingHour._fields))})
+           ON CONFLICT ({", ".join(columns)}) DO UPDATE SET
            requests = {table}.requests + excluded.requests,
            rows = {table}.rows + excluded.rows,
            count = {table}.count + excluded.count,
