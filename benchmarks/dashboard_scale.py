@@ -49,6 +49,9 @@ class Timing:
     target: str  # the URL, or the call
     cold: float | None = None
     warm: list[float] = field(default_factory=list)
+    # This process's CPU seconds of each warm load: the wall time less any wait for the CPU
+    # (the machine is shared) or the disk
+    warm_cpu: list[float] = field(default_factory=list)
     error: str = ""
     size: int | None = None  # bytes of the page's last answer (an empty page is fast too)
 
@@ -59,6 +62,10 @@ class Timing:
     @property
     def p95(self) -> float | None:
         return _percentile(self.warm, 95)
+
+    @property
+    def cpu_p50(self) -> float | None:
+        return _percentile(self.warm_cpu, 50)
 
     def passed(self, target_s: float) -> bool:
         return not self.error and self.p95 is not None and self.p95 < target_s
@@ -79,12 +86,12 @@ def time_loads(name: str, target: str, load: Callable[[], str], repeat: int,
     timing = Timing(name, target)
     started = time.perf_counter()
     for n in range(repeat):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         try:
             problem = load()
         except Exception as exc:  # a page that raises: reported in the table, not a traceback
             problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         if problem:
             timing.error = problem
             return timing
@@ -92,6 +99,7 @@ def time_loads(name: str, target: str, load: Callable[[], str], repeat: int,
             timing.cold = elapsed
         else:
             timing.warm.append(elapsed)
+            timing.warm_cpu.append(cpu)
         if time.perf_counter() - started > budget_s:
             break
     return timing
@@ -272,7 +280,9 @@ def time_reader(
 # -- the report --------------------------------------------------------------------------------
 
 
-def machine_line(path: Path) -> str:
+def machine_line(path: Path, others_share: float) -> str:
+    """The machine, the store's size, and how busy other processes kept the CPUs while the
+    pages were timed (``others_share``: their CPU seconds over wall time times CPUs)."""
     from machine import cpu_model
 
     size_gb = (
@@ -283,7 +293,8 @@ def machine_line(path: Path) -> str:
     )
     return (
         f"{cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}; store {size_gb:.2f} GB"
+        f"SQLite {sqlite3.sqlite_version}; store {size_gb:.2f} GB; other processes used "
+        f"{others_share:.0%} of the CPUs meanwhile"
     )
 
 
@@ -296,12 +307,12 @@ def _kb(size: int | None) -> str:
 
 
 def markdown_table(timings: list[Timing], target_s: float, what: str) -> str:
-    lines = [f"| {what} | kB | cold s | p50 s | p95 s | target s | |",
-             "|---|--:|--:|--:|--:|--:|---|"]  # fmt: skip
+    lines = [f"| {what} | kB | cold s | p50 s | p95 s | CPU p50 s | target s | |",
+             "|---|--:|--:|--:|--:|--:|--:|---|"]  # fmt: skip
     for t in timings:
         verdict = t.error or ("pass" if t.passed(target_s) else "MISS")
         lines.append(f"| {t.name} | {_kb(t.size)} | {_s(t.cold)} | {_s(t.p50)} | {_s(t.p95)} | "
-                     f"{target_s} | {verdict} |")  # fmt: skip
+                     f"{_s(t.cpu_p50)} | {target_s} | {verdict} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -310,15 +321,16 @@ def rich_table(timings: list[Timing], target_s: float, what: str, title: str):
 
     table = Table(title=title)
     for name, justify in ((what, "left"), ("kB", "right"), ("cold s", "right"), ("p50 s", "right"),
-                          ("p95 s", "right"), ("target s", "right"), ("", "left")):  # fmt: skip
+                          ("p95 s", "right"), ("CPU p50 s", "right"), ("target s", "right"),
+                          ("", "left")):  # fmt: skip
         table.add_column(name, justify=justify)
     for t in timings:
         verdict = (
             f"[red]{t.error}[/]" if t.error
             else "[green]pass[/]" if t.passed(target_s) else "[red]MISS[/]"
         )  # fmt: skip
-        table.add_row(t.name, _kb(t.size), _s(t.cold), _s(t.p50), _s(t.p95), str(target_s),
-                      verdict)  # fmt: skip
+        table.add_row(t.name, _kb(t.size), _s(t.cold), _s(t.p50), _s(t.p95), _s(t.cpu_p50),
+                      str(target_s), verdict)  # fmt: skip
     return table
 
 
@@ -381,12 +393,17 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"  {t.name}: cold {_s(t.cold)} s, p50 {_s(t.p50)} s, p95 {_s(t.p95)} s "
                       f"{t.error}", highlight=False)  # fmt: skip
 
+    from machine import busy_cpu_seconds
+
     timer = time_reader if args.reader else time_pages
+    wall0, busy0, own0 = time.perf_counter(), busy_cpu_seconds(None), time.process_time()
     timings = timer(report.path, targets, args.repeat, progress, args.only)
+    others = busy_cpu_seconds(None) - busy0 - (time.process_time() - own0)
+    others_share = max(others, 0.0) / ((time.perf_counter() - wall0) * (os.cpu_count() or 1))
     title = (f"{what} server time, {report.requests:,} requests over {args.days:g} days; "
              f"{args.repeat} loads each (first: cold), p50/p95 of the rest")  # fmt: skip
     console.print(rich_table(timings, args.target, what, title))
-    console.print(machine_line(report.path), highlight=False)
+    console.print(machine_line(report.path, others_share), highlight=False)
     if args.markdown:
         print(markdown_table(timings, args.target, what))
     missed = [t.name for t in timings if not t.passed(args.target)]

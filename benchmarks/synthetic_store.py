@@ -456,7 +456,7 @@ class Plan:
     def __post_init__(self) -> None:
         start = self.end - self.days * 86400
         span = self.end - start
-        # Four load tests: three in the past (afternoons of days 2, 4, 6), one running now.
+        # Four load tests: three in the past (about days 2, 4 and 6), one running at ``end``.
         raw = [(start + span * f, 1800.0, 0.06) for f in (0.21, 0.49, 0.78)]
         raw.append((self.end - 900.0, 900.0, 0.04))
         bursts = []
