@@ -62,14 +62,21 @@
     return main.getAttribute("data-live") === "1" ? LIVE_MS : IDLE_MS;
   }
 
+  function typing(main) {
+    /* someone is typing in the filter or choosing a run: their input is not swapped away */
+    var active = document.activeElement;
+    return active && main.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName);
+  }
+
   function refresh() {
     var main = document.getElementById("main");
+    if (typing(main)) { window.setTimeout(refresh, LIVE_MS); return; }
     fetch(window.location.href, {credentials: "same-origin", headers: {"X-Requested-With": "perflab-dashboard"}})
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
         if (html === null) return;
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("main");
-        if (!fresh) return;
+        if (!fresh || typing(main)) return;
         main.innerHTML = fresh.innerHTML;
         main.setAttribute("data-live", fresh.getAttribute("data-live") || "0");
         main.setAttribute("data-refreshed", String(Date.now()));
