@@ -220,6 +220,35 @@ class StoreBatches(StoreSchema):
         # Sorted: writers in several processes lock rows in one order (no deadlocks).
         for key, group in sorted(groups.items()):
             row_key = key[1:]
+            durations = [row.duration_ms for row in group]
+            queries = [row.query_count for row in group]
+            added = RouteMinute(
+                count=len(group),
+                errors=sum(row.status >= 500 for row in group),
+                sum_ms=sum(durations),
+                max_ms=max(durations),
+                sum_queries=sum(queries),
+                max_queries=max(queries),
+                sum_db_ms=sum(row.db_ms for row in group),
+                cache_hits=sum(row.cache_hits for row in group),
+                cache_misses=sum(row.cache_misses for row in group),
+                hist="",
+            )
+            last = written.get(key)
+            if last is not None:
+                # The histogram this process last wrote to the row, as decoded: while the row
+                # still holds that text, one UPDATE adds the batch (``written`` is last
+                # batch's, no longer anyone's cache, so it is updated in place).
+                hist = last[1]
+                hist.record_many_ms(durations)
+                text = hist.encode_sparse()
+                cursor.execute(
+                    _add_to_route_row(table, where),
+                    [*_route_deltas(added), text, *row_key, last[0]],
+                )
+                if cursor.raw.rowcount == 1:
+                    self._rollups_written[key] = (text, hist)
+                    continue
             # Make sure the row exists, then lock it: concurrent writers merge, not overwrite.
             cursor.execute(
                 f"""INSERT INTO {table} ({level.time_column}, method, route,
@@ -235,29 +264,21 @@ class StoreBatches(StoreSchema):
                     row_key,
                 ).fetchone()
             )
-            last = written.get(key)
-            if last is not None and last[0] == old.hist:
-                # The row still holds what this process wrote: its histogram, as decoded.
-                # Updated in place: ``written`` is last batch's, no longer anyone's cache.
-                hist = last[1]
-            elif old.hist == empty.hist:
-                hist = LatencyHistogram()
-            else:
-                hist = LatencyHistogram.decode(old.hist)
-            durations = [row.duration_ms for row in group]
+            hist = (
+                LatencyHistogram() if old.hist == empty.hist else LatencyHistogram.decode(old.hist)
+            )
             hist.record_many_ms(durations)
-            queries = [row.query_count for row in group]
             new = RouteMinute(
-                count=old.count + len(group),
-                errors=old.errors + sum(row.status >= 500 for row in group),
-                sum_ms=old.sum_ms + sum(durations),
-                max_ms=max(old.max_ms, *durations),
-                sum_queries=old.sum_queries + sum(queries),
-                max_queries=max(old.max_queries, *queries),
-                sum_db_ms=old.sum_db_ms + sum(row.db_ms for row in group),
+                count=old.count + added.count,
+                errors=old.errors + added.errors,
+                sum_ms=old.sum_ms + added.sum_ms,
+                max_ms=max(old.max_ms, added.max_ms),
+                sum_queries=old.sum_queries + added.sum_queries,
+                max_queries=max(old.max_queries, added.max_queries),
+                sum_db_ms=old.sum_db_ms + added.sum_db_ms,
                 # A store made before these columns holds NULL in its older rows.
-                cache_hits=(old.cache_hits or 0) + sum(row.cache_hits for row in group),
-                cache_misses=(old.cache_misses or 0) + sum(row.cache_misses for row in group),
+                cache_hits=(old.cache_hits or 0) + added.cache_hits,
+                cache_misses=(old.cache_misses or 0) + added.cache_misses,
                 hist=hist.encode_sparse(),
             )
             self._rollups_written[key] = (new.hist, hist)
@@ -339,6 +360,28 @@ class StoreBatches(StoreSchema):
                 [horizon - STATEMENT_GRACE_S],
             )
         return max(deleted, 0)
+
+
+@lru_cache(maxsize=8)
+def _add_to_route_row(table: str, where: str) -> str:
+    """An UPDATE adding a batch's figures to a route row that still holds a given histogram
+    text (the last placeholder): sums added, maxima kept, the histogram replaced."""
+    return f"""UPDATE {table} SET count = count + %s, errors = errors + %s,
+        sum_ms = sum_ms + %s, max_ms = CASE WHEN max_ms >= %s THEN max_ms ELSE %s END,
+        sum_queries = sum_queries + %s,
+        max_queries = CASE WHEN max_queries >= %s THEN max_queries ELSE %s END,
+        sum_db_ms = sum_db_ms + %s, cache_hits = COALESCE(cache_hits, 0) + %s,
+        cache_misses = COALESCE(cache_misses, 0) + %s, hist = %s
+        WHERE {where} AND hist = %s"""
+
+
+def _route_deltas(added: RouteMinute) -> tuple:
+    """``_add_to_route_row``'s figures, before the histogram text."""
+    return (
+        added.count, added.errors, added.sum_ms, added.max_ms, added.max_ms, added.sum_queries,
+        added.max_queries, added.max_queries, added.sum_db_ms, added.cache_hits,
+        added.cache_misses,
+    )  # fmt: skip
 
 
 def _bump_counter(cursor, name: str, delta: int) -> None:
