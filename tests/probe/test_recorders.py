@@ -39,6 +39,34 @@ def test_an_apps_recorder_adds_its_server_timing_entry_and_its_data(make_probe):
     assert [span["name"] for span in spans] == ["outbound /a", "outbound /b"]
 
 
+def test_cache_calls_and_template_renders_name_the_app_line_that_made_them(probe):
+    """The waterfall shows every event with its place: a cache call at the app's line, a
+    template the view rendered at the view's line; one Django's response rendered after the
+    view returned at Django's line that did (no app line asked for it then)."""
+    import inspect
+
+    from tests.probe import urls
+
+    def line_of(view, text: str) -> int:
+        source, first = inspect.getsourcelines(view)
+        return first + next(i for i, line in enumerate(source) if text in line)
+
+    Client().get("/t/templated/", HTTP_X_REQUEST_ID="templated")
+    Client().get("/t/cached/", HTTP_X_REQUEST_ID="cached")
+    store = flushed(probe)
+    (render,) = store.request(request_id="templated")["templates"]
+    assert render["location"] == (
+        f"tests/probe/urls.py:{line_of(urls.templated, 'template.render(')}:templated"
+    )
+    cached = store.request(request_id="cached")
+    (get,) = cached["cache"]
+    assert get["location"] == f"tests/probe/urls.py:{line_of(urls.cached, 'cache.get(')}:cached"
+    (response_render,) = cached["templates"]
+    assert re.search(
+        r"django/template/response\.py:\d+:rendered_content$", response_render["location"]
+    )
+
+
 def test_a_recorder_is_one_instance_per_process(make_probe):
     # install hooks Django globally: a second instance would record everything twice
     first = make_probe().recorders[0]

@@ -20,6 +20,16 @@ def templated(request):
     return HttpResponse(template.render({"items": range(50)}))
 
 
+def cached(request):
+    """A cache call from the app's own line, and a template rendered by the response after
+    the view returned (``TemplateResponse``)."""
+    from django.core.cache import cache
+    from django.template.response import TemplateResponse
+
+    cache.get("perflab-test-key")
+    return TemplateResponse(request, engines["django"].from_string("{{ 1 }}"), {})
+
+
 def counted(request):
     """A function view issuing its own statement: the view is both boundary and call site."""
     from perflab.demo.models import Post
@@ -60,6 +70,7 @@ def password_reset(request, uidb64, token):
 urlpatterns = [
     path("t/reset/<uidb64>/<token>/", password_reset),
     path("t/templated/", templated),
+    path("t/cached/", cached),
     path("t/counted/", counted),
     path("t/raw/", raw_count),
     path("t/outbound/", outbound),

@@ -56,9 +56,9 @@ def waterfall(record: dict[str, Any]) -> list[dict[str, Any]]:
                              fingerprint_hash=q["fingerprint_hash"]))  # fmt: skip
     for c in record.get("cache", ()):
         label = f"{c['operation']} ({c['cache']}): {c['hits']} hit, {c['misses']} miss"
-        events.append(_event("cache", label, c, None))
+        events.append(_event("cache", label, c, c.get("location")))
     for t in record.get("templates", ()):
-        events.append(_event("template", t["name"], t, None))
+        events.append(_event("template", t["name"], t, t.get("location")))
     for s in record.get("spans", ()):
         events.append(_event("span", "· " * s.get("depth", 0) + s["name"], s, None))
     return sorted(events, key=lambda e: (e["start_ms"] is None, e["start_ms"] or 0.0))

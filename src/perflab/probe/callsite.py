@@ -68,6 +68,15 @@ class Where(NamedTuple):
         return cls(*found)
 
 
+def shown_location(found: str | tuple | None) -> str | None:
+    """What ``CallsiteFinder.find`` returned, as one string to show (a cache call's or a
+    template render's place; statements keep every part, for their findings)."""
+    if found is None or type(found) is str:
+        return found
+    where = Where.of(found)
+    return where.location or where.callsite or where.template or where.origin
+
+
 def mark_boundary(func) -> None:
     """Stop call-site walks at ``func`` (a view, or a middleware's ``__call__``) and at every
     callable it wraps (``__wrapped__``: csrf_exempt and DRF's view closures). A boundary

@@ -47,12 +47,14 @@ class CacheEvent(NamedTuple):
     misses: int = 0
     keys: int = 1
     start_ms: float | None = None  # offset from the start of the request (None: not known)
+    location: str | None = None  # the app (or template) line that called it, else the library's
 
 
 class TemplateEvent(NamedTuple):
     name: str
     duration_ms: float
     start_ms: float | None = None  # offset from the start of the request (None: not known)
+    location: str | None = None  # the app line that rendered it, else the library's
 
 
 class SpanEvent(NamedTuple):

@@ -11,6 +11,7 @@ import time
 
 from django.core.cache import CacheHandler, caches
 
+from perflab.probe.callsite import CallsiteFinder, shown_location
 from perflab.probe.context import current_request
 from perflab.probe.recorders.base import Recorder
 from perflab.probe.records import CacheEvent
@@ -39,7 +40,11 @@ def _hits_and_misses(operation: str, args: tuple, kwargs: dict, result) -> tuple
 class CacheRecorder(Recorder):
     name = "cache"
 
+    def __init__(self) -> None:
+        self.callsites: CallsiteFinder | None = None
+
     def install(self, settings: ProbeSettings) -> None:
+        self.callsites = CallsiteFinder(settings.CALLSITE_EXCLUDE)
         original = CacheHandler.create_connection
         if getattr(original, "_perflab", False):
             return
@@ -63,8 +68,9 @@ class CacheRecorder(Recorder):
                 setattr(backend, operation, self._wrap(method, operation, alias))
         return backend
 
-    @staticmethod
-    def _wrap(method, operation: str, alias: str):
+    def _wrap(self, method, operation: str, alias: str):
+        recorder = self
+
         @functools.wraps(method)
         def recorded(*args, **kwargs):
             active = current_request.get()
@@ -79,7 +85,10 @@ class CacheRecorder(Recorder):
             duration = (time.perf_counter() - start) * 1000.0
             hits, misses, keys = _hits_and_misses(operation, args, kwargs, result)
             offset = (start - active.t0) * 1000.0
-            active.cache.append(CacheEvent(operation, alias, duration, hits, misses, keys, offset))
+            found = recorder.callsites.find(1, None, active.rendering > 0)
+            active.cache.append(CacheEvent(
+                operation, alias, duration, hits, misses, keys, offset, shown_location(found)
+            ))  # fmt: skip
             return result
 
         return recorded

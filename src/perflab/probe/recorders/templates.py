@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import time
 
+from perflab.probe.callsite import CallsiteFinder, shown_location
 from perflab.probe.context import current_request
 from perflab.probe.recorders.base import Recorder
 from perflab.probe.records import TemplateEvent
@@ -25,14 +26,16 @@ class TemplateRecorder(Recorder):
         from django.template.backends.django import Template as DjangoBackendTemplate
         from django.template.base import Template as DjangoTemplate
 
-        _wrap(DjangoBackendTemplate, "render", _timed)
+        callsites = CallsiteFinder(settings.CALLSITE_EXCLUDE)
+        timed = functools.partial(_timed, callsites=callsites)
+        _wrap(DjangoBackendTemplate, "render", timed)
         _wrap(DjangoTemplate, "render", _counted)
         try:
             import jinja2
             from django.template.backends.jinja2 import Template as JinjaBackendTemplate
         except ImportError:
             return
-        _wrap(JinjaBackendTemplate, "render", _timed)
+        _wrap(JinjaBackendTemplate, "render", timed)
         _wrap(jinja2.Template, "render", _counted)
 
 
@@ -45,20 +48,23 @@ def _wrap(cls: type, name: str, wrapper) -> None:
     setattr(cls, name, wrapped)
 
 
-def _timed(original):
-    """A backend template's render, timed into ``ActiveRequest.templates``."""
+def _timed(original, callsites: CallsiteFinder):
+    """A backend template's render, timed into ``ActiveRequest.templates``, with the app line
+    that asked for it (Django's line when its response renders it, after the view)."""
 
     def render(template, context=None, request=None):
         active = current_request.get()
         if active is None:
             return original(template, context, request)
+        found = shown_location(callsites.find(1, None, active.rendering > 0))
         start = time.perf_counter()
         try:
             return original(template, context, request)
         finally:
             name = getattr(template.template, "name", None) or "<string>"
             duration = (time.perf_counter() - start) * 1000.0
-            active.templates.append(TemplateEvent(name, duration, (start - active.t0) * 1000.0))
+            offset = (start - active.t0) * 1000.0
+            active.templates.append(TemplateEvent(name, duration, offset, found))
 
     return render
 
