@@ -39,6 +39,8 @@ def test_cache_calls_templates_and_spans_share_the_axis(traffic, staff):
     _, cold = request_page(staff, traffic.store, "cold")
     kinds = [r["data-kind"] for r in cold.select("#waterfall tr.event")]
     assert kinds.count("cache") == 2 and kinds.count("sql") == 1
+    for row in cold.select("#waterfall tr.event[data-kind=cache]"):  # each with its call site
+        assert "perflab/demo/views.py:" in row.select_one("td.where").text
     _, templated = request_page(staff, traffic.store, "templated")
     rows = {r["data-kind"]: r for r in templated.select("#waterfall tr.event")}
     assert set(rows) == {"template", "span"}
