@@ -367,7 +367,9 @@ def test_a_reader_keeps_settled_merges_and_reads_rows_that_changed_again(tmp_pat
     live = spread(40, now - 1500, 1200, seed=9)
     write_in_batches(writer, settled + live)
     window = Window(now - 24 * HOUR, now)
-    for _ in range(3):  # the first read merges, the others use what it kept
+    for moved in (0, 7, 61, 3599):  # the first read merges, the others use what it kept
+        moved_window = Window(window.since + moved, window.until)
+        assert_routes_match(reader.routes(moved_window), covered(settled + live, moved_window))
         assert_routes_match(reader.routes(window), settled + live)
         timeline = reader.timeline(window, points=30)
         assert sum(row["count"] for row in timeline["rows"]) == len(settled + live)

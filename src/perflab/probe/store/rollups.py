@@ -47,8 +47,8 @@ def summary_hourly(bounds: Bounds, now: float | None = None) -> bool:
     return window_span(bounds, now) > HOURLY_ABOVE_S
 
 
-# Rows that started before the hour before the current one are settled: writers flush within
-# seconds, so they change rarely, and the histograms merged of them are kept (``_merged``).
+# Hourly rows that started before the hour before the current one are settled: writers flush
+# within seconds, so they change rarely, and the histograms merged of them are kept.
 SETTLED_BEFORE_S = 3600
 _KEPT_MERGES = 4096  # merged histograms a reader keeps at most (~30 routes by a few windows)
 
@@ -56,11 +56,12 @@ _KEPT_MERGES = 4096  # merged histograms a reader keeps at most (~30 routes by a
 class RollupReads(StoreSchema):
     """The rollup tables as one source of rows over a window, and the timeline built on it.
 
-    A summary over a week merges ~5,000 hourly histograms. A reader keeps what it merged of
-    settled rows (started before the previous hour), keyed by what they cover and checked
-    against the rows' signature (how many, their counts and sums, first and last start:
-    rows only grow, with every request merged in, or go, with retention), so a summary read
-    again merges the rows of the last two hours only, and reads rows that changed again."""
+    A summary over a week merges ~5,000 hourly histograms. A reader keeps, per route (or
+    timeline bucket), what it merged of settled hourly rows (started before the previous
+    hour), checked against those rows' signature (how many, their counts and sums, first and
+    last start: rows only grow, with every request merged in, or go, with retention), so a
+    summary read again, its window moved by seconds, merges the minute rows at its ends and
+    the last two hours only, and reads rows that changed again."""
 
     def __init__(self, database) -> None:
         super().__init__(database)
@@ -109,7 +110,8 @@ class RollupReads(StoreSchema):
             SQLite may range over the index with the looser of two."""
             column = level.time_column
             sql = (
-                f"SELECT {column} AS t, {self._select(level.table, columns)} FROM {level.table} "
+                f"SELECT {column} AS t, {level.seconds} AS span, "
+                f"{self._select(level.table, columns)} FROM {level.table} "
                 f"WHERE {column} >= %s AND {column} {'<=' if last else '<'} %s{extra}"
             )
             return sql, [low, high, *params]
@@ -142,16 +144,22 @@ class RollupReads(StoreSchema):
         params: Sequence = (),
     ) -> dict[Hashable, LatencyHistogram]:
         """Each group's rows' histograms merged: ``groups`` holds rows of the source over
-        ``bounds`` (``t``, ``count``, ``sum_ms``) without their texts; ``key_of`` gives a
-        text row's group; ``scope`` names what else the rows were selected by. A histogram
-        returned may be the one kept: read it, never change it."""
+        ``bounds`` (``t``, ``span``, ``count``, ``sum_ms``) without their texts; ``key_of``
+        gives a text row's group; ``scope`` names what else the rows were selected by. The
+        merge of a group's settled hourly rows is kept, and found again while those rows'
+        signature holds, however the window's ends move (their minutes are merged again).
+        A histogram returned may be the one kept: read it, never change it."""
         now = time.time()
         live_from = now // SETTLED_BEFORE_S * SETTLED_BEFORE_S - SETTLED_BEFORE_S
-        scope = (*scope, levels[0].table, hourly, bounds[0], min(bounds[1], live_from))
+        scope = (*scope, levels[1].table)
+
+        def kept_part(row: dict) -> bool:
+            return row["span"] == levels[1].seconds and row["t"] < live_from
+
         merged: dict[Hashable, LatencyHistogram] = {}
         signatures: dict[Hashable, tuple] = {}
         for key, rows in groups.items():
-            settled = [r for r in rows if r["t"] < live_from]
+            settled = [r for r in rows if kept_part(r)]
             signatures[key] = signature = (
                 len(settled),
                 sum(r["count"] for r in settled),
@@ -162,32 +170,32 @@ class RollupReads(StoreSchema):
             kept = self._merges.get((scope, key))
             if kept is not None and kept[0] == signature:
                 merged[key] = kept[1]
-        missing = [key for key in groups if key not in merged]
-        since = bounds[0] if missing else max(bounds[0], live_from)
+        source, args = self._rollup_source(
+            levels, bounds, ("method", "route", "hist"), hourly=hourly, where=where,
+            params=params,
+        )  # fmt: skip
+        if len(merged) == len(groups):  # the texts of the rest alone
+            source = f"SELECT * FROM ({source}) AS r WHERE span <> %s OR t >= %s"
+            args = [*args, levels[1].seconds, live_from]
         texts: dict[Hashable, tuple[list[str], list[str]]] = {}
-        if since <= bounds[1]:
-            source, args = self._rollup_source(
-                levels, (since, bounds[1]), ("method", "route", "hist"), hourly=hourly,
-                where=where, params=params,
-            )  # fmt: skip
-            for row in self._read(source, args):
-                key = key_of(row)
-                if key in groups:
-                    pair = texts.setdefault(key, ([], []))
-                    pair[row["t"] >= live_from].append(row["hist"])
+        for row in self._read(source, args):
+            key = key_of(row)
+            if key in groups:
+                pair = texts.setdefault(key, ([], []))
+                pair[not kept_part(row)].append(row["hist"])
         if len(self._merges) > _KEPT_MERGES:
             self._merges.clear()
         for key in groups:
-            settled_texts, live_texts = texts.get(key, ([], []))
+            settled_texts, other_texts = texts.get(key, ([], []))
             hist = merged.get(key)
             if hist is None:
                 hist = LatencyHistogram.of_encoded(settled_texts)
                 self._merges[(scope, key)] = (signatures[key], hist)
-            if live_texts:  # the kept histogram stays as kept: a copy takes the live rows
-                live = LatencyHistogram()
-                live.merge(hist)
-                live.merge_encoded(live_texts)
-                hist = live
+            if other_texts:  # the kept histogram stays as kept: a copy takes the others
+                copy = LatencyHistogram()
+                copy.merge(hist)
+                copy.merge_encoded(other_texts)
+                hist = copy
             merged[key] = hist
         return merged
 
