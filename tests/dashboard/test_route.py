@@ -9,6 +9,7 @@ from django.test import Client
 from perflab.dashboard.formats import ms
 from perflab.probe.store.reader import Window
 from tests.dashboard.conftest import page
+from tests.demo.conftest import make_posts, make_user
 from tests.probe.conftest import flushed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.probe.urls")]
@@ -66,6 +67,23 @@ def test_a_catch_all_route_lists_its_endpoints(make_probe, staff, db):
     endpoints = {tr["data-route"]: tr for tr in html.select("#endpoints tr[data-route]")}
     assert set(endpoints) == {"t/slow/[fast]", "t/slow/[slowish]"}
     assert endpoints["t/slow/[fast]"].select("td")[1].text == "2"
+    slowest = html.select("[data-testid=requests] td[data-value]")  # of all its endpoints
+    durations = [float(td["data-value"]) for td in slowest]
+    assert len(durations) == 3 and durations == sorted(durations, reverse=True)
     endpoint = page(staff.get(endpoints["t/slow/[fast]"].a["href"]))
     assert endpoint.select_one('dd[data-figure="count"]').text == "2"
     assert endpoint.select_one("[data-testid=catch-all]").text == "GET t/slow/"
+
+
+def test_a_catch_all_route_shows_its_endpoints_findings(make_probe, staff, db):
+    recording = make_probe(ROUTE_NAME=lambda request, response: "Authors")
+    for name in ("alice", "bob", "carol", "dave", "erin", "frank"):  # N+1 at five
+        make_posts(make_user(name), 1)
+    Client().get("/api/authors/naive/")
+    flushed(recording)
+    html = page(staff.get("/perf/route/?method=GET&route=api/authors/naive/"))
+    findings = html.select("#findings tbody tr[data-kind]")
+    assert len(findings) == 3
+    assert {row.select("td")[1].text.strip() for row in findings} == {
+        "GET api/authors/naive/[Authors]"
+    }

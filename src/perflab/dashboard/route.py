@@ -17,6 +17,10 @@ from perflab.dashboard.period import PERIOD, period_of, range_choices
 from perflab.dashboard.rendering import render_page
 
 SLOWEST = 20
+# A catch-all's page lists the slowest requests of its busiest endpoints (one index range each)
+# and the findings of its endpoints among the period's top ones (one read).
+MERGED_ENDPOINTS = 20
+CATCH_ALL_FINDINGS = 200
 METHOD = Text(max_length=20, pattern=re.compile("[A-Z]+"), expected="an HTTP method", required=True)
 ROUTE = Text(max_length=1000, required=True)
 ROUTE_QUERY = Parameters(**PERIOD, method=METHOD, route=ROUTE)
@@ -39,17 +43,32 @@ def route_page(request: HttpRequest, probe, *, range, run, method, route) -> Htt
     base = catch_all_of(route)
     timeline = store.timeline(period.window, method=method, route=route)
     counts = store.query_counts(period.window, method=method, route=route)
+    members = {route, *(e["route"] for e in endpoints[:MERGED_ENDPOINTS])}
+    listed = (
+        store.findings(period.window, limit=CATCH_ALL_FINDINGS)
+        if endpoints
+        else store.findings(period.window, route=route)
+    )
     findings = [
-        {**f, "statement_url": statement_url(period, f["fingerprint_hash"])}
-        for f in store.findings(period.window, route=route)
-        if f["method"] == method
+        {
+            **f,
+            "statement_url": statement_url(period, f["fingerprint_hash"]),
+            "route_url": route_url(period, method, f["route"]),
+        }
+        for f in listed
+        if f["method"] == method and f["route"] in members
     ]
-    slowest = [
-        {**r, "url": request_url(r["id"])}
-        for r in store.requests(
-            period.window, route=route, method=method, order="slowest", limit=SLOWEST
-        )
-    ]
+    slowest = sorted(
+        (
+            {**r, "url": request_url(r["id"])}
+            for member in sorted(members)
+            for r in store.requests(
+                period.window, route=member, method=method, order="slowest", limit=SLOWEST
+            )
+        ),
+        key=lambda r: r["duration_ms"],
+        reverse=True,
+    )[:SLOWEST]
     return render_page(
         request,
         "route.html",
@@ -67,6 +86,7 @@ def route_page(request: HttpRequest, probe, *, range, run, method, route) -> Htt
             "throughput": throughput_chart(timeline),
             "query_counts": query_count_chart(counts),
             "findings": findings,
+            "findings_with_route": bool(endpoints),
             "slowest": slowest,
         },
     )
