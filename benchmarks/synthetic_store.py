@@ -226,6 +226,12 @@ class RouteShape:
     json: bool = True
     query: str = ""
 
+    @property
+    def line(self) -> str:
+        """The view's line, as a call site: where its cache calls and renders are made."""
+        module, _, name = self.view.rpartition(".")
+        return f"{module.replace('.', '/')}.py:{20 + len(self.view) % 60}:{name}"
+
 
 _DRF_LIST = "rest_framework/mixins.py:42:list"
 _DRF_RETRIEVE = "rest_framework/mixins.py:53:retrieve"
@@ -546,10 +552,11 @@ class RequestMaker:
             hit = rng.random() < hit_rate
             ms = 0.08 * rng.lognormvariate(0, 0.4)
             cache.append(CacheEvent("get", "default", ms, hits=int(hit), misses=int(not hit),
-                                    keys=1, start_ms=t))  # fmt: skip
+                                    keys=1, start_ms=t, location=shape.line))  # fmt: skip
             t += ms
             if not hit:
-                cache.append(CacheEvent("set", "default", ms * 1.5, keys=1, start_ms=t))
+                cache.append(CacheEvent("set", "default", ms * 1.5, keys=1, start_ms=t,
+                                        location=shape.line))  # fmt: skip
                 t += ms * 1.5
         own = shape.median_ms * rng.lognormvariate(0, shape.sigma) * slow
         if failed:
@@ -560,7 +567,7 @@ class RequestMaker:
             inner = len(shape.templates)
             for depth, name in enumerate(shape.templates):
                 templates.append(TemplateEvent(name, render_ms * (inner - depth) / inner,
-                                               start_ms=t))  # fmt: skip
+                                               start_ms=t, location=shape.line))  # fmt: skip
         spans = []
         if shape.json and not failed and raw:
             spans.append(SpanEvent("serialize", t, own * 0.3))
