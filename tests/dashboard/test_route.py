@@ -67,6 +67,11 @@ def test_a_catch_all_route_lists_its_endpoints(make_probe, staff, db):
     endpoints = {tr["data-route"]: tr for tr in html.select("#endpoints tr[data-route]")}
     assert set(endpoints) == {"t/slow/[fast]", "t/slow/[slowish]"}
     assert endpoints["t/slow/[fast]"].select("td")[1].text == "2"
+    throughput = json.loads(html.select_one("#throughput-chart")["data-series"])  # together
+    grain = throughput["step"]
+    assert sum(v * grain for v in throughput["series"][0]["values"]) == pytest.approx(3, rel=1e-4)
+    counts = json.loads(html.select_one("#query-count-chart")["data-series"])
+    assert counts["x"] == [0] and counts["series"][0]["values"] == [3]
     slowest = html.select("[data-testid=requests] td[data-value]")  # of all its endpoints
     durations = [float(td["data-value"]) for td in slowest]
     assert len(durations) == 3 and durations == sorted(durations, reverse=True)

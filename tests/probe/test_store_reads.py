@@ -286,3 +286,25 @@ def test_the_slowest_requests_of_a_route_and_by_status(store):
         assert [r["request_id"] for r in got] == [r.request_id for r in slowest[2:9]]
         newest = store.requests(window, route=route, status=status, limit=500)
         assert [r["request_id"] for r in newest] == [r.request_id for r in reversed(mine)]
+
+
+@pytest.mark.parametrize("hours", [1, 30])  # minute rows, then hour rows
+def test_a_catch_all_route_read_with_its_endpoints(store, hours):
+    """``endpoints=True``: the route and its ``route[…]`` names, not routes it only begins."""
+    names = ["pages/", "pages/[Blog]", "pages/[Home]", "pages/<slug>/", "pagesX", "pages/\\"]
+    records = [
+        RequestRecord(request_id=f"c{n}", method="GET", path="/p", started=T0 + n * hours * 30,
+                      pid=1, route=names[n % len(names)], status=200, duration_ms=float(n + 1),
+                      queries=[query(0, 1.0)] * (n % len(names)))
+        for n in range(120)
+    ]  # fmt: skip
+    write(store, records)
+    window = Window(T0, T0 + 120 * hours * 30)
+    members = [r for r in records if r.route in names[:3]]
+    timeline = store.timeline(window, method="GET", route="pages/", endpoints=True)
+    assert sum(row["count"] for row in timeline["rows"]) == len(members)
+    assert max(row["max_ms"] for row in timeline["rows"]) == max(r.duration_ms for r in members)
+    alone = store.timeline(window, method="GET", route="pages/")
+    assert sum(row["count"] for row in alone["rows"]) == len(members) // 3
+    counts = store.query_counts(window, method="GET", route="pages/", endpoints=True)
+    assert {c["queries"]: c["requests"] for c in counts} == {0: 20, 1: 20, 2: 20}

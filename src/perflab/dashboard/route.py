@@ -41,8 +41,10 @@ def route_page(request: HttpRequest, probe, *, range, run, method, route) -> Htt
     if figures is None and not endpoints:
         raise Http404(f"no {method} {route} requests in the {period.label}")
     base = catch_all_of(route)
-    timeline = store.timeline(period.window, method=method, route=route)
-    counts = store.query_counts(period.window, method=method, route=route)
+    # a catch-all's charts: the route and its endpoints together
+    merged = bool(endpoints)
+    timeline = store.timeline(period.window, method=method, route=route, endpoints=merged)
+    counts = store.query_counts(period.window, method=method, route=route, endpoints=merged)
     members = {route, *(e["route"] for e in endpoints[:MERGED_ENDPOINTS])}
     listed = (
         store.findings(period.window, limit=CATCH_ALL_FINDINGS)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from perflab.probe.fingerprint import fingerprint_sql
 from perflab.probe.store.batches import unpack
 from perflab.probe.store.findings import FindingReads
-from perflab.probe.store.rollups import summary_hourly
+from perflab.probe.store.rollups import endpoints_filter, summary_hourly
 from perflab.probe.store.runs import RunReads
 from perflab.probe.store.schema import (
     FINDING_FIELDS,
@@ -154,16 +154,19 @@ class StoreReader(FindingReads, RunReads):
         method: str | None = None,
         route: str | None = None,
         points: int = 120,
+        endpoints: bool = False,
     ) -> dict:
         """Requests over time: ``{"grain_s", "rows"}``, a row per bucket of ``grain_s`` (a
         whole number of minutes; of hours for windows longer than 6 hours, or 2 days for one
         route) that has requests, at most ``points`` of them; ``t`` is the bucket's start
         (unix s), then ``count``, ``errors``, ``mean_ms``, ``max_ms``, ``p50_ms``,
-        ``p95_ms``, ``p99_ms``. One route's (``method`` and ``route``), or all routes merged
-        when ``route`` is None. The first bucket is the one holding ``since``, whole."""
+        ``p95_ms``, ``p99_ms``. One route's (``method`` and ``route``; with ``endpoints``, and
+        its endpoints' ``route[…]`` merged: a catch-all's), or all routes merged when
+        ``route`` is None. The first bucket is the one holding ``since``, whole."""
         return self._timeline(
-            window.bounds(), window.since is None, method=method, route=route, points=points
-        )
+            window.bounds(), window.since is None, method=method, route=route, points=points,
+            endpoints=endpoints,
+        )  # fmt: skip
 
     def requests(
         self,
@@ -233,18 +236,26 @@ class StoreReader(FindingReads, RunReads):
         )
 
     def query_counts(
-        self, window: Window, *, method: str, route: str, newest: int = 20000
+        self,
+        window: Window,
+        *,
+        method: str,
+        route: str,
+        newest: int = 20000,
+        endpoints: bool = False,
     ) -> list[dict]:
         """How many of the route's newest ``newest`` requests in the window ran each number
-        of queries: ``[{"queries", "requests"}]`` by ``queries``."""
+        of queries: ``[{"queries", "requests"}]`` by ``queries``; with ``endpoints``, of the
+        route's and its endpoints' (``route[…]``) together."""
         since, until = window.bounds()
+        routes, params = endpoints_filter(route) if endpoints else ("route = %s", [route])
         return self._read(
-            """SELECT query_count AS queries, COUNT(*) AS requests FROM (
+            f"""SELECT query_count AS queries, COUNT(*) AS requests FROM (
                    SELECT query_count FROM perflab_request
-                   WHERE route = %s AND started >= %s AND started <= %s AND method = %s
+                   WHERE {routes} AND started >= %s AND started <= %s AND method = %s
                    ORDER BY started DESC LIMIT %s) AS newest
                GROUP BY query_count ORDER BY query_count""",
-            [route, since, until, method, newest],
+            [*params, since, until, method, newest],
         )
 
     def request(self, row_id: int | None = None, request_id: str | None = None) -> dict | None:

@@ -53,6 +53,13 @@ SETTLED_BEFORE_S = 3600
 _KEPT_MERGES = 4096  # merged histograms a reader keeps at most (~30 routes by a few windows)
 
 
+def endpoints_filter(route: str) -> tuple[str, list[str]]:
+    """A ``WHERE`` part (and its parameters) for a route and its endpoints, the routes named
+    ``route[…]`` (``perflab.probe.routes.served_name``): the route itself, or a name from
+    ``route[`` up to ``route\\`` (``\\`` follows ``[``), a range an index on route reads."""
+    return "(route = %s OR (route >= %s AND route < %s))", [route, route + "[", route + "\\"]
+
+
 class RollupReads(StoreSchema):
     """The rollup tables as one source of rows over a window, and the timeline built on it.
 
@@ -207,6 +214,7 @@ class RollupReads(StoreSchema):
         method: str | None,
         route: str | None,
         points: int,
+        endpoints: bool = False,
     ) -> dict:
         """``StoreReader.timeline`` over closed bounds (``open_start``: from the first row)."""
         since, until = bounds
@@ -223,6 +231,9 @@ class RollupReads(StoreSchema):
             if value is not None:
                 filters.append(f"{column} = %s")
                 params.append(value)
+        if route is not None and endpoints:
+            filters[-1], more = endpoints_filter(route)
+            params[-1:] = more
         levels, bounds = (ROUTE_MINUTES, ROUTE_HOURS), (since // grain * grain, until)
         source, args = self._rollup_source(
             levels, bounds, ("count", "errors", "sum_ms", "max_ms"), hourly=hourly,
@@ -234,7 +245,7 @@ class RollupReads(StoreSchema):
                 buckets[int(row["t"] // grain * grain)].append(row)
         hists = self._merged(
             levels, bounds, hourly, buckets, lambda row: int(row["t"] // grain * grain),
-            ("timeline", grain, method, route), " AND ".join(filters), params,
+            ("timeline", grain, method, route, endpoints), " AND ".join(filters), params,
         )  # fmt: skip
         rows = []
         for t, group in sorted(buckets.items()):
