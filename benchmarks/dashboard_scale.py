@@ -1,18 +1,19 @@
 """Dashboard scale (issue 19): every /perf/ page's server time over a store of 1,000,000 requests.
 
     .venv/bin/python benchmarks/dashboard_scale.py [--requests 1000000] [--repeat 20]
-        [--reader] [--rebuild] [--markdown]
+        [--reader] [--only TEXT] [--rebuild] [--markdown]
 
 Method. ``synthetic_store`` writes 7 days of a Django + DRF + Wagtail site's traffic through
 the probe's own writer side (``SqlRecorder.complete``, ``StoreBatches.write``), once: the file
-is kept under ``benchmarks/.cache/``, keyed by the parameters and the store's code, and
-brought up to now on reuse (the hours since it was built are added the same way). Then, in
-this process, Django's test client loads each page ``--repeat`` times as a logged-in staff
+is kept under ``benchmarks/.cache/``, keyed by the parameters and the store's writer side,
+and brought up to now on reuse (the hours since it was built are added the same way). Then,
+in this process, Django's test client loads each page ``--repeat`` times as a logged-in staff
 user (``dashboard_settings``: DEBUG off, the probe's middleware on): the first load is
-reported apart (cold), the p50 and p95 are of the others (warm). A page passes when its warm
-p95 is under the target. ``--reader`` times the store's reader methods the pages call,
-directly, instead of the pages. Exit 1 when a page misses the target or answers with an
-unexpected status.
+reported apart (cold), the p50 and p95 are of the others (warm), with this process's CPU time
+beside them and the share of the CPUs other processes took meanwhile (the machine may be
+shared). A page passes when its warm p95 is under the target. ``--reader`` times the store's
+reader methods the pages call, directly, instead of the pages. Exit 1 when a page misses the
+target or answers with an unexpected status.
 """
 
 from __future__ import annotations
@@ -221,7 +222,8 @@ def time_pages(path: Path, targets: Targets, repeat: int, progress, only: str = 
 def time_reader(
     path: Path, targets: Targets, repeat: int, progress, only: str = ""
 ) -> list[Timing]:
-    """The reader calls the pages make, timed directly (before the pages exist)."""
+    """The reader calls the pages make, timed directly: a page's reads apart from its
+    rendering."""
     from perflab.probe.store import StoreReader
     from perflab.probe.store.reader import Window
 
