@@ -1,6 +1,7 @@
 """The dashboard over a store kept in a ``DATABASES`` alias (the app's own database here; on
 PostgreSQL in make test's database pass), written by the store's real writer side."""
 
+import json
 import time
 
 import pytest
@@ -73,3 +74,20 @@ def test_explain_over_an_alias_store(alias_store, staff):
     })  # fmt: skip
     plan = page(posted).select_one("#plan")
     assert plan["data-vendor"] == connection.vendor and "auth_user" in plan.pre.text
+
+
+def test_a_catch_all_route_over_an_alias_store(alias_store, staff):
+    """Its endpoints ``route[…]`` by code point (PostgreSQL's collation may order otherwise)."""
+    now = time.time()
+    alias_store.write([
+        RequestRecord(request_id=f"page-{n}", method="GET", path="/p", started=now, pid=1,
+                      route=route, status=200, duration_ms=5.0)
+        for n, route in enumerate(["pages/[Blog]", "pages/[Home]", "pages/<x>/", "pagesX",
+                                   "pages/"])
+    ])  # fmt: skip
+    html = page(staff.get("/perf/route/?method=GET&route=pages/"))
+    assert [tr["data-route"] for tr in html.select("#endpoints tr[data-route]")] == [
+        "pages/[Blog]", "pages/[Home]"
+    ]  # fmt: skip
+    counts = json.loads(html.select_one("#query-count-chart")["data-series"])
+    assert counts["series"][0]["values"] == [3]  # the route and its two endpoints

@@ -248,7 +248,9 @@ class StoreReader(FindingReads, RunReads):
         of queries: ``[{"queries", "requests"}]`` by ``queries``; with ``endpoints``, of the
         route's and its endpoints' (``route[…]``) together."""
         since, until = window.bounds()
-        routes, params = endpoints_filter(route) if endpoints else ("route = %s", [route])
+        routes, params = (
+            endpoints_filter(route, self.database.vendor) if endpoints else ("route = %s", [route])
+        )
         return self._read(
             f"""SELECT query_count AS queries, COUNT(*) AS requests FROM (
                    SELECT query_count FROM perflab_request

@@ -53,11 +53,13 @@ SETTLED_BEFORE_S = 3600
 _KEPT_MERGES = 4096  # merged histograms a reader keeps at most (~30 routes by a few windows)
 
 
-def endpoints_filter(route: str) -> tuple[str, list[str]]:
+def endpoints_filter(route: str, vendor: str) -> tuple[str, list[str]]:
     """A ``WHERE`` part (and its parameters) for a route and its endpoints, the routes named
     ``route[…]`` (``perflab.probe.routes.served_name``): the route itself, or a name from
-    ``route[`` up to ``route\\`` (``\\`` follows ``[``), a range an index on route reads."""
-    return "(route = %s OR (route >= %s AND route < %s))", [route, route + "[", route + "\\"]
+    ``route[`` up to ``route\\`` (``\\`` follows ``[``) by code point — PostgreSQL's default
+    collation may order otherwise, so there the comparison names the "C" collation."""
+    name = "route" if vendor == "sqlite" else 'route COLLATE "C"'
+    return f"(route = %s OR ({name} >= %s AND {name} < %s))", [route, route + "[", route + "\\"]
 
 
 class RollupReads(StoreSchema):
@@ -232,7 +234,7 @@ class RollupReads(StoreSchema):
                 filters.append(f"{column} = %s")
                 params.append(value)
         if route is not None and endpoints:
-            filters[-1], more = endpoints_filter(route)
+            filters[-1], more = endpoints_filter(route, self.database.vendor)
             params[-1:] = more
         levels, bounds = (ROUTE_MINUTES, ROUTE_HOURS), (since // grain * grain, until)
         source, args = self._rollup_source(
