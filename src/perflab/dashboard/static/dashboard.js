@@ -26,8 +26,10 @@
     var opts = {width: width, height: 240, series: series, legend: {live: true}};
     if (data.kind === "bars") {
       series[0] = {label: "statements", value: function (u, v) { return v == null ? "—" : String(v); }};
-      opts.scales = {x: {time: false, range: function (u, min, max) { return [min - 0.5, max + 0.5]; }}};
-      opts.axes = [{label: "statements per request"}, {label: unit, size: 60}];
+      var lastBar = data.x.length - 1;
+      opts.scales = {x: {time: false, auto: false, range: [data.x[0] - 0.5, data.x[lastBar] + 0.5]}};
+      var whole = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];  /* counts: whole ticks */
+      opts.axes = [{label: "statements per request", incrs: whole}, {label: unit, size: 60, incrs: whole}];
     } else {
       var step = data.step || 60, last = data.x.length - 1;
       opts.scales = {x: {time: true, auto: false, range: [data.x[0] - step, data.x[last] + step]}};
