@@ -2,11 +2,14 @@
 slowest requests; a catch-all route's endpoints."""
 
 import json
+import time
 
 import pytest
 from django.test import Client
 
 from perflab.dashboard.formats import ms
+from perflab.dashboard.route import SLOWEST, slowest_requests
+from perflab.probe.records import RequestRecord
 from perflab.probe.store.reader import Window
 from tests.dashboard.conftest import page
 from tests.demo.conftest import make_posts, make_user
@@ -92,3 +95,23 @@ def test_a_catch_all_route_shows_its_endpoints_findings(make_probe, staff, db):
     assert {row.select("td")[1].text.strip() for row in findings} == {
         "GET api/authors/naive/[Authors]"
     }
+
+
+def test_the_slowest_requests_read_above_a_percentile_are_exact(make_probe, db):
+    store = make_probe().store
+    now = time.time()
+    durations = [float((n * 7919) % 1000) + n / 1000 for n in range(2000)]  # distinct, shuffled
+    store.write([
+        RequestRecord(request_id=f"s{n}", method="GET", path="/s/", started=now - n, pid=1,
+                      route="s/", status=200, duration_ms=ms)
+        for n, ms in enumerate(durations)
+    ])  # fmt: skip
+    window = Window.last_minutes(60)
+    (figures,) = store.routes(window)
+    expected = sorted(durations, reverse=True)[:SLOWEST]
+    read = slowest_requests(store, window, "GET", "s/", figures)  # above p95: ~100 of them
+    assert [r["duration_ms"] for r in read] == expected
+    too_high = {**figures, "p95_ms": max(durations) * 2, "p99_ms": max(durations) * 2}  # none above
+    assert [r["duration_ms"] for r in slowest_requests(store, window, "GET", "s/", too_high)] == (
+        expected
+    )

@@ -5,6 +5,7 @@ issue, its findings with where they run, its slowest requests, and — for a cat
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
@@ -15,8 +16,10 @@ from perflab.dashboard.charts import latency_chart, query_count_chart, throughpu
 from perflab.dashboard.links import request_url, route_url, sql_url, statement_url
 from perflab.dashboard.period import PERIOD, period_of, range_choices
 from perflab.dashboard.rendering import render_page
+from perflab.probe.store.reader import Window
 
 SLOWEST = 20
+FLOOR_MARGIN = 0.99  # a percentile from the rollups' histograms is within 0.1 % (3 digits)
 # A catch-all's page lists the slowest requests of its busiest endpoints (one index range each)
 # and the findings of its endpoints among the period's top ones (one read).
 MERGED_ENDPOINTS = 20
@@ -60,13 +63,12 @@ def route_page(request: HttpRequest, probe, *, range, run, method, route) -> Htt
         for f in listed
         if f["method"] == method and f["route"] in members
     ]
+    figures_of = {r["route"]: r for r in routes if r["method"] == method}
     slowest = sorted(
         (
             {**r, "url": request_url(r["id"])}
             for member in sorted(members)
-            for r in store.requests(
-                period.window, route=member, method=method, order="slowest", limit=SLOWEST
-            )
+            for r in slowest_requests(store, period.window, method, member, figures_of.get(member))
         ),
         key=lambda r: r["duration_ms"],
         reverse=True,
@@ -92,6 +94,24 @@ def route_page(request: HttpRequest, probe, *, range, run, method, route) -> Htt
             "slowest": slowest,
         },
     )
+
+
+def slowest_requests(store, window: Window, method: str, route: str, figures: dict | None) -> list:
+    """The route's ``SLOWEST`` slowest requests in the window. Read above its p99 (or p95) from
+    the rollups when that leaves enough of them: the index then hands over only those, not
+    a week of the route's requests to sort (0.49 s → 0.07 s for 250,000 requests). Exact: when
+    ``SLOWEST`` requests lie above the floor they are the slowest; otherwise it reads again
+    without one."""
+    floor = None
+    for percentile in (99, 95):
+        if figures and figures["count"] * (100 - percentile) / 100 >= 2 * SLOWEST:
+            floor = figures[f"p{percentile}_ms"] * FLOOR_MARGIN
+            break
+    read = partial(store.requests, window, route=route, method=method, order="slowest")
+    rows = read(limit=SLOWEST, min_ms=floor)
+    if floor is not None and len(rows) < SLOWEST:
+        rows = read(limit=SLOWEST)
+    return rows
 
 
 def catch_all_of(route: str) -> str | None:
