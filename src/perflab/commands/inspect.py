@@ -319,9 +319,11 @@ def render_requests(rows: list[dict], console: Console) -> None:
 CACHE_COLUMNS = [("operation", "operation", str), ("cache", "cache", str),
                  ("keys", "keys", str), ("hits", "hits", str), ("misses", "misses", str),
                  ("start_ms", "start ms", lambda v: f"{v:.2f}"),
-                 ("duration_ms", "ms", lambda v: f"{v:.2f}")]  # fmt: skip
+                 ("duration_ms", "ms", lambda v: f"{v:.2f}"),
+                 ("location", "where", str)]  # fmt: skip
 TEMPLATE_COLUMNS = [("name", "template", str), ("start_ms", "start ms", lambda v: f"{v:.2f}"),
-                    ("duration_ms", "ms", lambda v: f"{v:.2f}")]  # fmt: skip
+                    ("duration_ms", "ms", lambda v: f"{v:.2f}"),
+                    ("location", "where", str)]  # fmt: skip
 SPAN_COLUMNS = [("name", "span", str), ("depth", "depth", str),
                 ("start_ms", "start ms", lambda v: f"{v:.2f}"),
                 ("duration_ms", "ms", lambda v: f"{v:.2f}")]  # fmt: skip
@@ -333,8 +335,8 @@ def render_events(title: str, rows: list[dict], columns: list, console: Console)
     extra = [key for key in dict.fromkeys(k for row in rows for k in row) if key not in known]
     table = Table(title=title)
     for key, heading, _ in columns:
-        table.add_column(heading, justify="left" if key in ("operation", "cache", "name")
-                         else "right")  # fmt: skip
+        table.add_column(heading, justify="left" if key in ("operation", "cache", "name",
+                         "location") else "right")  # fmt: skip
     for key in extra:
         table.add_column(key)
     for row in rows:
