@@ -15,16 +15,26 @@ the time they were signed (Django's ``TimestampSigner``) and are refused after
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any
 
 from django.core import signing
 from django.db import DatabaseError, connections, transaction
 
-from perflab.api.params import MAX_SQL_INT
+from perflab.api.params import MAX_SQL_INT, Text
 from perflab.probe.fingerprint import is_select
 from perflab.probe.masking import MASK
 from perflab.probe.store import RecordingStore
+
+# The id a POST brings back (the API's JSON body, the dashboard's form): a few dozen
+# characters of Django's signing alphabet.
+EXPLAIN_ID = Text(
+    max_length=1000,
+    pattern=re.compile(r"[A-Za-z0-9_\-.:]+"),
+    expected="an id this server issued (a recorded request's statements list them)",
+    required=True,
+)
 
 SALT = "perflab.explain"
 

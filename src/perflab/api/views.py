@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from perflab.api.access import csrf_refusal, may_read, with_csrf_cookie
-from perflab.api.explain import ExplainRefused, explain, explain_id, refusal
+from perflab.api.explain import EXPLAIN_ID, ExplainRefused, explain, explain_id, refusal
 from perflab.api.params import BadInput, Choice, Integer, Number, Parameters, Text
 from perflab.api.urlpatterns import app_facts, url_patterns
 from perflab.probe.database import StoreUnavailable
@@ -60,15 +60,7 @@ SQL_QUERY = Parameters(**WINDOW, route=ROUTE, limit=LIMIT)
 FINDINGS_QUERY = Parameters(
     **WINDOW, kind=Choice(choices=("n_plus_one", "duplicate")), route=ROUTE, limit=LIMIT
 )
-# An explain id is a few dozen characters of Django's signing alphabet.
-EXPLAIN_BODY = Parameters(
-    explain_id=Text(
-        max_length=1000,
-        pattern=re.compile(r"[A-Za-z0-9_\-.:]+"),
-        expected="an id this server issued (GET /perf/api/requests/<id>/ lists them)",
-        required=True,
-    )
-)
+EXPLAIN_BODY = Parameters(explain_id=EXPLAIN_ID)
 EXPLAIN_BODY_MAX_BYTES = 16 * 1024
 
 

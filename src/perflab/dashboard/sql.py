@@ -12,7 +12,7 @@ from django.middleware.csrf import get_token
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from perflab.api.explain import ExplainRefused, explain, explain_id, refusal
+from perflab.api.explain import EXPLAIN_ID, ExplainRefused, explain, explain_id, refusal
 from perflab.api.params import Parameters, Text
 from perflab.dashboard.access import dashboard_view
 from perflab.dashboard.links import request_url, route_url, statement_url
@@ -26,14 +26,7 @@ FINGERPRINT_PATH = Parameters(
         max_length=64, pattern=re.compile("[0-9a-f]+"), expected="a fingerprint hash (hex)"
     )
 )
-EXPLAIN_FORM = Parameters(
-    explain_id=Text(
-        max_length=1000,
-        pattern=re.compile(r"[A-Za-z0-9_\-.:]+"),
-        expected="an id this page issued",
-        required=True,
-    )
-)
+EXPLAIN_FORM = Parameters(explain_id=EXPLAIN_ID)
 
 
 @require_GET
