@@ -73,7 +73,7 @@ from machine import (
     pin_tree,
     tree_cpu_seconds,
 )
-from overhead_table import CONFIGS, ENDPOINTS, Cell, report
+from overhead_table import CONFIGS, DEFAULT_ENDPOINTS, ENDPOINTS, Cell, report
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -145,7 +145,7 @@ def main() -> int:
                         "--base-src)")  # fmt: skip
     parser.add_argument(
         "--endpoints", type=comma_list(ENDPOINTS, ENDPOINT_ALIASES),
-        default=list(ENDPOINTS), help=f"comma-separated subset of {','.join(ENDPOINTS)}",
+        default=list(DEFAULT_ENDPOINTS), help=f"comma-separated subset of {','.join(ENDPOINTS)}",
     )  # fmt: skip
     parser.add_argument("--posts", type=int, default=10_000, help="posts to seed (10000)")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "locust"], default="auto")
