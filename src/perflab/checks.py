@@ -127,10 +127,13 @@ def check_login(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
     if not getattr(settings, "ROOT_URLCONF", None):
         return []
     try:
-        reverse("perflab:dashboard")
-        configured = load_settings().LOGIN_URL
+        dashboard = reverse("perflab:dashboard")
+        loaded = load_settings()
     except (NoReverseMatch, ImproperlyConfigured):
         return []  # no dashboard here, or check_settings says what is wrong
+    if _lets_anonymous_in(loaded.PERMISSION, dashboard):
+        return []  # nobody is sent to log in
+    configured = loaded.LOGIN_URL
     hint = (
         'Point PERFLAB["LOGIN_URL"] (or Django\'s LOGIN_URL) at the login page staff use, '
         'e.g. "/admin/login/" with django.contrib.admin or Wagtail\'s admin.'
@@ -150,6 +153,23 @@ def check_login(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
         answer = f"the catch-all pattern '{match.route}' (view '{match.view_name}')"
         return [_login_warning(f"{parts.path} is answered by {answer}", hint)]
     return []
+
+
+def _lets_anonymous_in(permission, path: str) -> bool:
+    """Whether ``PERFLAB["PERMISSION"]`` lets a visitor who is not logged in read the
+    dashboard (asked with a request of Django's test factory; a callable that fails on it
+    is taken as a no)."""
+    if permission is None:
+        return False
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+
+    request = RequestFactory().get(path)
+    request.user = AnonymousUser()
+    try:
+        return bool(permission(request))
+    except Exception:
+        return False
 
 
 def _login_warning(problem: str, hint: str) -> Warning:

@@ -77,11 +77,11 @@ from django.core.management import call_command
 django.setup()
 call_command("check", fail_level="WARNING")
 import importlib, pkgutil
-import perflab.api, perflab.probe
+import perflab.api, perflab.dashboard, perflab.probe
 
 for module in CORE_MODULES:
     importlib.import_module(module)
-for package in (perflab.api, perflab.probe):
+for package in (perflab.api, perflab.dashboard, perflab.probe):
     for found in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         importlib.import_module(found.name)
 from django.test import Client
@@ -95,7 +95,13 @@ while True:
     if found.status_code == 200 or time.monotonic() > deadline:
         break
     time.sleep(0.1)
-print(json.dumps({"status": found.status_code, "body": found.json()}))
+dashboard = client.get("/perf/", {"range": "5m"})  # its templates and assets shipped too
+chart = client.get("/perf/assets/uPlot.iife.min.js")
+print(json.dumps({
+    "status": found.status_code, "body": found.json(),
+    "dashboard": [dashboard.status_code, "hello/" in dashboard.text],
+    "chart": [chart.status_code, len(b"".join(chart))],
+}))
 """
 
 
@@ -144,6 +150,8 @@ def test_the_probe_records_a_request_served_by_a_core_only_install(core_python, 
     assert served.returncode == 0, served.stderr
     answer = json.loads(served.stdout.splitlines()[-1])
     assert answer["status"] == 200, answer
+    assert answer["dashboard"] == [200, True]  # the overview lists the route it served
+    assert answer["chart"][0] == 200 and answer["chart"][1] > 10_000
     recorded = answer["body"]
     assert recorded["path"] == "/hello/" and recorded["status"] == 200
     assert [q["sql"] for q in recorded["queries"]] == ["SELECT 1"]

@@ -198,6 +198,15 @@ def test_a_login_on_another_site_or_by_url_name_passes():
         assert check_login() == []
 
 
+def test_a_permission_that_lets_anyone_in_needs_no_login():
+    anyone = {**settings.PERFLAB, "PERMISSION": lambda request: True}
+    with override_settings(ROOT_URLCONF=urlconf(PERF), LOGIN_URL="/nowhere/", PERFLAB=anyone):
+        assert check_login() == []
+    staff_only = {**settings.PERFLAB, "PERMISSION": lambda request: request.user.is_staff}
+    with override_settings(ROOT_URLCONF=urlconf(PERF), LOGIN_URL="/nowhere/", PERFLAB=staff_only):
+        assert ids(check_login()) == ["perflab.W004"]
+
+
 def test_without_the_dashboard_the_login_is_not_checked():
     with override_settings(ROOT_URLCONF=NO_PERF, LOGIN_URL="/nowhere/"):
         assert check_login() == []
