@@ -72,16 +72,18 @@ def test_without_a_store_nothing_is_saved(tmp_path):
 def test_a_locked_store_costs_one_warning_line_and_not_the_run(store):
     output = io.StringIO()
     runs = registry(store, Console(file=output, width=200))
+    run_id = new_run_id()
     holder = sqlite3.connect(store)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        runs.started(new_run_id(), 1000.0, None)
-        runs.ended(new_run_id(), 1000.0, 1001.0, results(), None)
+        runs.started(run_id, 1000.0, None)  # waits out the store's busy timeout, then goes on
     finally:
         holder.rollback()
         holder.close()
+    runs.ended(run_id, 1000.0, 1001.0, results(), None)  # the lock is gone: saved
     lines = output.getvalue().splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning: the run is not registered")
+    assert RecordingStore.at_path(store).run(run_id)["status"] == "completed"
 
 
 @pytest.mark.parametrize(
