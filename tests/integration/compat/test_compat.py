@@ -121,39 +121,30 @@ class Started:
     started: float
 
 
+def _default_sigint() -> None:
+    """In the child before it runs: Ctrl-C's default action. A job a shell starts in the
+    background (a CI runner may) inherits SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler: plain Locust, which relies on it, would run on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(tool: str, command: list[str], cwd: Path, env: dict, log_name: str) -> Started:
     log = cwd / log_name
     with open(log, "w") as out:
         process = subprocess.Popen(
             command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_default_sigint,
         )  # fmt: skip
     return Started(tool, command, cwd, log, process, time.monotonic())
 
 
-# Plain Locust, rarely, misses a Ctrl-C (its KeyboardInterrupt lands where gevent does not
-# hand it to the main greenlet) and runs on: it is the reference here, not what is tested,
-# so it gets a second Ctrl-C after this long, as a person would give it. perflab gets one.
-LOCUST_SECOND_SIGNAL_S = 15.0
-
-
-def finish(
-    processes: list[Started], deadline: float, signalled: tuple[int, float] | None = None
-) -> list[Run]:
-    """Wait for every process (each timed to its own exit); fail on one still running.
-    ``signalled``: (signal, when) sent to the first (plain Locust) and second processes."""
+def finish(processes: list[Started], deadline: float) -> list[Run]:
+    """Wait for every process (each timed to its own exit); fail on one still running."""
     ended: dict[int, float] = {}
-    signalled_again = False
     while len(ended) < len(processes):
         for i, one in enumerate(processes):
             if i not in ended and one.process.poll() is not None:
                 ended[i] = time.monotonic()
-        if (
-            signalled is not None and not signalled_again and 0 not in ended
-            and time.monotonic() - signalled[1] > LOCUST_SECOND_SIGNAL_S
-        ):  # fmt: skip
-            processes[0].process.send_signal(signalled[0])
-            signalled_again = True
         if time.monotonic() > deadline:
             late = [one for i, one in enumerate(processes) if i not in ended]
             pytest.fail(
@@ -248,15 +239,13 @@ def run_side_by_side(case: Case, target: str, tmp_path: Path) -> tuple[Run, Run]
           for i, command in enumerate(perflab_workers)),
     ]  # fmt: skip
     try:
-        signalled = None
         if case.signal is not None:
             signum, after_s = case.signal
             time.sleep(after_s)
             for one in started:
                 one.process.send_signal(signum)
-            signalled = (signum, time.monotonic())
         locust_run, perflab_run, *worker_runs = finish(
-            [*started, *workers], time.monotonic() + TIMEOUT_S, signalled
+            [*started, *workers], time.monotonic() + TIMEOUT_S
         )
         for run in worker_runs:
             (locust_run if run.tool.startswith("locust") else perflab_run).workers.append(run)
