@@ -1,5 +1,8 @@
+import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,38 @@ def catch_all_site(directory: Path, tls: tuple[Path, Path] | None = None, **env:
         log_path=directory / "gunicorn.log",
         tls=tls,
     )
+
+
+def chromium() -> str | None:
+    """Debian's chromium (`.ci/run` installs it); the browser tests skip without it."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for a test module, driven by Playwright; nothing but loopback is
+    reachable from it (everything else goes to a closed port)."""
+    executable = chromium()
+    if executable is None:
+        pytest.skip("no chromium or chromium-browser on PATH (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            proxy={"server": "http://127.0.0.1:9", "bypass": "127.0.0.1,localhost,[::1]"},
+        )
+        yield launched
+        launched.close()
+
+
+def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
+    """``check()``'s first true value, polled every 0.2 s for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.2)

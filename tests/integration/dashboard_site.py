@@ -13,13 +13,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from perflab.datadir import STORE_FILE
 from perflab.server import GunicornServer
+from tests.integration.conftest import wait_for
 
 REPO = Path(__file__).parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "dashboard"
@@ -58,18 +58,6 @@ else:
     user.set_password(sys.argv[2])
     user.save()
 """
-
-
-def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
-    """``check()``'s first true value, polled every 0.2 s for at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.2)
 
 
 def app_environment(database_url: str, data_dir: Path) -> dict[str, str]:

@@ -13,7 +13,6 @@ test-artifacts/dashboard/ (kept by CI).
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from urllib.parse import parse_qsl, quote, urlencode
@@ -21,8 +20,8 @@ from urllib.parse import parse_qsl, quote, urlencode
 import pytest
 
 from perflab.demo.staff import LOGIN_PATH
-from tests.integration.conftest import seed_blog, server_for
-from tests.integration.dashboard_site import LOCUSTFILE, Guard, Site, make_users, shot, wait_for
+from tests.integration.conftest import seed_blog, server_for, wait_for
+from tests.integration.dashboard_site import LOCUSTFILE, Guard, Site, make_users, shot
 
 pytestmark = pytest.mark.integration
 
@@ -42,23 +41,6 @@ def site(tmp_path_factory):
         served.load(4, directory / "first-run", "--report")
         served.settled()
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.skip("no chromium or chromium-browser on PATH (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            # nothing but loopback is reachable: everything else goes to a closed port
-            proxy={"server": "http://127.0.0.1:9", "bypass": "127.0.0.1,localhost,[::1]"},
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import csv
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import time
@@ -16,7 +15,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.integration.conftest import run_perflab, server_for
+from tests.integration.conftest import chromium, run_perflab, server_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,10 +34,6 @@ class QuickAuthorsUser(AuthorsUser):
 """
 EXPECTED_CHARTS = {"chart-load", "chart-throughput", "chart-latency", "chart-cpu", "chart-rss",
                    "chart-distribution"}  # fmt: skip
-
-
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class Cells(HTMLParser):

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +24,7 @@ import pytest
 from perflab.datadir import STORE_FILE
 from perflab.probe.store.reader import StoreReader
 from perflab.server import free_port
-from tests.integration.conftest import seed_blog, server_for
+from tests.integration.conftest import seed_blog, server_for, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,22 +53,6 @@ def web_login(environment, web_ui=None, **kwargs):
 """
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
-    """``check()``'s first true value, polled every 0.25 s for at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.25)
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The reference app with its probe under gunicorn, on a small seeded database."""
@@ -79,23 +60,6 @@ def app(tmp_path_factory):
     directory = seeded[1]
     with server_for(seeded, directory, workers=1) as server:
         yield server, directory / STORE_FILE
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = chromium()
-    if executable is None:
-        pytest.skip("no chromium or chromium-browser on PATH (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            # nothing but loopback is reachable: everything else goes to a closed port
-            proxy={"server": "http://127.0.0.1:9", "bypass": "127.0.0.1,localhost,[::1]"},
-        )
-        yield launched
-        launched.close()
 
 
 class LocustWebUI:
