@@ -31,11 +31,6 @@ def record(n: int, route="api/posts/", duration_ms=10.0, status=200, started=Non
     )  # fmt: skip
 
 
-@pytest.fixture
-def store(tmp_path):
-    return RecordingStore.at_path(tmp_path / "probe.sqlite3")
-
-
 def settings_for(tmp_path, **overrides):
     return parse_settings({"FLUSH_INTERVAL_S": 0.05, **overrides}, tmp_path / "probe.sqlite3")
 

@@ -11,7 +11,8 @@ from django.db import connections
 from perflab.histogram import LatencyHistogram
 from perflab.probe.store import RecordingStore
 from perflab.probe.store.reader import Window
-from tests.probe.test_store_reads import expected_findings, run, traffic, with_findings, write
+from tests.probe.conftest import write_in_batches
+from tests.probe.test_store_reads import expected_findings, run, traffic, with_findings
 from tests.probe.test_store_rollups import assert_routes_match, covered
 
 pytestmark = [pytest.mark.database, pytest.mark.django_db]
@@ -27,7 +28,7 @@ def store():
 def test_hourly_rollups_sql_and_findings_on_an_alias(store):
     start = (time.time() - 12 * HOUR) // HOUR * HOUR
     records = with_findings(traffic(400, start, 8 * HOUR, seed=11))
-    write(store, records)
+    write_in_batches(store, records, 50)
     window = Window(start + 1234.5, start + 7 * HOUR + 99)
     ran = covered(records, window)
     assert_routes_match(store.routes(window), ran)
@@ -68,7 +69,7 @@ def test_hourly_rollups_sql_and_findings_on_an_alias(store):
 def test_runs_paths_and_query_counts_on_an_alias(store):
     start = time.time() - HOUR
     records = traffic(120, start, 600, seed=12)
-    write(store, records)
+    write_in_batches(store, records, 50)
     for prefix in ("/blog/", "/blog/100%", "/api/tags/"):
         want = [r.request_id for r in reversed(records) if r.path.startswith(prefix)]
         assert [r["request_id"] for r in store.requests(path_prefix=prefix, limit=500)] == want
@@ -92,5 +93,5 @@ def test_a_column_missing_from_an_alias_store_is_added(store):
     store._schema.at = None  # as a new process would find the store
     store.ensure_schema()
     store.ensure_schema()  # once there, nothing more to add
-    write(store, traffic(20, time.time() - 600, 300, seed=13))
+    write_in_batches(store, traffic(20, time.time() - 600, 300, seed=13), 50)
     assert all(s["example_request_id"] for s in store.sql(Window(time.time() - 4 * HOUR)))

@@ -7,9 +7,10 @@ import sqlite3
 import pytest
 
 from perflab.probe.records import Finding, QueryEvent, RequestRecord
-from perflab.probe.store import RecordingStore, reader
+from perflab.probe.store import reader
 from perflab.probe.store.reader import Window
 from perflab.probe.store.schema import READ_TABLES, RunRow
+from tests.probe.conftest import write_in_batches
 
 HOUR = 3600
 T0 = 1_795_000_000.0 // HOUR * HOUR
@@ -37,16 +38,6 @@ def traffic(count: int, start: float, seconds: float, seed: int = 1) -> list[Req
     return records
 
 
-@pytest.fixture
-def store(tmp_path):
-    return RecordingStore.at_path(tmp_path / "probe.sqlite3")
-
-
-def write(store, records, size=50):
-    for i in range(0, len(records), size):
-        store.write(records[i : i + size])
-
-
 def inside(records, window):
     """What rollups cover: the minutes from the one holding ``since`` to the one holding
     ``until``, whole."""
@@ -58,7 +49,7 @@ def inside(records, window):
 @pytest.mark.parametrize("hours", [1, 5])  # minute rows, then hour rows
 def test_sql_by_shape_with_mean_and_the_last_request_that_ran_it(store, hours):
     records = traffic(900, T0, 8 * HOUR)
-    write(store, records)
+    write_in_batches(store, records, 50)
     window = Window(T0 + HOUR + 1000, T0 + HOUR + 1000 + hours * HOUR)
     ran = inside(records, window)
     for route in (None, "api/tags/"):
@@ -85,7 +76,7 @@ def test_sql_by_shape_with_mean_and_the_last_request_that_ran_it(store, hours):
 
 def test_the_routes_that_ran_a_statement_by_total_time(store):
     records = traffic(600, T0, 2 * HOUR, seed=2)
-    write(store, records)
+    write_in_batches(store, records, 50)
     window = Window(T0 + 600, T0 + 5400)
     totals = {}
     for r in inside(records, window):
@@ -106,7 +97,7 @@ def test_the_routes_that_ran_a_statement_by_total_time(store):
 
 def test_query_counts_over_a_routes_newest_requests(store):
     records = traffic(500, T0, HOUR, seed=3)
-    write(store, records)
+    write_in_batches(store, records, 50)
     window = Window(T0 + 300, T0 + 3000)
     mine = [r for r in records if r.route == "api/posts/" and r.method == "GET"
             and window.since <= r.started <= window.until]  # fmt: skip
@@ -123,7 +114,7 @@ def test_requests_by_path_prefix(store, monkeypatch, newest_first):
     """Whether the newest rows answer or the path index does, the same requests."""
     monkeypatch.setattr(reader, "_NEWEST_ROWS_FIRST", newest_first)
     records = traffic(300, T0, HOUR, seed=4)
-    write(store, records)
+    write_in_batches(store, records, 50)
     for prefix in ("/", "/api/", "/blog/b_c", "/blog/100%", "/blog/b", "/nothing", "/api/tags/3"):
         want = [r.request_id for r in reversed(records) if r.path.startswith(prefix)]
         got = store.requests(path_prefix=prefix, limit=1000)
@@ -143,7 +134,7 @@ def test_requests_by_path_prefix(store, monkeypatch, newest_first):
 def test_listings_read_newest_rows_first_and_then_the_indexes(store, monkeypatch):
     monkeypatch.setattr(reader, "_NEWEST_ROWS_FIRST", (10, 40))
     records = traffic(300, T0, HOUR, seed=5)
-    write(store, records)
+    write_in_batches(store, records, 50)
     for route in (None, "api/tags/"):
         want = [r.request_id for r in reversed(records) if route in (None, r.route)]
         assert [r["request_id"] for r in store.requests(route=route, limit=100)] == want[:100]
@@ -240,7 +231,7 @@ def expected_findings(records):
 @pytest.mark.parametrize("hourly_from", [0, 3])  # hourly groups from the start, from hour 3
 def test_findings_by_group_from_rows_or_hours(store, hours, hourly_from):
     records = with_findings(traffic(700, T0, 8 * HOUR, seed=7))
-    write(store, records)
+    write_in_batches(store, records, 50)
     with sqlite3.connect(store.database.path) as db:  # as if made before the groups were
         db.execute("DELETE FROM perflab_finding_hour WHERE hour < ?", [T0 + hourly_from * HOUR])
         db.execute(
@@ -275,7 +266,7 @@ def test_the_slowest_requests_of_a_route_and_by_status(store):
     for r in records:
         r.duration_ms = round(rng.uniform(1, 500), 2)
         r.status = rng.choice([200, 200, 404, 500])
-    write(store, records)
+    write_in_batches(store, records, 50)
     window = Window(T0 + 600, T0 + 5000)
     for route, status in ((None, None), ("api/tags/", None), ("api/tags/", 500), (None, 404)):
         mine = [r for r in records if window.since <= r.started <= window.until
@@ -298,7 +289,7 @@ def test_a_catch_all_route_read_with_its_endpoints(store, hours):
                       queries=[query(0, 1.0)] * (n % len(names)))
         for n in range(120)
     ]  # fmt: skip
-    write(store, records)
+    write_in_batches(store, records, 50)
     window = Window(T0, T0 + 120 * hours * 30)
     members = [r for r in records if r.route in names[:3]]
     timeline = store.timeline(window, method="GET", route="pages/", endpoints=True)

@@ -14,6 +14,7 @@ from perflab.probe.store import RecordingStore
 from perflab.probe.store.reader import StoreReader, Window
 from perflab.probe.store.rollups import HOURLY_ABOVE_S, summary_hourly
 from perflab.probe.store.schema import RouteMinute, SqlMinute
+from tests.probe.conftest import write_in_batches
 
 HOUR = 3600
 T0 = 1_795_000_000.0 // HOUR * HOUR  # an hour's start
@@ -44,16 +45,6 @@ def spread(count, start, seconds, seed=1):
                queries=rng.randint(0, 4), cache=(rng.randint(0, 2), rng.randint(0, 1)))
         for n, t in enumerate(times)
     ]  # fmt: skip
-
-
-@pytest.fixture
-def store(tmp_path):
-    return RecordingStore.at_path(tmp_path / "probe.sqlite3")
-
-
-def write_in_batches(store, records, size=37):
-    for i in range(0, len(records), size):
-        store.write(records[i : i + size])
 
 
 def table(store, name):
@@ -109,7 +100,7 @@ def assert_routes_match(rows, records):
 
 def test_hourly_rows_are_the_sum_of_minute_rows(store):
     records = spread(600, T0 - 1800, 3 * HOUR)
-    write_in_batches(store, records)
+    write_in_batches(store, records, 37)
     minutes, hours = table(store, "perflab_route_rollup"), table(store, "perflab_route_hour")
     assert {h["hour"] % HOUR for h in hours} == {0} and len(hours) == 2 * 4
     for hour in hours:
@@ -147,7 +138,7 @@ def test_routes_read_minutes_up_to_three_hours_and_whole_hours_above(store):
     ``since`` to the one holding ``until``: an hourly read takes the partial hours at either
     end from the minute rows."""
     records = spread(800, T0, 10 * HOUR, seed=2)
-    write_in_batches(store, records)
+    write_in_batches(store, records, 37)
     until = T0 + 10 * HOUR
     for since in (T0 + 7 * HOUR + 1234.5, T0 + 5 * HOUR + 59, T0 + 2 * HOUR + 3599):
         for length, hourly in ((HOURLY_ABOVE_S, False), (HOURLY_ABOVE_S + 1, True)):
@@ -169,7 +160,7 @@ def test_cache_figures_per_route(store):
 
 def test_timeline_buckets_whole_minutes_or_hours_with_the_records_figures(store):
     records = spread(1500, T0, 30 * HOUR, seed=3)
-    write_in_batches(store, records, size=200)
+    write_in_batches(store, records, 200)
     cases = [  # window, route, points -> grain
         (Window(T0 + 600, T0 + 600 + 2 * HOUR), "api/posts/", 120, 120),  # 121 minutes
         (Window(T0 + 600, T0 + 600 + 2 * HOUR), None, 30, 300),
@@ -204,7 +195,7 @@ def test_timeline_buckets_whole_minutes_or_hours_with_the_records_figures(store)
 
 def test_retention_trims_hourly_rows_whose_hour_has_passed(store):
     records = spread(300, T0, 5 * HOUR, seed=4)
-    write_in_batches(store, records)
+    write_in_batches(store, records, 37)
     now = T0 + 5 * HOUR
     store.trim(max_requests=10_000, max_age_s=2.5 * HOUR, now=now)
     cutoff = now - 2.5 * HOUR
@@ -311,7 +302,7 @@ def test_a_store_made_before_hourly_rollups_is_read_and_then_migrated(tmp_path):
     after = spread(300, T0 + 6 * HOUR, 4 * HOUR, seed=6)
     for n, r in enumerate(after):
         r.request_id = f"later{n}"
-    write_in_batches(store, after)
+    write_in_batches(store, after, 37)
     assert columns(path, "perflab_route_rollup")[-2:] == ["cache_hits", "cache_misses"]
     assert columns(path, "perflab_sql_rollup")[-1] == "example_request_id"
     assert set(RouteMinute._fields) <= set(columns(path, "perflab_route_hour"))
@@ -365,7 +356,7 @@ def test_a_reader_keeps_settled_merges_and_reads_rows_that_changed_again(tmp_pat
     now = time.time()
     settled = spread(300, now - 20 * HOUR, 10 * HOUR, seed=8)
     live = spread(40, now - 1500, 1200, seed=9)
-    write_in_batches(writer, settled + live)
+    write_in_batches(writer, settled + live, 37)
     window = Window(now - 24 * HOUR, now)
     for moved in (0, 7, 61, 3599):  # the first read merges, the others use what it kept
         moved_window = Window(window.since + moved, window.until)
