@@ -63,12 +63,26 @@ class ActiveRequest:
         self.t0 = time.perf_counter()
         self.cpu0 = time.thread_time()
 
+    def absorb(self, inner: ActiveRequest) -> None:
+        """Take the events of a recording nested in this one (the probe's middleware inside
+        a test capture's request, a capture inside another): both saw them happen."""
+        shift = (inner.t0 - self.t0) * 1000.0
+        self.raw_queries += [q._replace(start_ms=q.start_ms + shift) for q in inner.raw_queries]
+        self.cache += [_shifted(c, shift) for c in inner.cache]
+        self.templates += [_shifted(t, shift) for t in inner.templates]
+        self.spans += [s._replace(start_ms=s.start_ms + shift) for s in inner.spans]
+        self.skipped_queries += inner.skipped_queries
+
     def offset_ms(self, moment: float) -> float:
         return (moment - self.t0) * 1000.0
 
     def frozen(self) -> bytes:
         """The finished request's record, as the writer's queue holds it."""
         return frozen_record(self)
+
+
+def _shifted(event, shift: float):
+    return event if event.start_ms is None else event._replace(start_ms=event.start_ms + shift)
 
 
 current_request: ContextVar[ActiveRequest | None] = ContextVar("perflab_request", default=None)
