@@ -58,6 +58,7 @@ MIDDLEWARE = [
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 LOGIN_URL = STAFF_LOGIN_PATH
 LOGIN_REDIRECT_URL = "/" + URL_PREFIX
+LOGOUT_REDIRECT_URL = STAFF_LOGIN_PATH  # the app has no registration/logged_out.html
 
 
 def _conn_max_age(value: str) -> int:
