@@ -47,3 +47,66 @@ def pytest_configure(config: pytest.Config) -> None:
         "perf(queries=None, n_plus_one=None, duplicates=None, db_ms=None): the test's body "
         "must stay within this budget (perflab)",
     )
+    if config.option.perflab_sweep:  # the sweep's hooks exist only in a --perflab run
+        from perflab.budgets.sweep import Sweep
+
+        config.pluginmanager.register(Sweep(config), "perflab-sweep")
+    elif config.option.perflab_json or config.option.perflab_html:
+        raise pytest.UsageError("--perflab-json and --perflab-html go with --perflab")
+
+
+# -- budgets: the ``perf`` fixture and the ``perf`` marker (perflab.budgets.budget) --------
+
+
+@pytest.fixture
+def perf(request: pytest.FixtureRequest):
+    """The test's performance checks: ``perf.budget(queries=3, n_plus_one=0)``,
+    ``perf.capture()``, ``perf.assert_fast(fn, p50_ms=…)``, ``perf.snapshot()``."""
+    from perflab.budgets.perf import Perf
+
+    update = request.config.option.perflab_update or (
+        os.environ.get("PERFLAB_UPDATE_SNAPSHOTS") == "1"
+    )
+    return Perf(request.node.path, _name_in_module(request.node), update)
+
+
+def _name_in_module(item: pytest.Item) -> str:
+    """The test's name within its module, classes included: ``TestX.test_y[param]``."""
+    chain = item.listchain()
+    modules = [i for i, node in enumerate(chain) if isinstance(node, pytest.Module)]
+    start = modules[-1] + 1 if modules else len(chain) - 1
+    return ".".join(node.name for node in chain[start:])
+
+
+def _marked_budget(item: pytest.Item):
+    """The ``Budget`` of the test's ``perf`` marker, or None; ``pytest.UsageError`` (one
+    line, naming the test) when its arguments are not a budget."""
+    marker = item.get_closest_marker("perf")
+    if marker is None:
+        return None
+    from perflab.budgets.budget import Budget
+
+    try:
+        if marker.args:
+            raise TypeError("takes keyword arguments only, e.g. perf(queries=3)")
+        return Budget(**marker.kwargs)
+    except (TypeError, ValueError) as error:
+        message = str(error).replace("Budget.__init__() ", "").replace("__init__() ", "")
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.perf: {message}") from None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A marker that is not a budget stops the run before any test, as a usage error."""
+    for item in items:
+        _marked_budget(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A test marked ``perf(...)`` runs its body (not its fixtures' setup) in that budget."""
+    budget = _marked_budget(item)
+    if budget is None:
+        return (yield)
+    __tracebackhide__ = True
+    with budget:
+        return (yield)
