@@ -244,7 +244,7 @@ def test_a_failure_says_what_was_measured_how_and_against_what():
     assert lines[0].startswith("too slow: p50 ")
     assert "ms > 0.500 ms (p50_ms=0.5 x speed factor 1.00); p95 " in lines[0]
     assert lines[0].endswith("ms > 1.00 ms (p95_ms=1 x speed factor 1.00)")
-    assert lines[1] == "  wall clock (time.perf_counter), 5 calls measured after 1 warm-up calls"
+    assert lines[1] == "  wall clock (time.perf_counter), 5 calls measured after 1 warm-up call"
     assert lines[2].startswith("  measured: min 2.")
     for label in ("p50", "p90", "p95", "p99", "max"):
         assert f"  {label} " in lines[2]

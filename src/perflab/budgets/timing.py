@@ -151,8 +151,8 @@ class TooSlow(AssertionError):
         result = self.result
         lines = ["too slow: " + "; ".join(o.describe(result.speed) for o in self.overruns)]
         lines.append(
-            f"  {CLOCK_NAMES[result.clock]}, {result.repeat} calls measured after "
-            f"{result.warmup} warm-up calls"
+            f"  {CLOCK_NAMES[result.clock]}, {_count(result.repeat, 'call')} measured after "
+            f"{_count(result.warmup, 'warm-up call')}"
         )
         lines.append(f"  measured: {result.describe()}")
         if result.speed is not None:
