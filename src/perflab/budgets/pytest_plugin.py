@@ -8,6 +8,8 @@ options and the marker only.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 SWEEP_MODES = ("report", "fail")
@@ -84,15 +86,18 @@ def _marked_budget(item: pytest.Item):
     marker = item.get_closest_marker("perf")
     if marker is None:
         return None
-    from perflab.budgets.budget import Budget
+    from perflab.budgets.budget import LIMITS, Budget
 
+    known = (*LIMITS, "using", "threshold")
+    unknown = [name for name in marker.kwargs if name not in known]
     try:
         if marker.args:
             raise TypeError("takes keyword arguments only, e.g. perf(queries=3)")
+        if unknown:
+            raise TypeError(f"unknown argument {unknown[0]!r} (known: {', '.join(known)})")
         return Budget(**marker.kwargs)
     except (TypeError, ValueError) as error:
-        message = str(error).replace("Budget.__init__() ", "").replace("__init__() ", "")
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.perf: {message}") from None
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.perf: {error}") from None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
