@@ -8,8 +8,6 @@ options and the marker only.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 SWEEP_MODES = ("report", "fail")
@@ -66,9 +64,8 @@ def perf(request: pytest.FixtureRequest):
     ``perf.capture()``, ``perf.assert_fast(fn, p50_ms=…)``, ``perf.snapshot()``."""
     from perflab.budgets.perf import Perf
 
-    update = request.config.option.perflab_update or (
-        os.environ.get("PERFLAB_UPDATE_SNAPSHOTS") == "1"
-    )
+    # PERFLAB_UPDATE_SNAPSHOTS=1 is read by the snapshot itself (unittest has no options)
+    update = request.config.option.perflab_update
     return Perf(request.node.path, _name_in_module(request.node), update)
 
 
