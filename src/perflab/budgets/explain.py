@@ -152,7 +152,7 @@ def describe_findings(findings: Iterable[Located], title: str) -> str:
     lines = [f"{title} ({len(findings)}):"]
     lines += [describe_finding(located) for located in findings[:MAX_FINDINGS]]
     if len(findings) > MAX_FINDINGS:
-        lines.append(f"  {ELLIPSIS} and {len(findings) - MAX_FINDINGS} more")
+        lines.append(f"  {ELLIPSIS} and {len(findings) - MAX_FINDINGS} more groups")
     return "\n".join(lines)
 
 
@@ -187,13 +187,13 @@ def describe_capture(
     ]
     if capture.skipped_queries:
         lines.append(
-            f"  (and {capture.skipped_queries} more statements, beyond the probe's "
-            "MAX_QUERIES_PER_REQUEST: counted, not kept)"
+            f"  (and {_plural(capture.skipped_queries, 'more statement')} beyond the "
+            "probe's MAX_QUERIES_PER_REQUEST: counted, not kept)"
         )
     number, shown = 0, 0
     for listed, (record, queries) in enumerate(per_record):
         if listed == MAX_REQUESTS:
-            lines.append(f"  {ELLIPSIS} and {len(per_record) - listed} more requests")
+            lines.append(f"  {ELLIPSIS} and {_plural(len(per_record) - listed, 'more request')}")
             break
         lines.append(f"  {describe_request(record, queries)}")
         for query in queries:
@@ -202,5 +202,5 @@ def describe_capture(
                 lines.append(describe_statement(query, number, indent="    "))
                 shown += 1
     if shown < total:
-        lines.append(f"  {ELLIPSIS} and {total - shown} more statements")
+        lines.append(f"  {ELLIPSIS} and {_plural(total - shown, 'more statement')}")
     return "\n".join(lines)
