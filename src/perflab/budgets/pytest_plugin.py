@@ -112,3 +112,14 @@ def pytest_runtest_call(item: pytest.Item):
     __tracebackhide__ = True
     with budget:
         return (yield)
+
+
+# -- snapshots: each test's first snapshot takes its bare key (perflab.budgets.snapshot) ----
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test run again in this process (reruns, repeats) numbers its snapshots afresh."""
+    import sys
+
+    snapshot = sys.modules.get("perflab.budgets.snapshot")  # loaded once a test took one
+    if snapshot is not None:

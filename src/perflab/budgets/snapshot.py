@@ -53,7 +53,7 @@ _PLAIN_COLUMNS = re.compile(rf"SELECT (DISTINCT )?{_COLUMN}(?:, ?{_COLUMN})* FRO
 _HUNK_CONTEXT = 3  # unchanged lines around each change in a mismatch's diff
 
 _taken_lock = threading.Lock()
-_last_taken: list = [None, 0]  # [(file, test name), snapshots taken under it in a row]
+_taken: dict[tuple[str, str], int] = {}  # (file, test name): snapshots taken under it
 
 
 class SnapshotMismatch(AssertionError):
@@ -79,21 +79,18 @@ def update_from_environment() -> bool:
 
 def forget_taken_keys() -> None:
     """A new test begins: its first snapshot takes the bare key again (the pytest plugin
-    calls this before each test, so a rerun test does not number its snapshots on)."""
+    calls this before each test, so a test run twice in one process does not number its
+    snapshots on from the first run's)."""
     with _taken_lock:
-        _last_taken[:] = [None, 0]
+        _taken.clear()
 
 
 def _take_key(path: Path, test_name: str) -> str:
     """The test's name for its first snapshot; ``name.2``, ``name.3``… for the next ones in
-    the same test (django-perf-rec's numbering: consecutive snapshots of one test)."""
+    the same test (django-perf-rec's numbering)."""
     spec = (str(path), test_name)
     with _taken_lock:
-        if _last_taken[0] == spec:
-            _last_taken[1] += 1
-        else:
-            _last_taken[:] = [spec, 1]
-        count = _last_taken[1]
+        count = _taken[spec] = _taken.get(spec, 0) + 1
     return test_name if count == 1 else f"{test_name}.{count}"
 
 
