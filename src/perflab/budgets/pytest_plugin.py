@@ -123,3 +123,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
     snapshot = sys.modules.get("perflab.budgets.snapshot")  # loaded once a test took one
     if snapshot is not None:
+        snapshot.forget_taken_keys()
+
+
+# -- time budgets: the speed factor they were scaled by (perflab.budgets.calibration) -----
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The measured speed factor, when a test calibrated in this process: a CI log then
+    shows which factor to pin with ``PERFLAB_SPEED_FACTOR``. Never calibrates by itself."""
+    import sys
+
+    calibration = sys.modules.get("perflab.budgets.calibration")
+    measured = calibration.measured_factor() if calibration is not None else None
+    if measured is not None:
+        terminalreporter.write_line(f"perflab: time budgets scaled by {measured.describe()}")

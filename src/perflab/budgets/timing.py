@@ -42,7 +42,7 @@ PERCENTILES = (50, 90, 95, 99)  # the limits assert_fast takes, p50_ms ... p99_m
 # waits and time spent descheduled.
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
 CLOCK_NAMES = {"wall": "wall clock (time.perf_counter)", "cpu": "CPU time (time.thread_time)"}
-MAX_FINDINGS_SHOWN = 5
+MAX_STATEMENTS_SHOWN = 10  # of the explaining call: the first ones, in the order they ran
 
 
 def percentile(samples: Sequence[float], p: float) -> float:
@@ -195,6 +195,7 @@ def assert_fast(
     """Call ``fn`` ``warmup`` + ``repeat`` times and raise ``TooSlow`` when a percentile of
     the measured calls exceeds its limit times the machine's speed factor (the limit as
     written with ``calibrate=False``). An exception from ``fn`` propagates as it is."""
+    __tracebackhide__ = True  # pytest: the failure is the test's line, not this function
     given = {50: p50_ms, 90: p90_ms, 95: p95_ms, 99: p99_ms}
     limits = {p: float(ms) for p, ms in given.items() if ms is not None}
     _check_arguments(limits, repeat, warmup, clock)
@@ -208,6 +209,7 @@ def assert_fast(
 
 
 def _check_arguments(limits: dict[int, float], repeat: int, warmup: int, clock: str) -> None:
+    __tracebackhide__ = True
     if not limits:
         raise PerflabError("assert_fast needs a limit: p50_ms=, p90_ms=, p95_ms= or p99_ms=")
     for p, ms in limits.items():
@@ -253,43 +255,20 @@ def where_time_went(fn: Callable[[], object]) -> str:
 
 
 def _summarize(seen) -> str:
-    """A short account of one call as the capture saw it (this module's own wording)."""
-    from perflab.budgets.capture import OUTSIDE
+    """One call as the capture saw it, in the words of every budget's failure
+    (``perflab.budgets.explain``): N+1s and duplicates, then each request's statements."""
+    from perflab.budgets.explain import describe_capture, describe_findings
 
-    queries = seen.queries
-    db_ms = sum(q.duration_ms for q in queries)
-    plus_ones = [f for f in seen.findings if f.finding.kind == "n_plus_one"]
+    n_plus_one = [f for f in seen.findings if f.finding.kind == "n_plus_one"]
     duplicates = [f for f in seen.findings if f.finding.kind == "duplicate"]
-    head = (
-        f"  where the time went (one more call, untimed, under perflab's capture): "
-        f"{_count(len(seen.requests), 'request')}, {_count(len(queries), 'statement')} "
-        f"({db_ms:.2f} ms in the database), {_count(len(plus_ones), 'N+1 group')}, "
-        f"{_count(len(duplicates), 'duplicate')}"
-    )
-    lines = [head]
-    counted = {id(q) for q in queries}  # transaction control left out, as in a budget
-    for record in seen.records:
-        statements = _count(sum(id(q) in counted for q in record.queries), "statement")
-        if record.view == OUTSIDE:
-            lines.append(f"    {OUTSIDE}: {statements}")
-            continue
-        lines.append(
-            f"    {record.method} {record.path} → {record.view or '?'} {record.status}: "
-            f"{record.duration_ms:.2f} ms, {statements}"
-        )
-    for located in (plus_ones + duplicates)[:MAX_FINDINGS_SHOWN]:
-        finding = located.finding
-        label = "N+1" if finding.kind == "n_plus_one" else "duplicate"
-        hint = f"; hint: {finding.hint}" if finding.hint else ""
-        lines.append(
-            f"    {label}: {finding.count} statements ({finding.total_ms:.2f} ms) at "
-            f"{finding.location or finding.callsite or '?'} in {located.record.view}: "
-            f"{_shorten(finding.fingerprint)}{hint}"
-        )
-    hidden = len(plus_ones) + len(duplicates) - MAX_FINDINGS_SHOWN
-    if hidden > 0:
-        lines.append(f"    … and {hidden} more")
-    return "\n".join(lines)
+    parts = [
+        describe_findings(n_plus_one, "N+1 queries"),
+        describe_findings(duplicates, "Duplicate statements"),
+        describe_capture(seen, max_statements=MAX_STATEMENTS_SHOWN),
+    ]
+    text = "\n".join(part for part in parts if part)
+    head = "  where the time went (one more call, untimed: the capture slows it):"
+    return "\n".join([head, *(f"    {line}" for line in text.splitlines())])
 
 
 def _ms(value: float) -> str:
@@ -305,7 +284,3 @@ def _ms(value: float) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _shorten(sql: str, width: int = 100) -> str:
-    return sql if len(sql) <= width else sql[: width - 1] + "…"
