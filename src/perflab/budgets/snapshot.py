@@ -114,6 +114,7 @@ class Snapshot:
         return self.capture.__enter__()
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        __tracebackhide__ = True  # pytest shows the test's line and the diff, not ours
         self.capture.__exit__(exc_type, exc, tb)
         if exc_type is not None:  # the block's own error is the story: no compare, no write
             return
@@ -121,6 +122,7 @@ class Snapshot:
 
     def check(self) -> None:
         """Compare the capture with the stored key; write it when new or asked to."""
+        __tracebackhide__ = True
         now = snapshot_entries(self.capture)
         stored = read_snapshots(self.path).get(self.key)
         if stored == now:
