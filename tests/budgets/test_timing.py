@@ -13,12 +13,14 @@ import time
 import pytest
 
 from perflab.budgets.calibration import SPEED_FACTOR_ENV, SpeedFactor
+from perflab.budgets.capture import Capture
 from perflab.budgets.timing import (
     TimingResult,
     TooSlow,
     assert_fast,
     percentile,
 )
+from perflab.demo.models import Post
 from perflab.errors import ExitCode, PerflabError
 from tests.demo.conftest import make_posts, make_user
 
@@ -225,6 +227,19 @@ def test_an_exception_from_fn_propagates_as_it_is(failing_call):
         assert_fast(flaky, p50_ms=1000, repeat=5, warmup=3)
     assert error.value is raised
     assert fn.calls == failing_call
+
+
+@pytest.mark.django_db
+def test_open_captures_see_the_warmup_calls_and_not_the_measured_ones(api_client):
+    def request_and_count():
+        api_client.get("/api/categories/")  # the reference app runs the probe's middleware too
+        Post.objects.count()
+
+    with Capture() as seen:
+        assert_fast(request_and_count, p50_ms=1000, repeat=5, warmup=2)
+        Post.objects.exists()  # the capture records again after
+    assert len(seen.requests) == 2
+    assert len(seen.outside.queries) == 2 + 1
 
 
 # -- the failure message -------------------------------------------------------------------

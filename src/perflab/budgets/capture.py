@@ -191,6 +191,23 @@ def _finished(active: ActiveRequest, route: str, view: str, status: int) -> Requ
     return record
 
 
+class CapturesPaused:
+    """A block no open capture sees (a time budget's measured calls: the recorders' work on
+    every statement would be timed as the app's); the captures resume after it."""
+
+    def __enter__(self) -> CapturesPaused:
+        with _lock:
+            self._paused = list(_open)
+            _open.clear()
+        self._token = current_request.set(None)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        current_request.reset(self._token)
+        with _lock:
+            _open[:0] = self._paused  # before any opened in the block (outermost first)
+
+
 # -- the request hook ---------------------------------------------------------------------
 
 

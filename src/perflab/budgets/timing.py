@@ -18,6 +18,11 @@ they run: collections that ``fn``'s own allocations trigger are part of what it 
 production. A collection lands in one call out of many, and moves p90 and above rather than
 the median.
 
+The measured calls run with every open capture paused (``CapturesPaused``): under the
+``--perflab`` sweep or a budget, the probe's recorders would otherwise add their own work to
+each call (about a tenth of a small view's time). The warm-up calls run under them, so the
+sweep still sees what ``fn`` does.
+
 A failure (``TooSlow``) says which percentile exceeded which limit (as written and as
 scaled), every percentile measured, the clock, and where the time went: ``fn`` runs once
 more, untimed, inside the one capture (``perflab.budgets.capture``), which counts its
@@ -166,17 +171,23 @@ def measure(
     fn: Callable[[], object], *, repeat: int, warmup: int, clock: str = "wall"
 ) -> list[float]:
     """``fn``'s time in ms for each of ``repeat`` calls after ``warmup`` unmeasured ones,
-    the collector run in between (see the module's docstring)."""
+    the collector run in between (see the module's docstring). The warm-up calls run under
+    the open captures (the ``--perflab`` sweep, a budget around the test), which see what
+    ``fn`` does; the measured calls run with the captures paused, so that their recorders'
+    work is not timed as ``fn``'s."""
+    from perflab.budgets.capture import CapturesPaused
+
     timer = CLOCKS[clock]
     for _ in range(warmup):
         _refuse_coroutine(fn())
     gc.collect()
     samples = []
-    for _ in range(repeat):
-        t0 = timer()
-        returned = fn()
-        samples.append((timer() - t0) * 1000.0)
-        _refuse_coroutine(returned)
+    with CapturesPaused():
+        for _ in range(repeat):
+            t0 = timer()
+            returned = fn()
+            samples.append((timer() - t0) * 1000.0)
+            _refuse_coroutine(returned)
     return samples
 
 
