@@ -98,9 +98,16 @@ def _marked_budget(item: pytest.Item):
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A marker that is not a budget stops the run before any test, as a usage error."""
+    """Markers that are not budgets stop the run before any test, as a usage error (a line
+    for each)."""
+    errors = []
     for item in items:
-        _marked_budget(item)
+        try:
+            _marked_budget(item)
+        except pytest.UsageError as error:
+            errors.append(str(error))
+    if errors:
+        raise pytest.UsageError(*errors)
 
 
 @pytest.hookimpl(wrapper=True)
