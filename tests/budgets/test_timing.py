@@ -8,6 +8,7 @@ above the cost, so that a loaded 2-core machine does not fail them.
 
 import gc
 import random
+import re
 import time
 
 import pytest
@@ -260,9 +261,9 @@ def test_a_failure_says_what_was_measured_how_and_against_what():
     assert "ms > 0.500 ms (p50_ms=0.5 x speed factor 1.00); p95 " in lines[0]
     assert lines[0].endswith("ms > 1.00 ms (p95_ms=1 x speed factor 1.00)")
     assert lines[1] == "  wall clock (time.perf_counter), 5 calls measured after 1 warm-up call"
-    assert lines[2].startswith("  measured: min 2.")
-    for label in ("p50", "p90", "p95", "p99", "max"):
-        assert f"  {label} " in lines[2]
+    assert re.fullmatch(r"  measured: min \S+  p50 \S+  p90 \S+  p95 \S+  p99 \S+  max \S+ ms",
+                        lines[2])  # fmt: skip
+    assert float(lines[2].split()[2]) >= 2.0  # the minimum: a 2 ms sleep
     assert lines[3] == "  speed factor 1.00 (pinned by PERFLAB_SPEED_FACTOR)"
     assert lines[4:] == [
         "  where the time went (one more call, untimed: the capture slows it):",
