@@ -80,8 +80,11 @@ def allowed_by(entries: list[AllowEntry], kind: str, place: str, view: str) -> s
 def place_of(finding) -> str:
     """Where a finding is, as the sweep groups and allows it: the innermost part of its
     location (the app line, template line or serializer field), as ``detect_findings``
-    groups an N+1."""
-    return (finding.location or finding.callsite or NO_PLACE).partition(" ← ")[0]
+    groups an N+1, an installed library's path cut to its package (the same on every
+    machine, for the allow-list)."""
+    from perflab.budgets.explain import short_location
+
+    return short_location((finding.location or finding.callsite or NO_PLACE).partition(" ← ")[0])
 
 
 def request_findings(capture) -> list:
