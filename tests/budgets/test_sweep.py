@@ -186,6 +186,21 @@ def test_fail_mode_fails_the_tests_with_a_finding_not_allowed(suite):
     assert sweep["stale_allow"] == ["duplicate */legacy.py:*"]
 
 
+def test_under_xdist_the_controller_reports_what_the_workers_found(suite):
+    result = suite.runpytest_subprocess("-n", "2", "--perflab=fail")
+    assert failed_tests(result) == {*TITLES_TESTS, *(f"test_shop.py::test_{name}" for name in (
+        "book_page", "book_api", "twice"))}  # fmt: skip
+    assert result.stdout.str().count("perflab sweep: 4 findings in 7 of 10 tests") == 1
+    sweep = json.loads((suite.path / "perflab-sweep.json").read_text())
+    assert sweep["tests_swept"] == TESTS
+    assert {row["place"]: sorted(row["tests"]) for row in sweep["findings"]} == {
+        TITLES: sorted(TITLES_TESTS),
+        TEMPLATE: ["test_shop.py::test_book_page"],
+        SERIALIZER: ["test_shop.py::test_book_api"],
+        TWICE: ["test_shop.py::test_twice"],
+    }
+
+
 def test_a_malformed_allow_entry_is_a_one_line_usage_error(suite):
     with_allow_list(suite, "n_plus_one shop/book_list.html:*", "nplus1 sample/shop/views.py:*")
     result = suite.runpytest_subprocess("--perflab")
