@@ -92,7 +92,12 @@ def _marked_budget(item: pytest.Item):
             raise TypeError("takes keyword arguments only, e.g. perf(queries=3)")
         if unknown:
             raise TypeError(f"unknown argument {unknown[0]!r} (known: {', '.join(known)})")
-        return Budget(**marker.kwargs)
+        budget = Budget(**marker.kwargs)
+        from django.conf import settings
+
+        if settings.configured:  # else the call phase says what is missing
+            budget.check_alias()
+        return budget
     except (TypeError, ValueError) as error:
         raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.perf: {error}") from None
 
@@ -116,9 +121,14 @@ def pytest_runtest_call(item: pytest.Item):
     budget = _marked_budget(item)
     if budget is None:
         return (yield)
-    __tracebackhide__ = True
-    with budget:
-        return (yield)
+    from perflab.budgets.capture import Capture
+
+    with Capture(threshold=budget.threshold) as seen:
+        result = yield  # the test's own error passes through, unchecked
+    overruns = budget.check(seen)
+    if overruns:  # the message is the story: no traceback into the plugin
+        pytest.fail(budget.explain(seen, overruns), pytrace=False)
+    return result
 
 
 # -- snapshots: each test's first snapshot takes its bare key (perflab.budgets.snapshot) ----
