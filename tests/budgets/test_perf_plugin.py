@@ -12,6 +12,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from perflab.budgets.capture import Capture
+from perflab.demo.models import Post
+
 SHOP_TESTS = """
 import pytest
 from asgiref.sync import async_to_sync
@@ -238,3 +241,16 @@ def test_a_marker_that_is_not_a_budget_is_a_one_line_usage_error(sample_project)
     )
     assert "Traceback" not in errors + result.stdout.str()
     assert "passed" not in result.stdout.str()  # no test ran
+
+
+@pytest.mark.django_db
+def test_the_fixture_in_this_suite_names_its_test_and_captures_without_limits(perf):
+    assert perf.test_name == (
+        "test_the_fixture_in_this_suite_names_its_test_and_captures_without_limits"
+    )
+    assert perf.test_file.name == "test_perf_plugin.py"
+    with perf.capture() as seen:
+        Post.objects.count()
+        Post.objects.count()
+    assert isinstance(seen, Capture)
+    assert len(seen.queries) == 2  # a duplicate, and nothing raised: no limits

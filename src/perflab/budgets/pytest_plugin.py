@@ -44,8 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "perf(queries=None, n_plus_one=None, duplicates=None, db_ms=None): the test's body "
-        "must stay within this budget (perflab)",
+        "perf(queries=None, n_plus_one=None, duplicates=None, db_ms=None, using=None, "
+        "threshold=2): the test's body must stay within this budget (perflab)",
     )
     if config.option.perflab_sweep:  # the sweep's hooks exist only in a --perflab run
         from perflab.budgets.sweep import Sweep
