@@ -7,9 +7,10 @@ Each round runs the suite twice in fresh pytest processes, once plain and once w
 ``--perflab`` (its JSON written to a scratch directory), in an order that alternates from
 round to round, after one warm-up run of each that is not counted. Each round gives a
 ratio (with / without), so the machine's drift over the minutes cancels; the table shows
-the median run of each and the ratios' median with their lowest and highest. Two times per
+the median run of each and the ratios' median, middle half and range. Three times per
 run: the process's wall time (what a person waits, interpreter start and collection
-included) and the session's time as pytest reports it ("N passed in X s").
+included), its CPU time (user + system: what a busy neighbour on a shared machine moves
+least) and the session's time as pytest reports it ("N passed in X s").
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -29,33 +31,37 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
+TIMES = ("process wall", "process CPU", "pytest session")  # as run_suite returns them
 RUN_TIMEOUT_S = 600  # one run of the suite; a run beyond it stops the benchmark
 _SESSION = re.compile(r" in ([0-9.]+)s")  # pytest's last line: "50 passed in 2.39s"
 
 
-def run_suite(suite: str, sweep_json: Path | None) -> tuple[float, float]:
-    """One fresh pytest process over ``suite``; its wall time and its session time (s). A
+def run_suite(suite: str, sweep_json: Path | None) -> tuple[float, float, float]:
+    """One fresh pytest process over ``suite``; its wall, CPU and session times (s). A
     failing test is timed like a passing one; an error of the run itself stops here."""
     command = [sys.executable, "-m", "pytest", suite, "-q", "-p", "no:cacheprovider"]
     if sweep_json is not None:
         command.append(f"--perflab-json={sweep_json}")
         command.append("--perflab")  # last: its value is optional
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
     )
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     session = _SESSION.search(last)
     if result.returncode not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not session:
         raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {last}")
-    return wall, float(session.group(1))
+    return wall, cpu, float(session.group(1))
 
 
-def measure(suite: str, rounds: int, console: Console) -> tuple[dict, list[dict], dict]:
+def measure(suite: str, rounds: int, console: Console) -> tuple[dict, list[list[float]], dict]:
     """Warm-up, then ``rounds`` rounds in alternating order: the runs and the sweep's JSON."""
-    runs: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
-    ratios = []
+    runs: dict[str, list[tuple[float, float, float]]] = {"off": [], "on": []}
+    ratios: list[list[float]] = []  # per round, each of TIMES
     with tempfile.TemporaryDirectory(prefix="perflab-sweep-cost-") as scratch:
         sweep_json = Path(scratch) / "sweep.json"
         with console.status("warm-up: one run each way"):
@@ -67,10 +73,7 @@ def measure(suite: str, rounds: int, console: Console) -> tuple[dict, list[dict]
                 with console.status(f"round {n + 1}/{rounds}: {mode}"):
                     timed[mode] = run_suite(suite, sweep_json if mode == "on" else None)
                 runs[mode].append(timed[mode])
-            ratios.append({
-                "wall": timed["on"][0] / timed["off"][0],
-                "session": timed["on"][1] / timed["off"][1],
-            })  # fmt: skip
+            ratios.append([on / off for on, off in zip(timed["on"], timed["off"], strict=True)])
         sweep = json.loads(sweep_json.read_text())
     return runs, ratios, sweep
 
@@ -89,16 +92,19 @@ def main() -> int:
         title=f"pytest {args.suite} with and without --perflab "
         f"({args.rounds} rounds, alternating, after a warm-up)"
     )
-    for column in ("time", "without s", "with --perflab s", "ratio (median)", "ratio low-high"):
+    columns = ("time", "without, s", "--perflab, s", "ratio", "middle half", "range")
+    for column in columns:
         table.add_column(column, justify="left" if column == "time" else "right")
-    for index, name in enumerate(("wall", "session")):
+    for index, name in enumerate(TIMES):
         off = statistics.median(run[index] for run in runs["off"])
         on = statistics.median(run[index] for run in runs["on"])
-        values = [ratio[name] for ratio in ratios]
+        values = sorted(ratio[index] for ratio in ratios)
+        low, _, high = (
+            statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+        )
         table.add_row(
-            "process wall" if name == "wall" else "pytest session",
-            f"{off:.2f}", f"{on:.2f}", f"{statistics.median(values):.3f}×",  # noqa: RUF001
-            f"{min(values):.3f}-{max(values):.3f}",
+            name, f"{off:.2f}", f"{on:.2f}", f"{statistics.median(values):.3f}×",  # noqa: RUF001
+            f"{low:.3f}-{high:.3f}", f"{values[0]:.3f}-{values[-1]:.3f}",
         )  # fmt: skip
     console.print(table)
     findings = sweep["findings"]
@@ -106,7 +112,8 @@ def main() -> int:
         f"The sweep: {sweep['tests_swept']} tests swept, {len(findings)} findings "
         f"({sum(row['kind'] == 'n_plus_one' for row in findings)} N+1, "
         f"{sum(row['kind'] == 'duplicate' for row in findings)} duplicates). Ratios are per "
-        "round (with / without, the two runs side by side); the median run of each way."
+        "round (with / without, the two runs side by side): their median, quartiles and range; "
+        "the times are each way's median run."
     )
     return 0
 
