@@ -108,7 +108,10 @@ def failed_tests(result) -> set[str]:
 
 
 def test_each_finding_once_with_its_place_and_tests(suite):
-    result = suite.runpytest_subprocess("--perflab", "--perflab-html=out/sweep.html")
+    # a path right after --perflab is a path, not the option's value
+    result = suite.runpytest_subprocess(
+        "--perflab", "test_shop.py", "--perflab-html=out/sweep.html"
+    )
     result.assert_outcomes(passed=TESTS)
     out = result.stdout.str()
     assert f"perflab sweep: 4 findings in 7 of {TESTS} tests" in out
@@ -228,6 +231,9 @@ def test_report_files_without_perflab_are_a_usage_error(sample_project):
     result = sample_project.runpytest_subprocess("--perflab-html=sweep.html")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--perflab-json and --perflab-html go with --perflab" in result.stderr.str()
+    result = sample_project.runpytest_subprocess("--perflab=loud")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--perflab takes report or fail, not 'loud'" in result.stderr.str()
 
 
 # -- in this process: the allow-list, the grouping, the report's trip from an xdist worker

@@ -16,7 +16,7 @@ SWEEP_MODES = ("report", "fail")
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("perflab", "perflab: performance budgets and the N+1 sweep")
     group.addoption(
-        "--perflab", nargs="?", const="report", default=None, choices=SWEEP_MODES,
+        "--perflab", nargs="?", const="report", default=None,
         dest="perflab_sweep", metavar="MODE",
         help="sweep the suite for N+1s and duplicate statements in every request a test "
         "makes: 'report' (the default) lists them, 'fail' also fails the tests where one "
@@ -41,13 +41,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )  # fmt: skip
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args: list[str]) -> None:
+    """``--perflab`` takes a mode only when one follows: ``pytest --perflab tests/`` sweeps
+    tests/. argparse reads the path as the option's value (the option has no ``choices``, or
+    the first, early parse would refuse it before this hook runs); rewritten here, before
+    the full parse, it is a path again."""
+    for position, arg in enumerate(args):
+        if arg == "--":
+            return
+        following = args[position + 1] if position + 1 < len(args) else None
+        if arg == "--perflab" and following not in SWEEP_MODES:
+            args[position] = "--perflab=report"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "perf(queries=None, n_plus_one=None, duplicates=None, db_ms=None, using=None, "
         "threshold=2): the test's body must stay within this budget (perflab)",
     )
-    if config.option.perflab_sweep:  # the sweep's hooks exist only in a --perflab run
+    mode = config.option.perflab_sweep
+    if mode is not None and mode not in SWEEP_MODES:  # no argparse choices: see above
+        raise pytest.UsageError(f"--perflab takes {' or '.join(SWEEP_MODES)}, not {mode!r}")
+    if mode:  # the sweep's hooks exist only in a --perflab run
         from perflab.budgets.sweep import Sweep
 
         config.pluginmanager.register(Sweep(config), "perflab-sweep")
