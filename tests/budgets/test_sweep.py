@@ -13,8 +13,11 @@ from perflab.budgets.sweep import (
     Sweep,
     allowed_by,
     grouped,
+    library_of,
     parse_allow_list,
 )
+from perflab.budgets.sweep_report import library_lines
+from perflab.probe.records import Finding
 
 # Several tests meet the same N+1 view, through every kind of client the sweep must see.
 SUITE = """
@@ -268,7 +271,46 @@ def found(test: str, place: str, count: int, view: str = "app.views.list", kind=
         "test": test, "kind": kind, "place": place, "view": view, "fingerprint_hash": "h1",
         "count": count, "hint": None, "location": place, "fingerprint": "SELECT ?",
         "example_sql": "SELECT 1", "path": "GET /list/", "total_ms": float(count),
+        "library": None,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("callsite", "template", "origin", "library"),
+    [
+        # no app line: the origin's file is an installed library's, wherever the venv is
+        (None, None, ".venv/lib/python3.12/site-packages/wagtail/models/pages.py:673:clean",
+         "wagtail"),
+        (None, None, "rest_framework/mixins.py:40:list", "rest_framework"),
+        # a DRF serializer field declared in the app (the file is the project's)
+        (None, None, "tests/budgets/sample_project/sample/shop/serializers.py:13:S.author", None),
+        ("app/views.py:12:index", None, "django/db/models/query.py:1:get", None),  # app line
+        (None, "shop/book_list.html:3", None, None),  # a template line
+    ],
+)  # fmt: skip
+def test_a_finding_with_no_app_line_is_named_by_its_library(callsite, template, origin, library):
+    finding = Finding(
+        kind="n_plus_one", fingerprint_hash="h", fingerprint="SELECT ?", callsite=callsite,
+        count=2, total_ms=1.0, example_sql="SELECT 1", template=template, origin=origin,
+    )  # fmt: skip
+    assert library_of(finding) == library  # perflab's own suite runs from the checkout
+
+
+def test_library_findings_are_one_line_per_package_with_the_allow_entry_to_write():
+    rows = grouped(
+        [
+            {**found("t::a", "wagtail/models/pages.py:673:clean", 3), "library": "wagtail"},
+            {**found("t::a", "wagtail/models/audit_log.py:274:save", 2), "library": "wagtail"},
+            {**found("t::a", "treebeard/mp_tree.py:982:get_parent", 2), "library": "treebeard"},
+            found("t::a", "app/views.py:3:list", 4),
+        ],
+        parse_allow_list(["* treebeard/*"]),
+    )
+    assert sorted(row.library or "" for row in rows) == ["", "treebeard", "wagtail", "wagtail"]
+    assert library_lines(rows) == [
+        "inside wagtail (no app line): 2 findings; allow them with '* wagtail/*'",
+        "inside treebeard (no app line): 1 finding, 1 allowed",
+    ]
 
 
 def test_one_row_per_finding_with_the_most_statements_and_its_tests_in_order():

@@ -78,7 +78,7 @@ def test_a_clean_sweep_says_so():
 
 
 def test_the_terminal_table_names_place_view_hint_and_first_test():
-    text = _table(REPORT, width=120, color=False)
+    text = _table(REPORT.findings, width=120, color=False)
     for expected in (
         "app/views.py:12:post_list", "view app.views.PostList", "hint select_related('author')",
         "first t.py::test_a", "N+1 (allowed)", "allowed by n_plus_one posts/*", "duplicate",

@@ -34,6 +34,7 @@ REPORT_ATTRIBUTE = "perflab_sweep"  # a test report's findings (xdist serializes
 DEFAULT_JSON = "perflab-sweep.json"
 ALLOW_SYNTAX = "'<n_plus_one|duplicate|*> <place glob> [<view glob>]'"
 NO_PLACE = "(no call site)"
+LIBRARY_DIR = "site-packages/"
 _FOUND = pytest.StashKey[list[dict[str, Any]]]()
 
 
@@ -87,6 +88,21 @@ def place_of(finding) -> str:
     return short_location((finding.location or finding.callsite or NO_PLACE).partition(" ← ")[0])
 
 
+def library_of(finding) -> str | None:
+    """The installed package a finding's place is in when the app has no line in it: no call
+    site, no template line, and an origin (the innermost frame outside the ORM, or a DRF
+    serializer field's declaration) in site-packages or outside the project's directory —
+    Wagtail validating a page in its admin, say. None: the place is the app's."""
+    if finding.callsite or finding.template or not finding.origin:
+        return None
+    path = finding.origin.split(":", 1)[0]
+    if LIBRARY_DIR not in path and Path(path).exists():  # relative to the working directory
+        return None
+    from perflab.budgets.explain import short_location
+
+    return short_location(path).split("/", 1)[0]
+
+
 def request_findings(capture) -> list:
     """The capture's findings in requests (``Located``), not in the test's own code."""
     return [located for located in capture.findings if located.record is not capture.outside]
@@ -112,6 +128,7 @@ def findings_of(test_id: str, located_findings: list) -> list[dict[str, Any]]:
             "example_sql": finding.example_sql,
             "path": f"{record.method} {record.path}",
             "total_ms": round(finding.total_ms, 3),
+            "library": library_of(finding),
         }
         key = (item["kind"], item["place"], item["fingerprint_hash"], item["view"])
         if key not in found or item["count"] > found[key]["count"]:
@@ -132,7 +149,7 @@ def grouped(found: list[dict[str, Any]], entries: list[AllowEntry]) -> list[Swee
                 fingerprint_hash=item["fingerprint_hash"], count=item["count"],
                 tests=[item["test"]], hint=item["hint"], location=item["location"],
                 fingerprint=item["fingerprint"], example_sql=item["example_sql"],
-                paths=[item["path"]], total_ms=item["total_ms"],
+                paths=[item["path"]], total_ms=item["total_ms"], library=item["library"],
                 allowed_by=allowed_by(entries, item["kind"], item["place"], item["view"]),
             )  # fmt: skip
             continue

@@ -37,6 +37,9 @@ class SweepRow:
     example_sql: str  # the first statement, as run
     paths: list[str]  # the request paths it was found on
     total_ms: float  # the most time its statements took in one request
+    # the installed package the place is in when the app has no line in it (no call site,
+    # no template line), e.g. "wagtail"; None: the app's own code
+    library: str | None = None
     allowed_by: str | None = None  # the perflab_allow entry that matched, if one did
 
     @property
@@ -88,15 +91,36 @@ def write_terminal(report: SweepReport, config: pytest.Config, files: list[Path]
         return
     writer = config.get_terminal_writer()
     reporter.write_sep("=", f"perflab sweep: {headline(report)}")
-    if report.findings:
-        reporter.write(_table(report, writer.fullwidth, writer.hasmarkup))
+    in_app = [row for row in report.findings if row.library is None]
+    if in_app:
+        reporter.write(_table(in_app, writer.fullwidth, writer.hasmarkup))
+    for line in library_lines(report.findings):
+        reporter.write_line(line)
     for entry in report.stale_allow:
         reporter.write_line(f"perflab_allow entry that matched nothing: {entry}", yellow=True)
     for path in files:
         reporter.write_line(f"perflab sweep written to {path}")
 
 
-def _table(report: SweepReport, width: int, color: bool) -> str:
+def library_lines(rows: list[SweepRow]) -> list[str]:
+    """Findings with no app line in them (a library's own statements: Wagtail validating a
+    page in its admin), one line per package rather than a row each: they are in the JSON
+    and HTML files, and a test they fail in ``fail`` mode names each one."""
+    per_library: dict[str, list[SweepRow]] = {}
+    for row in rows:
+        if row.library is not None:
+            per_library.setdefault(row.library, []).append(row)
+    lines = []
+    for library, found in sorted(per_library.items(), key=lambda item: -len(item[1])):
+        allowed = sum(1 for row in found if row.allowed_by)
+        lines.append(
+            f"inside {library} (no app line): {len(found)} finding{'s' * (len(found) != 1)}"
+            + (f", {allowed} allowed" if allowed else f"; allow them with '* {library}/*'")
+        )
+    return lines
+
+
+def _table(rows: list[SweepRow], width: int, color: bool) -> str:
     try:
         from rich.console import Console
         from rich.table import Table
@@ -104,7 +128,7 @@ def _table(report: SweepReport, width: int, color: bool) -> str:
         return "".join(
             f"{_kind(row)} ×{row.count} tests={len(row.tests)} {row.place} {row.view} "  # noqa: RUF001
             f"{row.hint or ''} {row.tests[0]}\n"
-            for row in report.findings
+            for row in rows
         )
     from rich.text import Text
 
@@ -113,7 +137,7 @@ def _table(report: SweepReport, width: int, color: bool) -> str:
     table.add_column("stmts", justify="right")
     table.add_column("tests", justify="right")
     table.add_column("place · view · hint · first test", overflow="fold")
-    for row in report.findings:
+    for row in rows:
         where = Text(row.place, style="bold")
         where.append(f"\nview {row.view}" + (f"\nhint {row.hint}" if row.hint else ""))
         where.append(f"\nfirst {row.tests[0]}", style="dim")
