@@ -127,3 +127,20 @@ def test_no_capture_open_means_no_record(api_client, blog):
         pass
     assert seen.requests == []
     assert seen.records == []
+
+
+def test_without_django_settings_it_says_so_in_one_line(pytester, monkeypatch):
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE")
+    pytester.makepyfile(
+        """
+        def test_budget(perf):
+            with perf.budget(queries=0):
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:django", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["E * perflab.errors.PerflabError: perflab's budgets record Django's statements, and "
+         "Django's settings are not configured: set DJANGO_SETTINGS_MODULE*"]
+    )  # fmt: skip

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from perflab.errors import PerflabError
 from perflab.probe.callsite import mark_boundary
 from perflab.probe.context import ActiveRequest, current_request
 from perflab.probe.findings import detect_findings
@@ -71,6 +72,13 @@ class Capture:
         self.t0 = 0.0
 
     def __enter__(self) -> Capture:
+        from django.conf import settings
+
+        if not settings.configured:
+            raise PerflabError(
+                "perflab's budgets record Django's statements, and Django's settings are not "
+                "configured: set DJANGO_SETTINGS_MODULE (pytest-django: --ds or its ini key)"
+            )
         probe = get_probe()  # installs the recorders when the app has not (no perflab app)
         install_handler_hooks()
         self._code = ActiveRequest(
