@@ -21,8 +21,8 @@ from perflab.probe.records import (
     SpanEvent,
     TemplateEvent,
 )
+from perflab.probe.sqltext import shorten_sql
 from perflab.probe.store import RecordingStore
-from perflab.report.sqltext import shorten_sql
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("perflab")
 TEMPLATE_LINE = "includes/card.html:5"

@@ -9,11 +9,11 @@ fails with a message a person reads.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from perflab.budgets.capture import OUTSIDE, Capture, Located
 from perflab.probe.records import QueryEvent, RequestRecord
+from perflab.probe.sqltext import shorten_sql
 
 __all__ = [
     "MAX_REQUESTS",
@@ -24,7 +24,6 @@ __all__ = [
     "describe_request",
     "describe_statement",
     "short_location",
-    "short_sql",
 ]
 
 MAX_STATEMENTS = 20  # statements listed in one message; the rest are counted
@@ -35,49 +34,6 @@ EXAMPLE_CHARS = 400  # a finding's example statement
 ELLIPSIS = "…"
 ARROW = " ← "  # between the parts of a location, innermost first
 _LIBRARY = "site-packages/"
-MIN_COLUMNS_COLLAPSED = 4  # a SELECT list of this many items or more reads "a, … (N columns)"
-
-# A quoted string or identifier, a parenthesis, a comma, a word, whitespace, any other char.
-_TOKEN = re.compile(r"""'(?:[^']|'')*'?|"(?:[^"]|"")*"?|`[^`]*`?|[(),]|\w+|\s+|.""", re.S)
-_SELECT_ENDS = frozenset({"FROM", "WHERE", "GROUP", "ORDER", "LIMIT", "UNION", "INTO"})
-
-
-def short_sql(sql: str, max_chars: int = SQL_CHARS) -> str:
-    """``sql`` on one line, a long SELECT list collapsed to its first item and a count (ORM
-    statements list every column, and they would all read ``SELECT "t"."id", "t"."a", …``),
-    then cut to ``max_chars``: FROM, JOIN and WHERE are what tell statements apart.
-
-    (``perflab.report.sqltext.shorten_sql`` does this more thoroughly, but the report sits
-    above the budgets in the import layers.)"""
-    text = " ".join(sql.split())
-    tokens = _TOKEN.findall(text)
-    if tokens and tokens[0].upper() == "SELECT":
-        text = _collapsed_select(tokens)
-    if len(text) > max_chars:
-        text = text[: max(max_chars - 1, 0)].rstrip() + ELLIPSIS
-    return text
-
-
-def _collapsed_select(tokens: list[str]) -> str:
-    depth, items, current, end = 0, [], [], len(tokens)
-    for i, token in enumerate(tokens[1:], start=1):
-        if token == "(":
-            depth += 1
-        elif token == ")":
-            depth -= 1
-        if depth == 0 and token.upper() in _SELECT_ENDS:
-            end = i
-            break
-        if depth == 0 and token == ",":
-            items.append("".join(current).strip())
-            current = []
-        else:
-            current.append(token)
-    items.append("".join(current).strip())
-    if len(items) < MIN_COLUMNS_COLLAPSED or end == len(tokens):
-        return "".join(tokens)
-    head = f"SELECT {items[0]}, {ELLIPSIS} ({len(items)} columns) "
-    return head + "".join(tokens[end:])
 
 
 def short_location(location: str | None) -> str:
@@ -110,7 +66,7 @@ def describe_statement(query: QueryEvent, number: int | None = None, indent: str
         details.append(f"on {query.alias!r}")
     details.append(short_location(query.location or query.callsite))
     return (
-        f"{indent}{prefix}{short_sql(query.fingerprint)}\n"
+        f"{indent}{prefix}{shorten_sql(query.fingerprint, SQL_CHARS)}\n"
         f"{indent}{' ' * len(prefix)}{' · '.join(details)}"
     )
 
@@ -140,7 +96,7 @@ def describe_finding(located: Located) -> str:
     ]
     if finding.hint:
         lines.append(f"      hint: {finding.hint}")
-    lines.append(f"      {short_sql(finding.example_sql, EXAMPLE_CHARS)}")
+    lines.append(f"      {shorten_sql(finding.example_sql, EXAMPLE_CHARS)}")
     return "\n".join(lines)
 
 

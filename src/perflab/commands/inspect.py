@@ -29,8 +29,8 @@ from perflab.commands.arguments import (
     utf8_text,
 )
 from perflab.errors import ExitCode, PerflabError
+from perflab.probe.sqltext import shorten_sql
 from perflab.report.location import location_of
-from perflab.report.sqltext import shorten_sql
 
 VIEWS = ("routes", "findings", "sql", "request", "requests")
 KIND_LABELS = {"n_plus_one": "N+1", "duplicate": "duplicate"}

@@ -15,11 +15,11 @@ from jinja2 import Environment, PackageLoader, PrefixLoader, select_autoescape
 from markupsafe import Markup
 
 from perflab import __version__
+from perflab.probe.sqltext import shorten_sql
 from perflab.report.data import ReportData
 from perflab.report.location import location_of
 from perflab.report.section import Section
 from perflab.report.sections import report_sections
-from perflab.report.sqltext import shorten_sql
 
 PAGE_PACKAGE = "perflab.report"  # holds templates/report.html.j2, the page around the sections
 DEFAULT_NAME = "report.html"

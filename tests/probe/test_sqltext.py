@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perflab.report.sqltext import shorten_sql
+from perflab.probe.sqltext import shorten_sql
 
 COLUMNS = ", ".join(f'"blog_post"."{name}"' for name in (
     "id", "title", "slug", "content", "author_id", "category_id", "status", "created",
