@@ -6,7 +6,8 @@ all read ``SELECT "t"."a", "t"."b", …``: six different queries on one table lo
 included, an UPDATE's SET, an INSERT's columns and values) to their first item and a count,
 and only then cuts what is still too long, at the end: FROM, JOIN, WHERE, ORDER BY stay.
 
-Used by the HTML report and by ``perflab inspect`` (the report never imports the CLI).
+Used by the HTML report, ``perflab inspect`` and the test budgets' failure messages
+(``perflab.budgets.explain``); here, below all three in the import layers.
 """
 
 from __future__ import annotations
