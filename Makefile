@@ -24,8 +24,16 @@ test: test-sqlite test-postgres test-django6
 # pytest exits 5 when it collects nothing: that fails the build too, with a clear word.
 NO_TESTS_IS_FAILURE = || { s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests" >&2; exit $$s; }
 
+# Two parts: the tests that start no processes and time nothing run on TEST_WORKERS
+# pytest-xdist workers; then, alone on the machine, those that measure latency, throughput,
+# CPU or wall-clock time (`integration`: real gunicorn and Locust runs; `serial`).
+TEST_WORKERS ?= 2
+PARALLEL = -m "not integration and not serial" -n $(TEST_WORKERS)
+SERIAL = -m "integration or serial"
+
 test-sqlite: $(STAMP)
-	$(PY) -m pytest $(NO_TESTS_IS_FAILURE)
+	$(PY) -m pytest $(PARALLEL) $(NO_TESTS_IS_FAILURE)
+	$(PY) -m pytest $(SERIAL) $(NO_TESTS_IS_FAILURE)
 
 # The API and seeding tests again, on a throwaway PostgreSQL cluster.
 test-postgres: $(STAMP)
@@ -75,7 +83,9 @@ DJANGO6_SERVED ?= tests/integration/test_serve.py tests/wagtail_site
 DJANGO6_SKIPPED ?= tests/load tests/report tests/capacity tests/test_histogram.py \
 	tests/commands/test_bad_input.py
 django6-suite: $(STAMP6)
-	$(PY6) -m pytest -p no:cacheprovider -m "not integration" \
+	$(PY6) -m pytest -p no:cacheprovider $(PARALLEL) \
+		$(addprefix --ignore=,$(DJANGO6_SKIPPED)) $(NO_TESTS_IS_FAILURE)
+	$(PY6) -m pytest -p no:cacheprovider -m "serial and not integration" \
 		$(addprefix --ignore=,$(DJANGO6_SKIPPED)) $(NO_TESTS_IS_FAILURE)
 	$(PY6) -m pytest -p no:cacheprovider $(DJANGO6_SERVED) $(NO_TESTS_IS_FAILURE)
 

@@ -19,6 +19,10 @@ from perflab.load.arrival import (
     parse_arrival_rate,
 )
 
+# Real users paced by the model, checked against the wall clock to the millisecond: these run
+# alone (the serial part of `make test`), never beside other tests competing for the 2 cores.
+ON_TIME = pytest.mark.serial
+
 CONSTANT = ArrivalRate(50, 50)
 RAMP_UP = ArrivalRate(10, 200, 300)
 RAMP_DOWN = ArrivalRate(200, 10, 60)
@@ -244,6 +248,7 @@ def test_wrapped_classes_keep_their_identity_for_locust():
     assert original.wait_time(None) == 5  # the locustfile's class is left alone
 
 
+@ON_TIME
 def test_fast_server_tasks_start_on_schedule():
     model = OpenModel(ArrivalRate(100, 100), max_in_flight=4, late_after_ms=50)
     run = Run(model, service_s=0.001, users=4)
@@ -283,6 +288,7 @@ def expected_lateness(rate: ArrivalRate, users: int, service_s: float, until: fl
     return lateness
 
 
+@ON_TIME
 def test_a_stalled_server_makes_starts_late_and_the_lateness_is_handed_over():
     """100/s against a server needing 0.3 s per task, with only 3 in flight: a backlog builds."""
     rate = ArrivalRate(100, 100)
@@ -315,6 +321,7 @@ def test_a_stalled_server_makes_starts_late_and_the_lateness_is_handed_over():
     assert model.in_flight == 0
 
 
+@ON_TIME
 def test_stop_releases_waiting_users_at_once():
     model = OpenModel(ArrivalRate(1, 1), max_in_flight=5)  # the next arrival is a second away
     run = Run(model, service_s=0, users=5)
@@ -329,6 +336,7 @@ def test_stop_releases_waiting_users_at_once():
     assert model.dropped() == 0
 
 
+@ON_TIME
 def test_stop_releases_users_that_were_never_started():
     model = OpenModel(CONSTANT, max_in_flight=2)
     run = Run(model, service_s=0, users=2)
@@ -339,6 +347,7 @@ def test_stop_releases_users_that_were_never_started():
     assert model.due_by() == 0
 
 
+@ON_TIME
 def test_no_more_than_max_in_flight_run_even_with_more_users():
     model = OpenModel(ArrivalRate(200, 200), max_in_flight=2)
     run = Run(model, service_s=0.05, users=6)

@@ -25,6 +25,10 @@ from perflab.load.target import this_machines_addresses
 from perflab.server import free_port
 from tests.unprivileged import as_nobody
 
+# CPU shares of real processes and samples counted in wall-clock windows: the module runs alone
+# (the serial part of `make test`), where a busy neighbour cannot take the burner's core.
+pytestmark = pytest.mark.serial
+
 SERVER_FIELDS = ("server_cpu_percent", "server_rss_mb", "server_processes")
 BURN = [sys.executable, "-c", "while True: pass"]
 

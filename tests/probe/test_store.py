@@ -106,6 +106,7 @@ def test_a_locked_store_delays_writes_but_loses_nothing(tmp_path):
     writer.close()
 
 
+@pytest.mark.serial  # a wall-clock bound and fixed waits for the writer thread
 def test_an_unwritable_store_drops_and_counts_without_blocking(tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x")
@@ -146,6 +147,7 @@ def test_writers_in_several_threads_share_one_store(tmp_path):
     assert store.routes()[0]["count"] == 300
 
 
+@pytest.mark.serial  # a wall-clock bound and fixed waits for the writer thread
 def test_the_writer_applies_retention_as_it_writes(tmp_path):
     settings = settings_for(tmp_path, MAX_REQUESTS=50, RETENTION_INTERVAL_S=0)
     writer = BackgroundWriter(RecordingStore.at_path(tmp_path / "s.sqlite3"), settings)
