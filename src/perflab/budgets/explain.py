@@ -79,9 +79,7 @@ def describe_request(record: RequestRecord, queries: list[QueryEvent] | None = N
     counted = f"{_plural(len(queries), 'statement')}, {ms(sum(q.duration_ms for q in queries))}"
     if record.view == OUTSIDE:
         return f"test code (outside any request): {counted}"
-    where = f"/{record.route}" if record.route else record.path
-    view = f" → {record.view}" if record.view else ""
-    return f"{record.method} {where}{view}: {record.status}, {counted}"
+    return f"{_request_name(record)}: {record.status}, {counted}"
 
 
 def describe_finding(located: Located) -> str:
@@ -113,6 +111,8 @@ def describe_findings(findings: Iterable[Located], title: str) -> str:
 
 
 def _request_name(record: RequestRecord) -> str:
+    """``GET /api/posts/ → app.views.PostList``: the route pattern when Django resolved one,
+    else the path; the view when there is one."""
     if record.view == OUTSIDE:
         return "the test code, outside any request"
     where = f"/{record.route}" if record.route else record.path
