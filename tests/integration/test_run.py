@@ -37,10 +37,18 @@ class LatencyServerProcess:
         self.url = f"http://127.0.0.1:{int(line.split()[-1])}"
 
     def served(self) -> int:
+        """Requests served so far, once none is in flight: a request the previous test's run
+        cut at its end (Locust's default --stop-timeout 0) is still in its delay, up to
+        300 ms, and would be counted in the next test's window."""
         import urllib.request
 
-        with urllib.request.urlopen(self.url + "/_stats") as reply:
-            return json.load(reply)["served"]
+        deadline = time.monotonic() + 5
+        while True:
+            with urllib.request.urlopen(self.url + "/_stats") as reply:
+                stats = json.load(reply)
+            if stats["in_flight"] == 0 or time.monotonic() > deadline:
+                return stats["served"]
+            time.sleep(0.05)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -75,6 +75,7 @@ class LatencyServer(ThreadingHTTPServer):
         self.started = time.monotonic()
         self.lock = threading.Lock()
         self.served = 0
+        self.in_flight = 0  # load requests received and not yet answered (or abandoned)
 
     @property
     def port(self) -> int:
@@ -103,15 +104,22 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
     def do_GET(self) -> None:
+        server = self.server
         if self.path.startswith((API_PATH, "/_")):  # not load: the runner's route lookup, stats
-            body = json.dumps({"served": self.server.served}).encode()
+            body = json.dumps({"served": server.served, "in_flight": server.in_flight}).encode()
             self._reply(200 if self.path == "/_stats" else 404, body)
             return
-        self.server.delay()
-        if not self.server.service_s:  # (counted under the service lock otherwise)
-            with self.server.lock:
-                self.server.served += 1
-        self._reply(200, BODY)
+        with server.lock:
+            server.in_flight += 1
+        try:
+            server.delay()
+            if not server.service_s:  # (counted under the service lock otherwise)
+                with server.lock:
+                    server.served += 1
+            self._reply(200, BODY)
+        finally:
+            with server.lock:
+                server.in_flight -= 1
 
     def _reply(self, status: int, body: bytes) -> None:
         self.send_response(status)
