@@ -13,13 +13,12 @@ from dataclasses import dataclass
 
 from perflab.budgets.capture import (
     TEST_NPLUSONE_THRESHOLD,
-    TRANSACTION_CONTROL,
     Capture,
     Located,
+    is_transaction_control,
 )
 from perflab.budgets.explain import describe_capture, describe_findings
 from perflab.probe.findings import detect_findings
-from perflab.probe.fingerprint import statement_kind
 from perflab.probe.records import QueryEvent
 
 __all__ = ["LIMITS", "Budget", "BudgetExceeded"]
@@ -120,9 +119,7 @@ class Budget:
 
     def _kept(self, queries: list[QueryEvent]) -> list[QueryEvent]:
         return [
-            q
-            for q in queries
-            if self.using in (None, q.alias) and statement_kind(q.sql) not in TRANSACTION_CONTROL
+            q for q in queries if self.using in (None, q.alias) and not is_transaction_control(q)
         ]
 
     def check(self, capture: Capture) -> list[str]:

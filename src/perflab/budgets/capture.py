@@ -179,12 +179,17 @@ def _first(pair: tuple) -> float:
     return pair[0]
 
 
+def is_transaction_control(query: QueryEvent) -> bool:
+    """``BEGIN``, ``SAVEPOINT``, ``RELEASE``…: never counted by a budget nor snapshotted."""
+    return statement_kind(query.sql) in TRANSACTION_CONTROL
+
+
 def _is_control(event: object) -> bool:
-    return isinstance(event, QueryEvent) and statement_kind(event.sql) in TRANSACTION_CONTROL
+    return isinstance(event, QueryEvent) and is_transaction_control(event)
 
 
 def _counted(queries: list[QueryEvent]) -> list[QueryEvent]:
-    return [q for q in queries if statement_kind(q.sql) not in TRANSACTION_CONTROL]
+    return [q for q in queries if not is_transaction_control(q)]
 
 
 def _finished(active: ActiveRequest, route: str, view: str, status: int) -> RequestRecord:

@@ -25,9 +25,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from perflab.budgets.capture import TRANSACTION_CONTROL, Capture
+from perflab.budgets.capture import Capture, is_transaction_control
 from perflab.errors import PerflabError
-from perflab.probe.fingerprint import statement_kind
 from perflab.probe.records import CacheEvent, QueryEvent, RequestRecord
 
 try:  # POSIX: writers of one snapshot file (pytest-xdist workers) take turns
@@ -179,7 +178,7 @@ def statement_text(fingerprint: str) -> str:
 
 
 def _listed(record: RequestRecord) -> list[QueryEvent | CacheEvent]:
-    queries = [q for q in record.queries if statement_kind(q.sql) not in TRANSACTION_CONTROL]
+    queries = [q for q in record.queries if not is_transaction_control(q)]
     return [*queries, *record.cache]
 
 
