@@ -41,6 +41,19 @@ def test_a_worker_measures_and_a_master_adds_it_up():
     assert worker.stats.endpoints() == []  # sent once, then forgotten
 
 
+def test_a_workers_task_errors_reach_its_master():
+    config = RunConfig(locustfile=Path("lf.py"), host="http://127.0.0.1:1")
+    worker = run_for(RunConfig(**{**vars(config), "role": "worker"}), Console(quiet=True))
+    master = run_for(RunConfig(**{**vars(config), "role": "master"}), Console(quiet=True))
+    for _ in range(3):
+        worker._on_user_error(None, KeyError("account"), None)
+    master.add_measured("worker-1", worker.measured())
+    worker._on_user_error(None, KeyError("account"), None)
+    master.add_measured("worker-1", worker.measured())
+    assert master.user_errors == {"KeyError: 'account'": 4}  # each counted once
+    assert worker.user_errors == {}
+
+
 def test_a_worker_runs_the_share_of_the_schedule_its_master_gave_it():
     rate = ArrivalRate.parse("10:50:30s")
     model = open_model_of(open_model_share(rate, 40, 1, 3))

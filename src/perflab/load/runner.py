@@ -289,9 +289,11 @@ class LoadRun:
             self.samples.add_many(unfolded)
 
     def _on_user_error(self, user_instance, exception, tb, **_kwargs) -> None:
-        key = _error_text(exception)
+        self._count_user_error(_error_text(exception))
+
+    def _count_user_error(self, key: str, count: int = 1) -> None:
         if key in self.user_errors or len(self.user_errors) < 50:
-            self.user_errors[key] = self.user_errors.get(key, 0) + 1
+            self.user_errors[key] = self.user_errors.get(key, 0) + count
 
     # -- between processes ---------------------------------------------------------------
     def measured(self) -> dict[str, Any]:
@@ -301,10 +303,12 @@ class LoadRun:
         self.fold()
         self.stats.set_gauge("in_flight", self.tracker.in_flight, now)
         model = self.open_model
+        user_errors, self.user_errors = self.user_errors, {}
         return {
             "stats": self.stats.drain(),
             "samples": self.samples.drain(),
             "open": model.snapshot() if model is not None else None,  # its own clock
+            "user_errors": user_errors,  # the exceptions its tasks raised
         }
 
     def add_measured(self, source: str, measured: dict[str, Any]) -> dict | None:
@@ -312,6 +316,8 @@ class LoadRun:
         model snapshot (None in the closed model)."""
         self.stats.merge(measured["stats"], source=source)
         self.samples.merge(measured["samples"])
+        for key, count in measured.get("user_errors", {}).items():
+            self._count_user_error(key, count)
         return measured.get("open")
 
 
