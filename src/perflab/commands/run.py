@@ -107,9 +107,9 @@ def config_from(parsed):
         raise PerflabError(f"{what} runs headless: add --headless (the web UI starts users)")
     if web:
         _check_web_address(options)
-    host = None  # a worker without -H takes its master's (Locust sends it with each spawn)
-    if role != "worker" or _has_host(options, scenario):
-        host = check_target(_host(options, scenario))
+    # A worker checks no host: Locust's spawn message sets the master's on every worker,
+    # over its own -H and its user classes' host (which may be an address it cannot reach).
+    host = None if role == "worker" else check_target(_host(options, scenario))
     _check_master_address(options, role, workers)
     out = Path(options.perflab_out) if options.perflab_out else None
     if out is None and role != "worker" and not web:
@@ -143,12 +143,6 @@ def _processes(processes: int | None) -> int:
     if not 1 <= processes <= 256:
         raise PerflabError(f"--processes must be -1 or from 1 to 256, got {processes}")
     return processes
-
-
-def _has_host(options, scenario) -> bool:
-    return options.host is not None or any(
-        getattr(cls, "host", None) for cls in scenario.user_classes
-    )
 
 
 def _host(options, scenario) -> str:

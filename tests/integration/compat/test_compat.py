@@ -869,6 +869,23 @@ def test_host_on_the_user_class(target, tmp_path):
     compare_runs(locust, perflab, names={("GET", "/from-the-class")}).assert_none()
 
 
+@pytest.mark.parametrize("distribution", ["master", "processes"])
+def test_workers_load_the_masters_host_not_their_user_classes(target, tmp_path, distribution):
+    """The User class names a host nothing answers on (Locust's examples name the web UI's
+    127.0.0.1:8089); -H on the master is where every worker sends its load (Locust's spawn
+    message carries it). Workers are started without -H, as the README says."""
+    case = Case(
+        ("-f", locustfile("class_host_elsewhere.py"), "-H", "{target}", "-u", "4", "-r", "10",
+         "-t", "2s"),
+        env={"CLASS_HOST": f"http://127.0.0.1:{free_port()}"},
+        workers=2,
+        distribution=distribution,
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("GET", "/overridden/by-the-master")}
+    compare_runs(locust, perflab, names=names).assert_none()
+
+
 def test_several_locustfiles(target, tmp_path):
     """`-f a.py,b.py`: the user classes of both files (one user of each)."""
     files = f"{locustfile('markov_tasks.py')},{locustfile('sibling_imports.py')}"
