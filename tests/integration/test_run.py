@@ -259,6 +259,38 @@ def test_a_shape_that_raises_fails_the_run_in_one_line(profiled_server, tmp_path
     assert results["duration_s"] < 5
 
 
+def test_the_locustfiles_warnings_and_errors_reach_the_terminal(profiled_server, tmp_path):
+    """As under ``locust``: a locustfile's own error line, and a task's traceback (once per
+    error; the run's end counts them, and locust.log keeps every one)."""
+    locustfile = tmp_path / "gate.py"
+    locustfile.write_text(
+        "import logging\n"
+        "from locust import HttpUser, constant, events, task\n\n\n"
+        "@events.quitting.add_listener\n"
+        "def gate(environment, **kwargs):\n"
+        "    logging.error('quality gate: too many failures')\n"
+        "    logging.info('an info line stays in the log')\n"
+        "    environment.process_exit_code = 1\n\n\n"
+        "class Failing(HttpUser):\n"
+        "    wait_time = constant(0.2)\n\n"
+        "    @task\n"
+        "    def fail(self):\n"
+        "        self.client.get('/')\n"
+        "        raise ValueError('no account left')\n"
+    )
+    result = perflab_run("-f", str(locustfile), "--host", profiled_server.url, "-t", "2s",
+                         "-u", "2", "-r", "2", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.count("ValueError: no account left") == 1, result.stderr
+    assert 'gate.py", line 18, in fail' in result.stderr  # where in the locustfile
+    assert "ERROR root: quality gate: too many failures" in result.stderr
+    assert "an info line" not in result.stderr
+    log = (tmp_path / "out" / "locust.log").read_text()
+    assert log.count("ValueError: no account left") > 1 and "an info line" in log
+    errors = results_of(tmp_path / "out")["user_errors"]
+    assert errors[0]["message"] == "ValueError: no account left" and errors[0]["count"] > 1
+
+
 def test_preset_shape_steps_the_users(profiled_server, tmp_path):
     out = tmp_path / "run"
     result = perflab_run(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from argparse import Namespace
 from dataclasses import asdict, dataclass, field
@@ -207,6 +208,13 @@ class LoadRun:
         elif logfile:
             paths.append(Path(logfile))
         _log_to(paths, level, keep=self.config.web)
+        if not self.config.web:
+            # A worker prints every line, as `locust --worker` does (a local worker's output
+            # is its worker-N.log); a leading run its warnings and errors, above the live view.
+            terminal = logging.getLevelName(level)
+            if self.config.role != "worker":
+                terminal = max(terminal, logging.WARNING)
+            _log_to_terminal(terminal)
 
     def _apply_user_options(self) -> None:
         """Locust's --config-users and --equal-weights, as ``locust`` applies them."""
@@ -339,6 +347,34 @@ def redacted(url: str | None) -> str | None:
     from perflab.probe.masking import redact_url
 
     return redact_url(url)
+
+
+class _TerminalLog(logging.Handler):
+    """Writes to ``sys.stderr`` as it is at each line: under the live view, which redirects
+    it, a line prints above the table instead of through it. A task's exception is printed
+    with its traceback the first time only: the end of the run counts them ("task error
+    x159"), and the run directory's log keeps every one."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self._task_errors_seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "locust.user.task":
+            message = record.getMessage()
+            if message in self._task_errors_seen or len(self._task_errors_seen) >= 50:
+                return
+            self._task_errors_seen.add(message)
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def _log_to_terminal(level: int) -> None:
+    handler = _TerminalLog(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
 
 
 def _log_to(paths: list[Path], level: str, keep: bool = False) -> None:
