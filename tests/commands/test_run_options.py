@@ -103,3 +103,15 @@ def test_a_bad_log_level_and_a_taken_web_port_are_one_line(tmp_path, target):  #
     assert web.stderr.strip().splitlines() == [
         f"perflab: error: --web-host/--web-port: port {port} on 127.0.0.1 is already in use"
     ]
+
+
+def test_an_http_user_without_a_host_is_one_line(tmp_path):
+    """HttpUser and FastHttpUser need a host (Locust fails each user at spawn without one):
+    one line before anything starts. A plain User needs none (tests/integration/compat)."""
+    (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
+    result = perflab_run("--headless", "-t", "1s", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "perflab: error: no host to load: give -H/--host (or LOCUST_HOST, or host in "
+        "locust.conf), or set host on the User class"
+    ]

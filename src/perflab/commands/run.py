@@ -109,7 +109,9 @@ def config_from(parsed):
         _check_web_address(options)
     # A worker checks no host: Locust's spawn message sets the master's on every worker,
     # over its own -H and its user classes' host (which may be an address it cannot reach).
-    host = None if role == "worker" else check_target(_host(options, scenario))
+    host = None if role == "worker" else _host(options, scenario)
+    if host is not None:
+        host = check_target(host)
     _check_master_address(options, role, workers)
     out = Path(options.perflab_out) if options.perflab_out else None
     if out is None and role != "worker" and not web:
@@ -145,14 +147,20 @@ def _processes(processes: int | None) -> int:
     return processes
 
 
-def _host(options, scenario) -> str:
-    """-H/--host, or the ``host`` the user classes declare, as Locust falls back to it."""
+def _host(options, scenario) -> str | None:
+    """-H/--host, or the ``host`` the user classes declare, as Locust falls back to it; None
+    when no user class makes HTTP requests of its own (a plain ``User``: Locust runs it
+    without a host, and so does perflab, with no target to group by or watch)."""
+    from locust import FastHttpUser, HttpUser
+
     if options.host is not None:  # given, even empty: check_target says what is wrong
         return options.host
     hosts = sorted({cls.host for cls in scenario.user_classes if getattr(cls, "host", None)})
     if len(hosts) == 1:
         return hosts[0]
     if not hosts:
+        if not any(issubclass(cls, (HttpUser, FastHttpUser)) for cls in scenario.user_classes):
+            return None
         raise PerflabError(
             "no host to load: give -H/--host (or LOCUST_HOST, or host in locust.conf), or set "
             "host on the User class"

@@ -57,7 +57,7 @@ class LocalWorkers:
 
     @classmethod
     def start(
-        cls, count: int, master_port: int, locustfile: Path, host: str,
+        cls, count: int, master_port: int, locustfile: Path, host: str | None,
         user_classes: tuple[str, ...], log_dir: Path | None,
     ) -> LocalWorkers:  # fmt: skip
         processes = []
@@ -68,7 +68,7 @@ class LocalWorkers:
             command = [
                 sys.executable, "-m", "perflab", "run", "--worker", "--headless", "--quiet",
                 "--master-host", "127.0.0.1", "--master-port", str(master_port),
-                "-f", str(locustfile), "--host", host, *user_classes,
+                "-f", str(locustfile), *(["--host", host] if host else []), *user_classes,
             ]  # fmt: skip
             log_path = log_dir / f"worker-{index}.log" if log_dir else os.devnull
             with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor

@@ -290,13 +290,16 @@ class LeadingRun(LoadRun):
         from rich.markup import escape
 
         config = self.config
-        parts = urlsplit(config.host)
-        self.monitor = ResourceMonitor.for_target(
-            parts.hostname,
-            parts.port or (443 if parts.scheme == "https" else 80),
-            config.server_pid,
-            config.database_url,
-        )
+        if config.host is None:  # users that make no HTTP request of their own: no server
+            self.monitor = ResourceMonitor(None, config.database_url)
+        else:
+            parts = urlsplit(config.host)
+            self.monitor = ResourceMonitor.for_target(
+                parts.hostname,
+                parts.port or (443 if parts.scheme == "https" else 80),
+                config.server_pid,
+                config.database_url,
+            )
         for warning in self.monitor.warnings:  # no server found: say so now, not in the JSON only
             self.console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         self._monitor_done = False

@@ -361,6 +361,7 @@ def compare_perflab_statistics(differences: Differences, names: set[tuple[str, s
     endpoints = {(endpoint["method"], endpoint["name"]) for endpoint in results["endpoints"]}
     differences.same("results.json endpoints vs Locust's names", sorted(names), sorted(endpoints))
     host = reports.html_template_args(differences.locust.html_file)["host"]
+    host = None if host == "None" else host  # no host: Locust's report writes str(None)
     differences.same("results.json environment.target vs Locust's host", host,
                      results["environment"]["target"])  # fmt: skip
     if not perflab.html_file.is_file() or not Path(f"{perflab.csv_prefix}_stats.csv").is_file():
@@ -867,6 +868,19 @@ def test_host_on_the_user_class(target, tmp_path):
     )  # fmt: skip
     locust, perflab = run_side_by_side(case, target, tmp_path)
     compare_runs(locust, perflab, names={("GET", "/from-the-class")}).assert_none()
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["local", "processes"])
+def test_users_that_need_no_host(target, tmp_path, workers):
+    """Plain ``User`` classes that report their own requests run without -H, as in Locust."""
+    case = Case(
+        ("-f", locustfile("no_host_needed.py"), *SHORT_RUN),
+        workers=workers,
+        distribution="processes",
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("compute", "sum-of-range")}
+    compare_runs(locust, perflab, names=names).assert_none()
 
 
 @pytest.mark.parametrize("distribution", ["master", "processes"])
