@@ -36,7 +36,7 @@ def main(argv: list[str], console: Console) -> int:
     from perflab.commands.run_options import parse_run_arguments
 
     parsed = parse_run_arguments(argv)
-    for note in parsed.notes:
+    for note in [*parsed.notes, *_run_time_note(parsed.options, parsed.scenario)]:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if parsed.options.list_commands:  # Locust's --list
         console.print("Available Users:")
@@ -46,6 +46,22 @@ def main(argv: list[str], console: Console) -> int:
     if parsed.options.show_task_ratio or parsed.options.show_task_ratio_json:
         return _task_ratio(parsed)
     return run(parsed, console)
+
+
+def _run_time_note(options: argparse.Namespace, scenario) -> list[str]:
+    """-t with the locustfile's LoadTestShape: ``locust`` ignores -t (it warns, and the shape
+    alone ends the run); perflab ends the run at -t if the shape has not ended it first."""
+    if not (options.run_time and scenario.shapes) or options.worker:
+        return []
+    if options.perflab_shape or options.perflab_arrival_rate:
+        return []  # the locustfile's shape is not used
+    shape = scenario.shapes[0]
+    if shape.use_common_options:  # the shape reads -t itself, as under locust
+        return []
+    return [
+        f"-t {options.run_time}s ends the run if the locustfile's {type(shape).__name__} has "
+        "not ended it by then (locust ignores -t with a LoadTestShape)"
+    ]
 
 
 def _task_ratio(parsed) -> int:

@@ -849,6 +849,23 @@ def test_load_shape_ends_the_run(target, tmp_path):
     differences.assert_none()
 
 
+def test_run_time_with_the_locustfiles_shape(target, tmp_path):
+    """The documented difference (README "Where perflab differs"): with the locustfile's
+    LoadTestShape, `locust` ignores -t (a warning) and the shape ends the run; `perflab run`
+    ends it at -t, said in one line. Same requests, same exit code."""
+    case = Case(
+        ("-f", locustfile("shape_longer_than_run_time.py"), "-H", "{target}", "-t", "2s"),
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    differences = compare_runs(locust, perflab, names={("GET", "/staged")})
+    assert "The following option(s) will be ignored: --run-time" in locust.output
+    assert locust.elapsed_s >= 5.5, locust.describe()  # the shape's 6 s
+    differences.check(perflab.elapsed_s < 5, f"perflab run took {perflab.elapsed_s:.1f} s")
+    note = "-t 2s ends the run if the locustfile's SixSeconds has not ended it by then"
+    differences.check(note in perflab.output, f"no note {note!r}")
+    differences.assert_none()
+
+
 def test_stop_timeout_lets_users_finish_their_task(target, tmp_path):
     """-t 2s stops users 2 s into a 2.5 s task; --stop-timeout 5 lets them finish it (Locust's
     default 0 cuts it short: /checkout/end would never be requested)."""
@@ -868,6 +885,30 @@ def test_host_on_the_user_class(target, tmp_path):
     )  # fmt: skip
     locust, perflab = run_side_by_side(case, target, tmp_path)
     compare_runs(locust, perflab, names={("GET", "/from-the-class")}).assert_none()
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["local", "processes"])
+def test_what_users_print(target, tmp_path, workers):
+    """A local run prints on the terminal under both. With --processes, the documented
+    difference (README "Where perflab differs"): each perflab worker's output is the run
+    directory's worker-N.log, where `locust`'s forked workers share its terminal."""
+    case = Case(
+        ("-f", locustfile("printing_users.py"), "-H", "{target}", *SHORT_RUN),
+        workers=workers,
+        distribution="processes",
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    differences = compare_runs(locust, perflab, names={("GET", "/printed")})
+    line = "a printing user started"
+    assert locust.output.count(line) == 2, locust.describe()
+    if workers:
+        logs = sorted((perflab.cwd / RUN_DIR).glob("worker-*.log"))
+        printed = sum(log.read_text().count(line) for log in logs)
+        differences.same("prints in the run directory's worker-N.log", 2, printed)
+        differences.same("prints on perflab run's terminal", 0, perflab.output.count(line))
+    else:
+        differences.same("prints on the terminal", 2, perflab.output.count(line))
+    differences.assert_none()
 
 
 @pytest.mark.parametrize("workers", [0, 2], ids=["local", "processes"])
