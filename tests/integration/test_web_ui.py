@@ -130,6 +130,14 @@ def by_endpoint(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     return {f"{row['Method']} {row['Name']}".strip(): row for row in rows}
 
 
+def ok_requests(web_ui: LocustWebUI) -> int:
+    """Requests made so far in the test running now, as Locust counts them (its CSV, which
+    Locust does not memoize as it does ``/stats/requests``)."""
+    with urllib.request.urlopen(web_ui.url + "/stats/requests/csv", timeout=5) as answer:
+        last = answer.read().decode().strip().splitlines()[-1]  # the Aggregated row
+    return int(last.split(",")[2])
+
+
 def shot(page, path: Path) -> None:
     page.screenshot(path=path, full_page=True)
     print(f"screenshot: {path}")
@@ -170,6 +178,12 @@ def test_a_test_started_in_the_browser_is_measured_in_perflabs_tab(web_ui, brows
         10, "5 users after the edit",
     )  # fmt: skip
 
+    # the session's tests: this one, live, with the edit's users
+    page.get_by_role("tab", name="perflab tests").click()
+    wait_for(
+        lambda: [r["Status"] for r in table(page)] == ["running, 5 users"], 10, "test 1 live"
+    )  # fmt: skip
+
     page.get_by_role("tab", name="perflab findings").click()
     finding = wait_for(
         lambda: next((r for r in table(page) if r.get("Finding") == "N+1"), None),
@@ -179,23 +193,28 @@ def test_a_test_started_in_the_browser_is_measured_in_perflabs_tab(web_ui, brows
     assert finding["Hint"]
     shot(page, tmp_path / "perflab-findings.png")
 
+    page.get_by_role("tab", name="perflab tests").click()
     page.get_by_role("button", name="Stop").click()
-    run_dir = wait_for(lambda: next(web_ui.out.glob("test-*/report.html"), None), 30, "report")
-    run_dir = run_dir.parent
-    assert (run_dir / "results.json").is_file()
+    # the tests tab lists the stopped test with its report, without a reload: the UI's last
+    # poll of the test (Locust's answer saying "stopped") waits for perflab to write its files
+    first = wait_for(
+        lambda: (rows := table(page)) and rows[0]["Status"] == "completed" and rows[0],
+        30, "test 1 completed in the tests tab",
+    )  # fmt: skip
+    run_dir = web_ui.out / "test-01"
+    assert (run_dir / "results.json").is_file() and (run_dir / "report.html").is_file()
+    assert first["Test"] == "1" and first["Directory"] == str(run_dir)
+    assert first["Report (links: Download Data)"] == "/perflab/tests/1/report"
+    assert first["Users"] == "5"  # the most it had: the edit's
+    results = json.loads((run_dir / "results.json").read_text())
+    assert int(first["Requests"]) == results["totals"]["requests"]
+    assert float(first["p95 (ms)"]) == results["totals"]["latency"]["p95"]
+    shot(page, tmp_path / "perflab-tests.png")
 
     # the stopped run's figures in the tab are what its results say
     page.reload()
-    page.get_by_role("tab", name="perflab run").click()
-    run = wait_for(lambda: {r["Run"]: r[""] for r in table(page) if "Run" in r}, 10, "run rows")
-    assert run["run directory"] == str(run_dir)
-    assert run["results"] == str(run_dir / "results.json")
-    assert run["report"].startswith(str(run_dir / "report.html"))
-    assert run["test"].startswith("stopped")
-    shot(page, tmp_path / "perflab-run.png")
     page.get_by_role("tab", name="perflab", exact=True).click()
     rows = wait_for(lambda: by_endpoint(table(page)), 10, "the tab after the stop")
-    results = json.loads((run_dir / "results.json").read_text())
     for endpoint in results["endpoints"]:
         row = rows[f"{endpoint['method']} {endpoint['name']}"]
         assert int(row["Requests"]) == endpoint["requests"]
@@ -211,12 +230,37 @@ def test_a_test_started_in_the_browser_is_measured_in_perflabs_tab(web_ui, brows
     assert registered["status"] == "completed"
     assert registered["requests"] == results["totals"]["requests"]
 
-    # the report, opened from Locust's Download Data tab
+    # a second test, started and stopped from the browser: listed under the first
+    page.get_by_role("button", name="New").click()
+    page.fill("input[name=userCount]", "2")
+    page.fill("input[name=spawnRate]", "2")
+    page.click("form button[type=submit]")
+    page.get_by_role("tab", name="perflab tests").click()
+    # Locust clears its figures before test_start, which makes test-02's directory
+    wait_for(lambda: (web_ui.out / "test-02").is_dir(), 10, "test 2 started")
+    wait_for(lambda: ok_requests(web_ui) > 0, 10, "test 2's first requests")
+    page.get_by_role("button", name="Stop").click()
+    second = wait_for(
+        lambda: len(rows := table(page)) == 2 and rows[1]["Status"] == "completed" and rows[1],
+        30, "test 2 completed in the tests tab",
+    )  # fmt: skip
+    assert second["Directory"] == str(web_ui.out / "test-02")
+    assert table(page)[0] == first  # the first test's row as it was
+
+    # each report, opened from the tests page Locust's Download Data tab links to
     page.get_by_role("tab", name="Download Data").click()
-    page.get_by_role("link", name="perflab report of the test (once stopped)").click()
+    page.get_by_role("link", name="perflab: every test of this session, its report").click()
     page.wait_for_load_state()
-    assert page.url == web_ui.url + "/perflab/report"
-    assert "perflab" in page.title()
+    assert page.url == web_ui.url + "/perflab/tests"
+    shot(page, tmp_path / "perflab-tests-page.png")
+    for number in (1, 2):
+        page.get_by_role("link", name=f"test-0{number} report").click()
+        page.wait_for_load_state()
+        assert page.url == f"{web_ui.url}/perflab/tests/{number}/report"
+        assert "perflab" in page.title()
+        served = page.request.get(page.url).body()
+        assert served == (web_ui.out / f"test-0{number}" / "report.html").read_bytes()
+        page.go_back()
     shot(page, tmp_path / "perflab-report.png")
 
 

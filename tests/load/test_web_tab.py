@@ -1,8 +1,9 @@
 """perflab's tabs on a real Locust web UI (``Environment.create_web_ui``, served by Flask's test
 client instead of a socket): the tabs in the page's template arguments, their rows in Locust's
-``/stats/requests``, the report route, ``--web-login`` and ``--web-base-path``. Client figures
-come from a real ``LoadStats``, server figures from a real ``RecordingStore`` filled with the
-probe's own records. The browser test is tests/integration/test_web_ui.py."""
+``/stats/requests``, the session's tests (``perflab.load.web_tests``) with their page and
+reports, ``--web-login`` and ``--web-base-path``. Client figures come from a real
+``LoadStats``, server figures from a real ``RecordingStore`` filled with the probe's own records.
+The browser test is tests/integration/test_web_ui.py."""
 
 from __future__ import annotations
 
@@ -10,23 +11,26 @@ import json
 import re
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 from locust import HttpUser, constant, task
 from locust.env import Environment
 
-from perflab.load.results import RESULTS
+from perflab.load.results import RESULTS, RunResults
+from perflab.load.runner import RunOutcome
+from perflab.load.slo import evaluate, parse_slo
 from perflab.load.stats import LoadStats
 from perflab.load.web_tab import (
     ENDPOINTS_TAB,
     FINDINGS_TAB,
     NO_STORE,
-    REPORT,
-    RUN_TAB,
+    TESTS_TAB,
     PerflabTab,
     TabFigures,
     tab_figures,
 )
+from perflab.load.web_tests import REPORT, WebTest
 from perflab.probe.records import Finding, QueryEvent, RequestRecord
 from perflab.probe.store import RecordingStore
 
@@ -138,13 +142,13 @@ def test_the_tabs_are_in_locusts_page_and_their_rows_in_its_stats_answer(tmp_pat
 
     page = client.get("/").get_data(as_text=True)
     args = json.loads(re.search(r"window\.templateArgs = (.*)", page).group(1))
-    assert [t["key"] for t in args["extended_tabs"]] == [ENDPOINTS_TAB, FINDINGS_TAB, RUN_TAB]
+    assert [t["key"] for t in args["extended_tabs"]] == [ENDPOINTS_TAB, FINDINGS_TAB, TESTS_TAB]
     # each tab has its table, whose columns are keys of the rows sent
-    assert {t["key"] for t in args["extended_tables"]} == {ENDPOINTS_TAB, FINDINGS_TAB, RUN_TAB}
-    assert {
-        "href": "./perflab/report",
-        "title": "perflab report of the test (once stopped)",
-    } in args["extended_csv_files"]
+    assert {t["key"] for t in args["extended_tables"]} == {ENDPOINTS_TAB, FINDINGS_TAB, TESTS_TAB}
+    assert args["extended_csv_files"] == [
+        {"href": "./perflab/tests", "title": "perflab: every test of this session, its report"},
+        {"href": "./perflab/report", "title": "perflab report of the test (once stopped)"},
+    ]
 
     answer = client.get("/stats/requests").get_json()
     assert answer["state"] == "ready" and "stats" in answer  # Locust's own answer is all there
@@ -158,10 +162,6 @@ def test_the_tabs_are_in_locusts_page_and_their_rows_in_its_stats_answer(tmp_pat
     assert rows[("", "Aggregated")]["requests"] == 7
     assert not any("server_p50" in row for row in rows.values())  # no store, no server column
     assert tables[FINDINGS_TAB] == [{"finding": NO_STORE}]
-    run = {row["item"]: row["value"] for row in tables[RUN_TAB]}
-    assert run["run directory"] == str(tmp_path)
-    assert run["results"] == run["report"] == "written at the end"
-    assert run["server figures"] == NO_STORE
     columns = {t["key"]: {c["key"] for c in t["structure"]} for t in args["extended_tables"]}
     for key, data in tables.items():
         assert all(set(row) <= columns[key] for row in data), key
@@ -189,9 +189,8 @@ def test_before_any_run_the_tabs_say_so():
     tables = extended_stats(ui.app.test_client())
     assert tables[ENDPOINTS_TAB] == []
     assert tables[FINDINGS_TAB] == [{"finding": "no test started yet"}]
-    assert tables[RUN_TAB] == [
-        {"item": "test", "value": "ready, 0 users"},
-        {"item": "run directory", "value": "made when a test starts"},
+    assert tables[TESTS_TAB] == [
+        {"test": "-", "status": "no test yet: start one from Locust's form"}
     ]
 
 
@@ -221,8 +220,6 @@ def test_server_figures_for_the_runs_window_beside_the_client_ones(tmp_path, sto
         "location": "blog/naive.py:33:get_display_name", "requests": 2, "per_request": 20.0,
         "hint": "select_related('profile')",
     }]  # fmt: skip
-    run = {row["item"]: row["value"] for row in tables[RUN_TAB]}
-    assert run["server figures"].startswith(f"{store_path}, requests from ")
 
 
 def test_a_store_that_cannot_be_read_is_a_note_not_a_broken_ui(tmp_path):
@@ -253,7 +250,7 @@ def test_another_extensions_rows_stay_and_a_failing_tab_leaves_locusts_answer():
 
     PerflabTab(ui, lambda: None).install()
     client = ui.app.test_client()
-    assert set(extended_stats(client)) == {"content-length", ENDPOINTS_TAB, FINDINGS_TAB, RUN_TAB}
+    assert set(extended_stats(client)) == {"content-length", ENDPOINTS_TAB, FINDINGS_TAB, TESTS_TAB}
 
     failing = web_ui()
     PerflabTab(failing, broken).install()
@@ -281,11 +278,6 @@ def test_the_report_is_served_once_written_and_nothing_else(tmp_path):
     answer = client.get("/perflab/report")
     assert answer.status_code == 200 and answer.mimetype == "text/html"
     assert answer.get_data(as_text=True) == "<title>perflab report</title>"
-    run = {row["item"]: row["value"] for row in extended_stats(client)[RUN_TAB]}
-    assert run["results"] == str(current["dir"] / RESULTS)
-    assert (
-        run["report"] == f"{current['dir'] / REPORT} (open it at /perflab/report, or Download Data)"
-    )
 
     # a report.html that leads out of the run directory is not served
     secret = tmp_path / "secret.html"
@@ -333,10 +325,164 @@ def test_web_login_protects_the_report_and_the_rows(tmp_path):
 def test_the_routes_follow_locusts_web_base_path(tmp_path):
     ui = web_ui(web_base_path="/locust")
     run_dir = finished_run(tmp_path / "run")
-    PerflabTab(ui, lambda: tab_figures(LoadStats(), run_dir, None, START)).install()
+    test = finished_test(1, run_dir, load_stats())
+    PerflabTab(ui, lambda: tab_figures(LoadStats(), run_dir, None, START), lambda: [test]).install()
     client = ui.app.test_client()
     assert client.get("/locust/perflab/report").status_code == 200
     assert client.get("/perflab/report").status_code == 404
+    assert client.get("/locust/perflab/tests/1/report").status_code == 200
+    assert client.get("/perflab/tests").status_code == 404
     tables = extended_stats(client, "/locust/stats/requests")
-    run = {row["item"]: row["value"] for row in tables[RUN_TAB]}
-    assert "(open it at /locust/perflab/report" in run["report"]
+    assert tables[TESTS_TAB][0]["report"] == "/locust/perflab/tests/1/report"
+    page = client.get("/locust/perflab/tests").get_data(as_text=True)
+    assert '<a href="tests/1/report">' in page  # relative: /locust/perflab/tests/1/report
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def finished_test(number, run_dir, stats, slos=(), users=3, started=START, ended=START + 10):
+    """A stopped test as WebRun lists it: from its outcome, whose results are results.json's."""
+    figures = tab_figures(stats, run_dir, None, started, ended)
+    slo_results = evaluate([parse_slo(text) for text in slos], figures.totals, figures.endpoints)
+    results = RunResults(
+        status="completed", started_at=_iso(started), ended_at=_iso(ended),
+        duration_s=ended - started, totals=figures.totals, endpoints=figures.endpoints,
+        slos=[r.as_record() for r in slo_results],
+    )  # fmt: skip
+    outcome = RunOutcome("completed", results, slo_results, run_dir)
+    return WebTest.finished(number, started, users, outcome)
+
+
+def running_test(number, run_dir, stats, slos=(), users=5, started=START + 60):
+    """The test running now, as WebRun lists it: its figures so far."""
+    figures = tab_figures(stats, run_dir, None, started)
+    slo_results = evaluate([parse_slo(text) for text in slos], figures.totals, figures.endpoints)
+    status = f"running, {users} users"
+    return WebTest.measuring(number, run_dir, started, users, figures.totals, slo_results, status)
+
+
+def clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch).astimezone().strftime("%H:%M:%S")
+
+
+def test_every_test_of_the_session_is_a_row_the_running_one_with_its_figures_so_far(tmp_path):
+    first_stats, current_stats = load_stats(), LoadStats()
+    for ms in (5.0, 6.0, 7.0):
+        current_stats.record("GET", "/api/posts/", ms, at=START + 61)
+    slos = ("p95<100ms",)
+    tests = [
+        finished_test(1, finished_run(tmp_path / "test-01"), first_stats, slos),
+        running_test(2, tmp_path / "test-02", current_stats, slos),
+    ]
+    (tmp_path / "test-02").mkdir()
+    ui = web_ui()
+    PerflabTab(ui, lambda: None, lambda: tests, slos=True).install()
+    client = ui.app.test_client()
+    first, current = extended_stats(client)[TESTS_TAB]
+
+    totals = first_stats.total()
+    assert first == {
+        "test": 1, "directory": str(tmp_path / "test-01"), "status": "completed",
+        "started": clock(START), "duration": "10s", "users": 3,
+        "requests": totals["requests"], "failures": 1, "p95": totals["latency"]["p95"],
+        "slos": f"fail: p95 {totals['latency']['p95']:.1f} ms >= 100 ms",
+        "report": "/perflab/tests/1/report",
+    }  # fmt: skip
+    assert current["test"] == 2 and current["status"] == "running, 5 users"
+    assert (current["requests"], current["failures"]) == (3, 0)
+    assert current["p95"] == current_stats.total()["latency"]["p95"] == 7.0
+    assert current["slos"] == "pass so far"
+    assert current["report"] == "written when the test stops"
+    assert current["started"] == clock(START + 60)
+    # the tab's columns are the rows' keys, the SLOs' included when --slo is given
+    page = client.get("/").get_data(as_text=True)
+    args = json.loads(re.search(r"window\.templateArgs = (.*)", page).group(1))
+    (columns,) = [t["structure"] for t in args["extended_tables"] if t["key"] == TESTS_TAB]
+    assert [c["key"] for c in columns] == list(first)  # every cell has its column, in order
+
+
+def test_without_slos_the_tests_have_no_verdict_column(tmp_path):
+    test = finished_test(1, finished_run(tmp_path / "test-01"), load_stats())
+    assert test.verdict is None
+    ui = web_ui()
+    PerflabTab(ui, lambda: None, lambda: [test]).install()
+    client = ui.app.test_client()
+    (row,) = extended_stats(client)[TESTS_TAB]
+    assert "slos" not in row
+    page = client.get("/").get_data(as_text=True)
+    args = json.loads(re.search(r"window\.templateArgs = (.*)", page).group(1))
+    (columns,) = [t["structure"] for t in args["extended_tables"] if t["key"] == TESTS_TAB]
+    assert [c["key"] for c in columns] == list(row)
+    assert "<th>SLOs</th>" not in client.get("/perflab/tests").get_data(as_text=True)
+
+
+def test_the_tests_page_links_each_written_report_and_reloads_while_a_test_runs(tmp_path):
+    (tmp_path / "test-01").mkdir()
+    (tmp_path / "test-01" / RESULTS).write_text("{}")
+    (tmp_path / "test-01" / REPORT).write_text("<title>report of test 1</title>")
+    (tmp_path / "test-02").mkdir()  # stopped without a report (its drawing failed)
+    (tmp_path / "test-02" / RESULTS).write_text("{}")
+    tests = [
+        finished_test(1, tmp_path / "test-01", load_stats(), ("p95<1s",)),
+        finished_test(2, tmp_path / "test-02", load_stats(), ("p95<1s",), started=START + 20),
+        running_test(3, tmp_path / "test-03", LoadStats(), ("p95<1s",)),
+    ]
+    ui = web_ui()
+    PerflabTab(ui, lambda: None, lambda: tests, slos=True).install()
+    client = ui.app.test_client()
+
+    answer = client.get("/perflab/tests")
+    assert answer.status_code == 200 and answer.mimetype == "text/html"
+    page = answer.get_data(as_text=True)
+    assert page.count("<a href=") == 2  # Locust's UI, and the one report written
+    assert '<a href="tests/1/report">test-01 report</a>' in page
+    assert '<a href="../">' in page
+    assert "none (see the terminal)" in page and "written when the test stops" in page
+    assert '<meta http-equiv="refresh" content="2">' in page  # test 3 runs
+    assert page.index("test-01") < page.index("test-02") < page.index("test-03")
+    assert "nothing to judge yet" in page  # test 3 has no request yet
+    assert client.get("/perflab/tests/1/report").get_data(as_text=True) == (
+        "<title>report of test 1</title>"
+    )
+    for number in (2, 3, 4, 0):  # no report, still running, no such test
+        assert client.get(f"/perflab/tests/{number}/report").status_code == 404, number
+    assert client.get("/perflab/tests/x/report").status_code == 404
+
+    tests.pop()  # nothing runs: the page stops reloading
+    assert "http-equiv" not in client.get("/perflab/tests").get_data(as_text=True)
+
+
+def test_a_name_in_the_list_is_text_on_the_page(tmp_path):
+    run_dir = tmp_path / "<script>alert(1)</script>"
+    test = running_test(1, run_dir, LoadStats())
+    ui = web_ui()
+    PerflabTab(ui, lambda: None, lambda: [test]).install()
+    page = ui.app.test_client().get("/perflab/tests").get_data(as_text=True)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_stats_answer_that_says_stopped_waits_for_the_tests_files(tmp_path):
+    ui = web_ui()
+    waits = []
+    PerflabTab(ui, lambda: None, list, settle=waits.append).install()
+    client = ui.app.test_client()
+    extended_stats(client)
+    assert waits == []  # ready: nothing to wait for
+    ui.environment.runner.stop()  # Locust's own stop: the state is "stopped", test_stop fired
+    time.sleep(2.1)  # past Locust's memoized answer
+    assert client.get("/stats/requests").get_json()["state"] == "stopped"
+    assert waits and all(timeout > 0 for timeout in waits)
+
+
+def test_web_login_guards_the_tests_page_and_each_report(tmp_path):
+    ui = web_ui(web_login=True)
+    ui.app.secret_key = "a test key"
+    ui.login_manager.user_loader(lambda user_id: None)
+    test = finished_test(1, finished_run(tmp_path / "test-01"), load_stats())
+    PerflabTab(ui, lambda: None, lambda: [test]).install()
+    client = ui.app.test_client()
+    for path in ("/perflab/tests", "/perflab/tests/1/report"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and "/login" in answer.headers["Location"], path

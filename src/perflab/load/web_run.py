@@ -3,7 +3,8 @@
 ``perflab run`` without ``--headless`` is ``locust`` with its web UI: the browser starts a
 test, changes its users, stops it, as in Locust. Each start-stop is one perflab run — its own
 statistics, a run directory with results.json and report.html, judged by the SLOs given —
-and perflab's tabs (``perflab.load.web_tab``) show the current one live. ``WebRun`` goes in
+and perflab's tabs (``perflab.load.web_tab``) show the current one live, with every test of the
+session listed and each one's report served (``perflab.load.web_tests``). ``WebRun`` goes in
 front of the role's class (``web_run_class``): the local run, or the master of workers,
 whose Locust runner, statistics and ``_finish`` it uses once per test.
 """
@@ -16,13 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gevent
+import gevent.event
 
 from perflab.load.leading import LeadingRun
 from perflab.load.locust_outputs import LocustOutputs
 from perflab.load.registry import new_run_id
 from perflab.load.results import RunDirectory, default_run_dir
 from perflab.load.runner import RunOutcome
+from perflab.load.slo import evaluate
 from perflab.load.web_tab import PerflabTab, tab_figures
+from perflab.load.web_tests import WebTest
 
 
 def web_run_class(role: type[LeadingRun]) -> type[LeadingRun]:
@@ -46,6 +50,12 @@ class WebRun(LeadingRun):
         self.base_dir = run_dir  # --out: each test in a directory of its own inside it
         self.current: RunDirectory | None = None  # the test running now
         self.finished: list[RunOutcome] = []
+        self.tests: list[WebTest] = []  # the finished ones, as the tests tab lists them
+        # the test started last and not yet listed: its number, directory, start; most users
+        self._open_test: tuple[int, Path, float] | None = None
+        self._peak_users = 0
+        self._idle = gevent.event.Event()  # set while no test is open (files all written)
+        self._idle.set()
         self._finishing: gevent.Greenlet | None = None
         self._shape_to_start = shape
         self.runner = self._create_runner(run_dir)
@@ -61,7 +71,10 @@ class WebRun(LeadingRun):
         events.test_start.add_listener(self._on_test_start)
         events.test_stop.add_listener(self._on_test_stop)
         events.reset_stats.add_listener(self._on_reset_stats)
-        PerflabTab(web_ui, self._tab_figures).install()
+        PerflabTab(
+            web_ui, self._tab_figures, tests=self._tests, settle=self._idle.wait,
+            slos=bool(self.config.slos),
+        ).install()  # fmt: skip
         web_ui.start()
         self.console.print(
             f"Locust's web UI, with perflab's tabs: {self._url()} (Ctrl-C to quit)", highlight=False
@@ -114,6 +127,23 @@ class WebRun(LeadingRun):
         until = None if self.current is not None else self.ended
         return tab_figures(self.stats, path, self.config.store, self.started, until)
 
+    def _tests(self) -> list[WebTest]:
+        """Every test of the session: the finished ones, then the open one's figures so far."""
+        if self._open_test is None:
+            return list(self.tests)
+        number, run_dir, started = self._open_test
+        now = time.time()
+        totals, endpoints = self._figures(now - self.started)
+        slos = evaluate(list(self.config.slos), totals, endpoints) if self.config.slos else None
+        runner = self.runner
+        if self.current is None:
+            status = "stopped, writing its files"
+        else:
+            status = f"{runner.state}, {runner.user_count} users"
+        users = max(self._peak_users, runner.user_count if self.current is not None else 0)
+        live = WebTest.measuring(number, run_dir, started, users, totals, slos, status)
+        return [*self.tests, live]
+
     # -- the process --------------------------------------------------------------------------
     def _serve(self) -> str:
         """Each second: the current test's figures; the end when asked (Ctrl-C, --autoquit)."""
@@ -126,6 +156,7 @@ class WebRun(LeadingRun):
             if self._stop_reason:
                 return self._stop_reason
             if self.current is not None:
+                self._peak_users = max(self._peak_users, self.runner.user_count)
                 self.fold()
                 self._gauges(now)
                 self.stats.close_seconds(now)
@@ -165,6 +196,9 @@ class WebRun(LeadingRun):
                             self.config.describe())  # fmt: skip
         self.current = run_dir
         self.started = time.time()
+        self._idle.clear()
+        self._open_test = (len(self.finished) + 1, run_dir.path, self.started)
+        self._peak_users = 0
         self.run_id = new_run_id()  # each test is a run of its own
         self._open_run(run_dir.path)
         self._start_monitor()
@@ -189,8 +223,12 @@ class WebRun(LeadingRun):
             outcome = self._finish("completed", run_dir, None)
             self.finished.append(outcome)
             self._say_finished(outcome)
+            number, _path, started = self._open_test
+            self.tests.append(WebTest.finished(number, started, self._peak_users, outcome))
         finally:
+            self._open_test = None
             self._finishing = None
+            self._idle.set()
 
     def _say_finished(self, outcome: RunOutcome) -> None:
         if self.on_test_end is not None:

@@ -1,13 +1,15 @@
 """perflab's tabs in Locust's own web UI: the run's exact percentiles, the server's side and
-where the run's files are, refreshed while a test runs.
+every test of the session with its files, refreshed while a test runs.
 
 Locust's React UI is extended the way Locust documents it (examples/extend_web_ui.py), with no
 JavaScript of perflab's: ``template_args`` names extra tabs (``extended_tabs``) and the columns
 of each one's table (``extended_tables``), and the ``/stats/requests`` answer the UI polls every
 2 s while a test runs carries each table's rows (``extended_stats``). A cell of those tables is
 text, never a link, so perflab's figures are three tables — endpoints (client and server side
-by side), findings, and the run — and the report's link is in Locust's "Download Data" tab
-(``extended_csv_files``), served by ``/perflab/report`` from the run's own directory.
+by side), findings, and the session's tests (``perflab.load.web_tests``) — and the links are in
+Locust's "Download Data" tab (``extended_csv_files``): ``/perflab/tests``, a page listing every
+test with a link to its report (``/perflab/tests/<n>/report``), and ``/perflab/report``, the
+last test's, each served from the test's own run directory.
 
 The client figures are perflab's HDR statistics (``LoadStats``) converted as results.json
 converts them, so the tab shows what the run directory will say. The server figures are read
@@ -23,15 +25,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from perflab.load.grouping import route_named
-from perflab.load.results import RESULTS, EndpointFigures
+from perflab.load.results import EndpointFigures
 from perflab.load.stats import LoadStats
+from perflab.load.web_tests import WebTest, report_of, test_rows, tests_page, written_report
 from perflab.probe.database import StoreUnavailable
 from perflab.probe.store.reader import StoreReader, Window
 
@@ -39,11 +41,11 @@ __all__ = ["PerflabTab", "TabFigures", "tab_figures"]
 
 logger = logging.getLogger(__name__)
 
-REPORT = "report.html"  # what perflab's report writes into a run directory
 REPORT_ROUTE = "/perflab/report"
+TESTS_ROUTE = "/perflab/tests"
 ENDPOINTS_TAB = "perflab"
 FINDINGS_TAB = "perflab-findings"
-RUN_TAB = "perflab-run"
+TESTS_TAB = "perflab-tests"
 # Locust's UI polls /stats/requests every 2 s while a test runs, from every open browser tab:
 # the store is read at most once in that time.
 SERVER_REFRESH_S = 2.0
@@ -57,7 +59,7 @@ KINDS = {"n_plus_one": "N+1", "duplicate": "duplicate"}
 TABS = [
     {"key": ENDPOINTS_TAB, "title": "perflab"},
     {"key": FINDINGS_TAB, "title": "perflab findings"},
-    {"key": RUN_TAB, "title": "perflab run"},
+    {"key": TESTS_TAB, "title": "perflab tests"},
 ]
 TABLES = [
     {"key": ENDPOINTS_TAB, "structure": [
@@ -84,11 +86,23 @@ TABLES = [
         {"key": "per_request", "title": "Statements per request"},
         {"key": "hint", "title": "Hint"},
     ]},
-    {"key": RUN_TAB, "structure": [
-        {"key": "item", "title": "Run"},
-        {"key": "value", "title": ""},
+    {"key": TESTS_TAB, "structure": [
+        {"key": "test", "title": "Test"},
+        {"key": "status", "title": "Status"},
+        {"key": "started", "title": "Started"},
+        {"key": "duration", "title": "Duration"},
+        {"key": "users", "title": "Users"},
+        {"key": "requests", "title": "Requests"},
+        {"key": "failures", "title": "Failures"},
+        {"key": "p95", "title": "p95 (ms)"},
+        {"key": "slos", "title": "SLOs"},  # only with --slo
+        {"key": "report", "title": "Report (links: Download Data)"},
+        {"key": "directory", "title": "Directory"},
     ]},
 ]  # fmt: skip
+# When Locust's answer says the test stopped, the answer waits this long at most for perflab
+# to write the test's files: the UI stops polling after that answer, which must show them.
+SETTLE_S = 30.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,18 +165,6 @@ def read_server(store: Path, window: Window) -> ServerFigures:
     finally:
         reader.database.close()  # each read has its own connection: none is left open
     return ServerFigures(routes=routes, findings=findings)
-
-
-def written_report(figures: TabFigures | None) -> Path | None:
-    """The run's report.html once written: a file directly in a perflab run directory (one
-    with results.json), never a path that leads elsewhere (a symlink out of it)."""
-    if figures is None:
-        return None
-    run_dir = figures.run_dir.resolve()
-    report = (run_dir / REPORT).resolve()
-    if report.parent != run_dir or not report.is_file() or not (run_dir / RESULTS).is_file():
-        return None
-    return report
 
 
 def _ms(value: float | None) -> float | None:
@@ -231,65 +233,44 @@ def finding_rows(figures: TabFigures | None, server: ServerFigures) -> list[dict
     ]
 
 
-def run_rows(
-    figures: TabFigures | None, server: ServerFigures, state: str, report_link: str
-) -> list[dict[str, str]]:
-    """Where the run is: Locust's state, the run directory, its results and report."""
-    rows = [{"item": "test", "value": state}]
-    if figures is None:
-        return [*rows, {"item": "run directory", "value": "made when a test starts"}]
-    results = figures.run_dir / RESULTS
-    report = written_report(figures)
-    window = f"from {_clock(figures.since)} to " + (
-        _clock(figures.until) if figures.until is not None else "now"
-    )
-    return [
-        *rows,
-        {"item": "run directory", "value": str(figures.run_dir)},
-        {"item": "results", "value": str(results) if results.is_file() else "written at the end"},
-        {
-            "item": "report",
-            "value": f"{report} (open it at {report_link}, or Download Data)"
-            if report is not None
-            else "written at the end",
-        },
-        {
-            "item": "server figures",
-            "value": server.note or f"{figures.store}, requests {window}",
-        },
-    ]
-
-
-def _clock(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
-
-
 class PerflabTab:
     """perflab's tabs in one Locust ``WebUI``: ``figures`` is asked for the current (or last)
-    run's record each time the UI polls; ``install`` before the UI serves its first request
-    (Flask takes no new routes after that)."""
+    run's record each time the UI polls, ``tests`` for every test of the session so far, and
+    ``settle`` waits for a stopped test's files; ``install`` before the UI serves its first
+    request (Flask takes no new routes after that)."""
 
-    def __init__(self, web_ui: Any, figures: Callable[[], TabFigures | None]) -> None:
+    def __init__(
+        self, web_ui: Any, figures: Callable[[], TabFigures | None],
+        tests: Callable[[], list[WebTest]] = list, settle: Callable[[float], None] | None = None,
+        slos: bool = False,
+    ) -> None:  # fmt: skip
         self.web_ui = web_ui
         self.figures = figures
+        self.tests = tests
+        self.settle = settle
+        self.slos = slos  # --slo given: the tests have a verdict column
         # the last store read: (store, since, until), when (monotonic), what it gave
         self._server_cache: tuple[tuple, float, ServerFigures] | None = None
 
     def install(self) -> None:
-        """Add the tabs, their rows to Locust's ``/stats/requests`` and ``/perflab/report``
-        (behind ``--web-login`` when it is on), under Locust's ``--web-base-path``."""
+        """Add the tabs, their rows to Locust's ``/stats/requests``, and perflab's pages (behind
+        ``--web-login`` when it is on), under Locust's ``--web-base-path``."""
         from flask import Blueprint
 
         args = self.web_ui.template_args
         args["extended_tabs"] = [*args.get("extended_tabs", []), *TABS]
-        args["extended_tables"] = [*args.get("extended_tables", []), *TABLES]
+        args["extended_tables"] = [*args.get("extended_tables", []), *self._tables_shown()]
         args["extended_csv_files"] = [
             *args.get("extended_csv_files", []),
+            {"href": f".{TESTS_ROUTE}", "title": "perflab: every test of this session, its report"},
             {"href": f".{REPORT_ROUTE}", "title": "perflab report of the test (once stopped)"},
-        ]
+        ]  # fmt: skip
         blueprint = Blueprint("perflab", __name__, url_prefix=self._base_path())
+        guarded = self.web_ui.auth_required_if_enabled
+        blueprint.add_url_rule(REPORT_ROUTE, "report", guarded(self._serve_report))
+        blueprint.add_url_rule(TESTS_ROUTE, "tests", guarded(self._serve_tests))
         blueprint.add_url_rule(
-            REPORT_ROUTE, "report", self.web_ui.auth_required_if_enabled(self._serve_report)
+            f"{TESTS_ROUTE}/<int:number>/report", "test_report", guarded(self._serve_test_report)
         )
         self.web_ui.app.register_blueprint(blueprint)
         # First in Flask's list, so it runs last (they run in reverse): a locustfile's own tab
@@ -304,20 +285,26 @@ class PerflabTab:
             return None
         return rule.rule.rstrip("/") or None
 
+    def _tables_shown(self) -> list[dict[str, Any]]:
+        """The tables' columns; the tests' SLO column only when ``--slo`` judges them."""
+        if self.slos:
+            return TABLES
+        return [
+            {**table, "structure": [c for c in table["structure"] if c["key"] != "slos"]}
+            if table["key"] == TESTS_TAB else table
+            for table in TABLES
+        ]  # fmt: skip
+
     def tables(self) -> list[dict[str, Any]]:
         """Every perflab table's rows, as ``extended_stats`` carries them."""
         figures = self.figures()
         server = self._server_figures(figures)
-        runner = self.web_ui.environment.runner
-        state = f"{runner.state}, {runner.user_count} users" if runner is not None else "-"
+        tests = test_rows(self.tests(), self._base_path() or "", time.time())
         return [
             {"key": ENDPOINTS_TAB, "data": endpoint_rows(figures, server)},
             {"key": FINDINGS_TAB, "data": finding_rows(figures, server)},
-            {"key": RUN_TAB, "data": run_rows(figures, server, state, self._report_path())},
+            {"key": TESTS_TAB, "data": tests},
         ]
-
-    def _report_path(self) -> str:
-        return (self._base_path() or "") + REPORT_ROUTE
 
     def _server_figures(self, figures: TabFigures | None) -> ServerFigures:
         if figures is None:
@@ -347,6 +334,8 @@ class PerflabTab:
             return response
         try:
             data = json.loads(response.get_data())
+            if data.get("state") == "stopped" and self.settle is not None:
+                self.settle(SETTLE_S)  # the UI's last poll of this test: with its files
             data["extended_stats"] = [*(data.get("extended_stats") or []), *self.tables()]
         except Exception:
             logger.exception("perflab's tab could not be filled")
@@ -356,9 +345,28 @@ class PerflabTab:
 
     def _serve_report(self) -> Any:
         """The current (or last) run's report.html, once written; nothing else is served."""
-        from flask import make_response, send_file
+        figures = self.figures()
+        return _report_answer(written_report(figures.run_dir) if figures is not None else None)
 
-        report = written_report(self.figures())
-        if report is None:
-            return make_response("no report yet: it is written when the test stops\n", 404)
-        return send_file(report, mimetype="text/html", max_age=0)
+    def _serve_tests(self) -> Any:
+        """Every test of the session, each with a link to its report."""
+        from flask import make_response
+
+        page = tests_page(self.tests(), self._base_path() or "", time.time(), self.slos)
+        answer = make_response(page, 200)
+        answer.headers["Content-Type"] = "text/html; charset=utf-8"
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
+
+    def _serve_test_report(self, number: int) -> Any:
+        """Test ``number``'s report.html, once written."""
+        test = next((t for t in self.tests() if t.number == number), None)
+        return _report_answer(report_of(test))
+
+
+def _report_answer(report: Path | None) -> Any:
+    from flask import make_response, send_file
+
+    if report is None:
+        return make_response("no report yet: it is written when the test stops\n", 404)
+    return send_file(report, mimetype="text/html", max_age=0)
