@@ -86,7 +86,6 @@ def config_from(parsed):
     from perflab.load.arrival import ArrivalRate
     from perflab.load.runner import RunConfig
     from perflab.load.slo import parse_slo
-    from perflab.load.target import check_target
 
     options, scenario = parsed.options, parsed.scenario
     workers = options.perflab_workers or _processes(options.processes)
@@ -127,7 +126,7 @@ def config_from(parsed):
     # over its own -H and its user classes' host (which may be an address it cannot reach).
     host = None if role == "worker" else _host(options, scenario)
     if host is not None:
-        host = check_target(host)
+        host = _checked_host(host, options, web)
     _check_master_address(options, role, workers)
     out = Path(options.perflab_out) if options.perflab_out else None
     if out is None and role != "worker" and not web:
@@ -182,6 +181,20 @@ def _host(options, scenario) -> str | None:
             "host on the User class"
         )
     raise PerflabError(f"the user classes name several hosts ({', '.join(hosts)}): give -H")
+
+
+def _checked_host(host: str, options: argparse.Namespace, web: bool) -> str:
+    """The target, resolved and answering (``check_target``). One exception: users that load
+    the web UI itself (Locust's examples, ``host = "http://127.0.0.1:8089"``), which answers
+    only once it starts, are resolved and not connected to."""
+    from perflab.load.target import check_target, is_this_machine, resolve_target
+
+    if web:
+        target = resolve_target(host)
+        addresses = [address[0] for _family, address in target.addresses]
+        if target.port == options.web_port and is_this_machine(addresses):
+            return target.url
+    return check_target(host)
 
 
 def check_server_pid(pid: int | None) -> None:

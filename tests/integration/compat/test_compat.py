@@ -1021,6 +1021,49 @@ def test_an_open_ended_run_stopped_by_a_signal(target, tmp_path, signum):
     differences.assert_none()
 
 
+def test_users_that_load_the_web_ui_itself(tmp_path):
+    """Locust's web UI with --autostart/--autoquit, its users loading the UI itself (the
+    User class's host is the UI's address, which answers only once the UI has started)."""
+    commands = {
+        "locust": [sys.executable, "-m", "locust"],
+        "perflab run": [sys.executable, "-m", "perflab", "run", "--out", RUN_DIR],
+    }
+    started = []
+    for tool, command in commands.items():
+        cwd = tmp_path / tool.split()[0]
+        cwd.mkdir()
+        port = free_port()
+        env = environment_for(Case(()), "", cwd)
+        env["WEB_UI"] = f"http://127.0.0.1:{port}"
+        args = [
+            "-f", locustfile("web_ui_itself.py"), "--web-host", "127.0.0.1",
+            "--web-port", str(port), "--autostart", "--autoquit", "0", *SHORT_RUN,
+            "--csv", CSV_PREFIX,
+        ]  # fmt: skip
+        started.append(start(tool, [*command, *args], cwd, env, "out.log"))
+    locust, perflab = finish(started, time.monotonic() + TIMEOUT_S)
+    names = {("GET", "/stats/requests")}
+    assert locust.returncode == 0, locust.describe()
+    assert locust.csv_request_names() == names, locust.describe()
+    differences = Differences(locust, perflab)
+    differences.same("exit code", 0, perflab.returncode)
+    if Path(f"{perflab.csv_prefix}_stats.csv").is_file():
+        differences.same("_stats.csv rows", names, perflab.csv_request_names())
+    else:
+        differences.found.append("--csv: perflab run wrote no _stats.csv")
+    results_file = perflab.cwd / RUN_DIR / "test-01" / "results.json"
+    if results_file.is_file():
+        endpoints = json.loads(results_file.read_text())["endpoints"]
+        differences.same(
+            "results.json endpoints",
+            names,
+            {(endpoint["method"], endpoint["name"]) for endpoint in endpoints},
+        )
+    else:
+        differences.found.append(f"perflab run wrote no {RUN_DIR}/test-01/results.json")
+    differences.assert_none()
+
+
 @pytest.mark.parametrize("option", ["--list", "--show-task-ratio", "--show-task-ratio-json"])
 def test_options_that_describe_the_locustfile(tmp_path, option):
     """Options that print what the locustfile holds and exit, without load: the same output."""
