@@ -63,30 +63,37 @@ def locustfile_paths(spec: str) -> list[Path]:
 
 def load_scenario(path: Path | str, class_names: tuple[str, ...] = ()) -> Scenario:
     """Import the locustfiles (Locust's own loader) and pick their user classes."""
-    from locust.util.load_locustfile import load_locustfile
+    from locust.util.load_locustfile import load_locustfile, load_locustfile_pytest
 
     paths = locustfile_paths(str(path))
     available: dict[str, type] = {}
     shapes: list = []
     for locustfile in paths:
-        try:
-            users, found_shapes = load_locustfile(str(locustfile.resolve()))
-        except SystemExit:
-            raise PerflabError(f"locustfile {locustfile}: Locust could not import it") from None
-        except SyntaxError as exc:
-            raise PerflabError(
-                f"locustfile {locustfile}:{exc.lineno}: syntax error: {exc.msg}"
-            ) from None
-        except Exception as exc:
-            where = f"{locustfile}{_line_in(exc, locustfile)}"
-            raise PerflabError(f"locustfile {where}: {_describe(exc)}") from None
+        users, found_shapes = _loaded(load_locustfile, locustfile)
         available.update(users)
         shapes += [shape for shape in found_shapes if type(shape) not in map(type, shapes)]
+    if not available:  # as locust does: the files' pytest tests, each a user class
+        for locustfile in paths:
+            available.update(_loaded(load_locustfile_pytest, locustfile))
     if not available:
         raise PerflabError(f"locustfile {paths[0]} defines no runnable User class")
     tasks = {name: list(cls.tasks) for name, cls in available.items()}
     scenario = Scenario(paths, list(available.values()), shapes, available, tasks)
     return scenario.pick(class_names)
+
+
+def _loaded(load, locustfile: Path):
+    """What Locust's loader returns for the file; its failure as one line."""
+    try:
+        return load(str(locustfile.resolve()))
+    except SystemExit:
+        raise PerflabError(f"locustfile {locustfile}: Locust could not import it") from None
+    except SyntaxError as exc:
+        where = f"{locustfile}:{exc.lineno}"
+        raise PerflabError(f"locustfile {where}: syntax error: {exc.msg}") from None
+    except Exception as exc:
+        where = f"{locustfile}{_line_in(exc, locustfile)}"
+        raise PerflabError(f"locustfile {where}: {_describe(exc)}") from None
 
 
 def _describe(exc: BaseException) -> str:

@@ -887,6 +887,34 @@ def test_host_on_the_user_class(target, tmp_path):
     compare_runs(locust, perflab, names={("GET", "/from-the-class")}).assert_none()
 
 
+# A pytest-style locustfile (Locust's examples/test_pytest.py): each test function is a user
+# class, its `session` fixture Locust's HttpSession. Written into the run's own directory, so
+# that the pytest collection Locust runs on it finds no conftest.py or pytest settings of ours.
+PYTEST_STYLE = """\
+def test_checkout(session):
+    session.get("/pytest-style/cart")
+    with session.post("/pytest-style/checkout", catch_response=True) as resp:
+        if "checkout" not in resp.text:
+            resp.failure("no checkout in the answer")
+"""
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["local", "processes"])
+def test_pytest_style_locustfile(target, tmp_path, workers):
+    case = Case(
+        ("-f", "checkout_tests.py", "-H", "{target}", *SHORT_RUN),
+        files={"checkout_tests.py": PYTEST_STYLE},
+        # Locust's collection loads every pytest plugin: pytest-django would set up the
+        # settings module this test suite runs with.
+        env={"DJANGO_SETTINGS_MODULE": ""},
+        workers=workers,
+        distribution="processes",
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("GET", "/pytest-style/cart"), ("POST", "/pytest-style/checkout")}
+    compare_runs(locust, perflab, names=names).assert_none()
+
+
 @pytest.mark.parametrize("workers", [0, 2], ids=["local", "processes"])
 def test_what_users_print(target, tmp_path, workers):
     """A local run prints on the terminal under both. With --processes, the documented
@@ -1074,11 +1102,6 @@ def test_users_that_load_the_web_ui_itself(tmp_path):
     differences.assert_none()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the web UI's exit code ignores failed requests (load/web_run.py, WEB's): "
-    "locust exits 1 (--exit-code-on-error), perflab run 0",
-)
 def test_web_ui_exit_code_when_requests_failed(target, tmp_path):
     """Locust's web UI, --autostart/--autoquit: a request failed, so `locust` exits 1
     (--exit-code-on-error), as headless."""
