@@ -280,3 +280,36 @@ def test_web_login_refuses_perflabs_route_without_credentials(app, tmp_path):
         assert refused.value.headers["Location"].startswith("/login")
     finally:
         web_ui.stop()
+
+
+def perflab_run(tmp_path: Path, *options: str) -> subprocess.CompletedProcess:
+    locustfile = tmp_path / "users.py"
+    locustfile.write_text(LOCUSTFILE)
+    command = [sys.executable, "-m", "perflab", "run", "-f", str(locustfile), "--web-port",
+               str(free_port()), "--out", str(tmp_path / "runs"), *options]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_autostart_and_autoquit_exit_with_the_slos_verdict(app, tmp_path):
+    """--autostart/--autoquit, as CI runs Locust's UI: the test runs for -t, the UI quits,
+    and the exit code is the SLOs' verdict, as a headless run's."""
+    server, _store = app
+    ran = perflab_run(
+        tmp_path, "-H", server.url, "--autostart", "-u", "2", "-t", "2s", "--autoquit", "0",
+        "--slo", "p95<0.001ms",
+    )  # fmt: skip
+    assert ran.returncode == 3, ran.stdout[-3000:] + ran.stderr[-3000:]
+    results = json.loads((tmp_path / "runs" / "test-01" / "results.json").read_text())
+    assert results["verdict"] == "fail" and results["totals"]["requests"] > 0
+    assert not (tmp_path / "runs" / "test-02").exists()
+
+
+def test_autoquit_without_autostart_is_refused_as_locust_refuses_it(app, tmp_path):
+    server, _store = app
+    ran = perflab_run(tmp_path, "-H", server.url, "--autoquit", "3")
+    assert ran.returncode == 2
+    assert ran.stderr.strip().splitlines() == [
+        "perflab: error: --autoquit is only meaningful with --autostart (as in locust)"
+    ]
+    assert not (tmp_path / "runs").exists()

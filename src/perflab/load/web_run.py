@@ -19,11 +19,12 @@ from pathlib import Path
 import gevent
 import gevent.event
 
+from perflab.errors import PerflabError
 from perflab.load.leading import LeadingRun
 from perflab.load.locust_outputs import LocustOutputs
 from perflab.load.registry import new_run_id
 from perflab.load.results import RunDirectory, default_run_dir
-from perflab.load.runner import RunOutcome
+from perflab.load.runner import RunOutcome, redacted
 from perflab.load.slo import evaluate
 from perflab.load.web_tab import PerflabTab, tab_figures
 from perflab.load.web_tests import WebTest
@@ -39,6 +40,12 @@ class WebRun(LeadingRun):
 
     # What the command does with each test's outcome (its tables, the report): set by it.
     on_test_end: Callable[[RunOutcome], None] | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        options = self.parsed_options  # checked before anything is made, as locust does
+        if options is not None and options.autoquit != -1 and not options.autostart:
+            raise PerflabError("--autoquit is only meaningful with --autostart (as in locust)")
 
     def _run(self, run_dir: RunDirectory | None, shape) -> RunOutcome:
         options = self.parsed_options
@@ -87,8 +94,13 @@ class WebRun(LeadingRun):
             self._end(web_ui)
         self._fire_quitting()
         self.outputs.finish()
-        code = self.env.process_exit_code
-        outcome = RunOutcome(status, None, locust_exit_code=None if code is None else int(code))
+        # As a headless run decides it, over the session: a locustfile's process_exit_code;
+        # without --slo, Locust's --exit-code-on-error for the last test's failed requests
+        # (Locust clears its figures at each start); with --slo, any test's breach
+        slo_results = [result for test in self.finished for result in test.slo_results]
+        outcome = RunOutcome(
+            status, None, slo_results, locust_exit_code=self._locust_exit_code("completed")
+        )
         self.env.events.quit.fire(exit_code=outcome.exit_code)
         return outcome
 
@@ -112,8 +124,12 @@ class WebRun(LeadingRun):
         return "" if host == "*" else host  # Locust's "*" and "" both mean every interface
 
     def _url(self) -> str:
+        """The UI's address, as ``locust`` prints it (``--web-host-display-name`` stands for
+        it when the UI listens on every interface)."""
         options = self.parsed_options
         scheme = "https" if options.tls_cert and options.tls_key else "http"
+        if not self._web_host() and getattr(options, "web_host_display_name", None):
+            return options.web_host_display_name
         host = self._web_host() or "0.0.0.0"
         if ":" in host:
             host = f"[{host}]"
@@ -169,8 +185,11 @@ class WebRun(LeadingRun):
             if autostarted and not autostopped and run_time and running_s >= run_time:
                 autostopped = True
                 self.runner.stop()
-            if autostarted and options.autoquit >= 0 and self.finished and quit_at is None:
-                quit_at = now + options.autoquit
+            # Locust's --autoquit counts from the end of the autostarted test's -t or shape:
+            # without either the UI stays, as under locust
+            ends_itself = bool(run_time) or self.env.shape_class is not None
+            if autostarted and options.autoquit >= 0 and ends_itself and self.finished:
+                quit_at = quit_at or now + options.autoquit
             if quit_at is not None and now >= quit_at:
                 return "completed"
 
@@ -191,6 +210,7 @@ class WebRun(LeadingRun):
             self._finishing.join()  # the last test's files first
         self._forget_figures(separate_service=False)
         self._begin_test()
+        self._follow_the_form()
         run_dir = RunDirectory(self._next_run_dir()).create()
         run_dir.keep_inputs(self.scenario.path if self.scenario else self.config.locustfile,
                             self.config.describe())  # fmt: skip
@@ -203,6 +223,30 @@ class WebRun(LeadingRun):
         self._open_run(run_dir.path)
         self._start_monitor()
         self.console.print(f"test {len(self.finished) + 1} started: {run_dir.path}")
+
+    def _follow_the_form(self) -> None:
+        """What Locust's form changed for this test: the host (the UI's Host field) and the
+        user classes (``--class-picker``). The run's target, its route names, the server
+        watched and results.json follow; a worker keeps the routes it learned first."""
+        self.user_classes = list(self.env.user_classes)
+        host = self.env.host
+        if not host or host == self.config.host:
+            return
+        self.console.print(
+            f"host changed in the form: {redacted(host)} (was {redacted(self.config.host)})",
+            highlight=False,
+        )
+        self.config.host = host
+        self.registry.host = redacted(host) or ""
+        if self.config.role == "master":
+            self.console.print(
+                "[yellow]the workers keep naming requests by the first host's routes[/]",
+                highlight=False,
+            )
+            return
+        self._learn_routes(host)
+        if self.grouping_reason:
+            self._say_no_grouping()
 
     def _on_reset_stats(self, **_kwargs) -> None:
         """Locust's Reset button: perflab's figures of the test restart with Locust's."""
@@ -220,7 +264,7 @@ class WebRun(LeadingRun):
             self.ended = self._await_last_figures()
             self._monitor_done = True
             run_dir, self.current = self.current, None
-            outcome = self._finish("completed", run_dir, None)
+            outcome = self._finish("completed", run_dir, _TestShape.of(self.env.shape_class))
             self.finished.append(outcome)
             self._say_finished(outcome)
             number, _path, started = self._open_test
@@ -239,3 +283,21 @@ class WebRun(LeadingRun):
         if self.base_dir is None:
             return default_run_dir()
         return self.base_dir.path / f"test-{len(self.finished) + 1:02d}"
+
+
+class _TestShape:
+    """The LoadTestShape a test ran, as results.json names it: perflab's own description when
+    it has one (the locustfile's shape, bounded by -t), else its class (picked in the form
+    with ``--class-picker``)."""
+
+    def __init__(self, shape) -> None:
+        self.shape = shape
+
+    @classmethod
+    def of(cls, shape) -> _TestShape | None:
+        return None if shape is None else cls(shape)
+
+    def describe(self) -> str:
+        if hasattr(self.shape, "describe"):
+            return self.shape.describe()
+        return f"{type(self.shape).__name__} from the locustfile, picked in the web UI's form"
