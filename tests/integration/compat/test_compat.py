@@ -952,6 +952,29 @@ def test_users_that_need_no_host(target, tmp_path, workers):
     compare_runs(locust, perflab, names=names).assert_none()
 
 
+def test_a_host_that_does_not_answer(target, tmp_path):
+    """The documented difference (README "Where perflab differs"): a host nothing answers on
+    (Locust's examples name the web UI's 127.0.0.1:8089, run headless without -H) stops
+    `perflab run` before the load, one line and exit 2; `locust` runs and every request
+    fails (exit 1)."""
+    case = Case(
+        ("-f", locustfile("class_host_elsewhere.py"), *SHORT_RUN),
+        env={"CLASS_HOST": f"http://127.0.0.1:{free_port()}"},
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    assert locust.returncode == 1, locust.describe()
+    failures = reports.html_failure_names(reports.html_template_args(locust.html_file))
+    assert failures == {("GET", "/overridden/by-the-master")}, locust.describe()
+    differences = Differences(locust, perflab)
+    differences.same("exit code (documented: 2, before any load)", 2, perflab.returncode)
+    differences.check(
+        "is unreachable: Connection refused" in perflab.output
+        and "Traceback" not in perflab.output,
+        "not one line saying the host is unreachable",
+    )
+    differences.assert_none()
+
+
 @pytest.mark.parametrize("distribution", ["master", "processes"])
 def test_workers_load_the_masters_host_not_their_user_classes(target, tmp_path, distribution):
     """The User class names a host nothing answers on (Locust's examples name the web UI's
