@@ -915,6 +915,63 @@ def test_pytest_style_locustfile(target, tmp_path, workers):
     compare_runs(locust, perflab, names=names).assert_none()
 
 
+# A pattern of Django projects' locustfiles: Django set up at import (the reference app's
+# settings), the ORM read then to pre-load usernames. perflab run must leave Django to it.
+DJANGO_AT_IMPORT = """\
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "perflab.demo.settings")
+
+import django
+
+django.setup()
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from locust import HttpUser, constant, events, task
+
+call_command("migrate", verbosity=0)  # this run's own SQLite, in ./.perflab
+User = get_user_model()
+for name in ("ada", "grace"):
+    User.objects.get_or_create(username=name)
+USERNAMES = sorted(User.objects.values_list("username", flat=True))
+
+
+@events.test_stop.add_listener
+def count_users(environment, **_kwargs):
+    with open("users-at-stop.txt", "w") as out:
+        out.write(str(User.objects.count()))
+
+
+class ProfileReader(HttpUser):
+    wait_time = constant(0.2)
+
+    @task
+    def profile(self):
+        for name in USERNAMES:
+            self.client.get(f"/profiles/{name}")
+"""
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["local", "processes"])
+def test_django_set_up_by_the_locustfile(target, tmp_path, workers):
+    case = Case(
+        ("-f", "django_locustfile.py", "-H", "{target}", *SHORT_RUN),
+        files={"django_locustfile.py": DJANGO_AT_IMPORT},
+        env={"DJANGO_SETTINGS_MODULE": "perflab.demo.settings"},  # the suite's own is unset
+        workers=workers,
+        distribution="processes",
+    )  # fmt: skip
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    names = {("GET", "/profiles/ada"), ("GET", "/profiles/grace")}
+    differences = compare_runs(locust, perflab, names=names)
+    assert (locust.cwd / "users-at-stop.txt").read_text() == "2"
+    stop_file = perflab.cwd / "users-at-stop.txt"
+    differences.same("users read at test_stop",
+                     "2", stop_file.read_text() if stop_file.is_file() else None)  # fmt: skip
+    differences.assert_none()
+
+
 @pytest.mark.parametrize("workers", [0, 2], ids=["local", "processes"])
 def test_what_users_print(target, tmp_path, workers):
     """A local run prints on the terminal under both. With --processes, the documented
