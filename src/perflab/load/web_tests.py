@@ -149,6 +149,7 @@ def _clock(epoch: float) -> str:
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">{refresh}
+<link rel="icon" href="../assets/favicon-light.png">
 <title>perflab: the tests of this web UI</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; }}
