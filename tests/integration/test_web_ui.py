@@ -11,11 +11,14 @@ reach anything but loopback. Screenshots go to the test's tmp_path (their paths 
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -313,3 +316,46 @@ def test_autoquit_without_autostart_is_refused_as_locust_refuses_it(app, tmp_pat
         "perflab: error: --autoquit is only meaningful with --autostart (as in locust)"
     ]
     assert not (tmp_path / "runs").exists()
+
+
+class Answering(http.server.BaseHTTPRequestHandler):
+    """Another target, without the probe: every GET answered 200."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_forms_host_and_picked_user_class_are_the_tests(app, tmp_path):
+    """Locust's form (as the browser posts it) with --class-picker: the test's target is the
+    Host typed there and its user classes the ones ticked, in results.json too."""
+    server, store = app
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    other_url = f"http://127.0.0.1:{other.server_address[1]}"
+    web_ui = LocustWebUI(tmp_path, server.url, store, "--class-picker")
+    try:
+        form = {"user_count": "2", "spawn_rate": "2", "host": other_url,
+                "user_classes": "Reader", "shape_class": "Default"}  # fmt: skip
+        started = urllib.request.urlopen(
+            web_ui.url + "/swarm", urllib.parse.urlencode(form).encode(), timeout=10
+        )  # fmt: skip
+        assert json.loads(started.read())["success"]
+        wait_for(lambda: ok_requests(web_ui) > 5, 10, "requests to the other host")
+        urllib.request.urlopen(urllib.request.Request(web_ui.url + "/stop", method="POST"))
+        results_file = web_ui.out / "test-01" / "results.json"
+        wait_for(lambda: (web_ui.out / "test-01" / "report.html").is_file(), 20, "test 1's end")
+        results = json.loads(results_file.read_text())
+    finally:
+        web_ui.stop()
+        other.shutdown()
+    assert results["environment"]["target"] == other_url
+    assert results["environment"]["user_classes"] == ["Reader"]
+    assert results["grouping"] == "locust names"  # no probe there: Locust's names
+    assert "/api/posts/" in {e["name"] for e in results["endpoints"]}  # the URL, not a route
+    assert "host changed in the form" in web_ui.log.read_text()
