@@ -78,6 +78,8 @@ class WebRun(LeadingRun):
         events.test_start.add_listener(self._on_test_start)
         events.test_stop.add_listener(self._on_test_stop)
         events.reset_stats.add_listener(self._on_reset_stats)
+        if self.env.reset_stats:  # --reset-stats: Locust resets its figures when spawning ends
+            events.spawning_complete.add_listener(self._on_reset_stats)
         PerflabTab(
             web_ui, self._tab_figures, tests=self._tests, settle=self._idle.wait,
             slos=bool(self.config.slos),
@@ -249,7 +251,8 @@ class WebRun(LeadingRun):
             self._say_no_grouping()
 
     def _on_reset_stats(self, **_kwargs) -> None:
-        """Locust's Reset button: perflab's figures of the test restart with Locust's."""
+        """Locust's Reset button (and ``--reset-stats`` once spawning completes): perflab's
+        figures of the test restart with Locust's."""
         if self.current is not None:
             self._forget_figures(separate_service=False)
             self.started = time.time()
