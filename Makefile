@@ -24,12 +24,16 @@ test: test-sqlite test-postgres test-django6
 # pytest exits 5 when it collects nothing: that fails the build too, with a clear word.
 NO_TESTS_IS_FAILURE = || { s=$$?; [ $$s -ne 5 ] || echo "pytest collected no tests" >&2; exit $$s; }
 
-# Two parts: the tests that start no processes and time nothing run on TEST_WORKERS
-# pytest-xdist workers; then, alone on the machine, those that measure latency, throughput,
-# CPU or wall-clock time (`integration`: real gunicorn and Locust runs; `serial`).
+# Two parts: every test not marked `serial` on TEST_WORKERS pytest-xdist workers, real
+# gunicorn and Locust runs included; then, alone on the machine, the `serial` ones, whose
+# assertions hold only without other load (latency, throughput, CPU, wall-clock time).
+# --dist loadscope: a module's tests share one worker, so a module's fixtures (a seeded
+# database, a served site, 281 bad-input subprocesses) are made once.
 TEST_WORKERS ?= 2
-PARALLEL = -m "not integration and not serial" -n $(TEST_WORKERS)
-SERIAL = -m "integration or serial"
+PARALLEL = -m "not serial" -n $(TEST_WORKERS) --dist loadscope
+SERIAL = -m serial
+# No processes started, nothing timed: run on every Django version.
+UNIT = -m "not integration and not serial" -n $(TEST_WORKERS)
 
 test-sqlite: $(STAMP)
 	$(PY) -m pytest $(PARALLEL) $(NO_TESTS_IS_FAILURE)
@@ -83,7 +87,7 @@ DJANGO6_SERVED ?= tests/integration/test_serve.py tests/wagtail_site
 DJANGO6_SKIPPED ?= tests/load tests/report tests/capacity tests/test_histogram.py \
 	tests/commands/test_bad_input.py
 django6-suite: $(STAMP6)
-	$(PY6) -m pytest -p no:cacheprovider $(PARALLEL) \
+	$(PY6) -m pytest -p no:cacheprovider $(UNIT) \
 		$(addprefix --ignore=,$(DJANGO6_SKIPPED)) $(NO_TESTS_IS_FAILURE)
 	$(PY6) -m pytest -p no:cacheprovider -m "serial and not integration" \
 		$(addprefix --ignore=,$(DJANGO6_SKIPPED)) $(NO_TESTS_IS_FAILURE)

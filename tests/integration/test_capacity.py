@@ -11,7 +11,8 @@ from perflab.server import free_port
 from tests.integration.conftest import run_perflab
 from tests.integration.test_run import LATENCY_FILE, LatencyServerProcess, env
 
-pytestmark = pytest.mark.integration
+# serial: the limit found is a measured throughput.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 
 @pytest.fixture(scope="module")

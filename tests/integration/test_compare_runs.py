@@ -18,7 +18,8 @@ import pytest
 
 from tests.integration.conftest import run_perflab
 
-pytestmark = pytest.mark.integration
+# serial: two runs' p95 compared within a limit.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 LOCUSTFILE = """\
 from locust import HttpUser, constant, task

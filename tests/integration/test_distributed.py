@@ -23,7 +23,8 @@ import pytest
 
 from perflab.probe.store.reader import StoreReader
 
-pytestmark = pytest.mark.integration
+# serial: request counts from arrival rates over wall-clock durations.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 LOCUSTFILE = """\
 from locust import FastHttpUser, constant, task

@@ -20,7 +20,8 @@ from perflab.load.monitor import ResourceMonitor, find_listening_pid
 from perflab.server import free_port
 from tests.integration.conftest import run_perflab, server_for
 
-pytestmark = pytest.mark.integration
+# serial: CPU shares sampled from the server's processes.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 PATHS = ["/api/posts/", "/api/posts/?page=3", "/api/authors/naive/", "/api/categories/"]
 

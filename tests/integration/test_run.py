@@ -17,7 +17,8 @@ from perflab.histogram import LatencyHistogram
 from perflab.server import free_port
 from tests.integration.conftest import run_perflab
 
-pytestmark = pytest.mark.integration
+# serial: percentiles against the server's known latencies, iterations on schedule, rates.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 HERE = Path(__file__).parent
 LATENCY_FILE = HERE / "latency_locustfile.py"

@@ -110,6 +110,7 @@ def test_gunicorn_stopped_by_someone_else_ends_serve_cleanly_in_one_line(seeded_
     assert "Traceback" not in stderr and "perflab: error" not in stderr, stderr
 
 
+@pytest.mark.serial  # the demo's SLO, p95<200ms, must pass
 def test_demo_seeds_serves_load_tests_and_reports(tmp_path):
     env = {"PERFLAB_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     result = run_perflab(
