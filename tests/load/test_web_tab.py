@@ -464,15 +464,16 @@ def test_a_name_in_the_list_is_text_on_the_page(tmp_path):
 
 
 def test_the_stats_answer_that_says_stopped_waits_for_the_tests_files(tmp_path):
-    ui = web_ui()
     waits = []
-    PerflabTab(ui, lambda: None, list, settle=waits.append).install()
-    client = ui.app.test_client()
-    extended_stats(client)
+    ready = web_ui()
+    PerflabTab(ready, lambda: None, list, settle=waits.append).install()
+    extended_stats(ready.app.test_client())
     assert waits == []  # ready: nothing to wait for
-    ui.environment.runner.stop()  # Locust's own stop: the state is "stopped", test_stop fired
-    time.sleep(2.1)  # past Locust's memoized answer
-    assert client.get("/stats/requests").get_json()["state"] == "stopped"
+    stopped = web_ui()  # a UI of its own: Locust memoizes each UI's answer for 2 s
+    PerflabTab(stopped, lambda: None, list, settle=waits.append).install()
+    stopped.environment.runner.stop()  # Locust's own stop: "stopped", test_stop fired
+    assert extended_stats(stopped.app.test_client()) is not None
+    assert stopped.app.test_client().get("/stats/requests").get_json()["state"] == "stopped"
     assert waits and all(timeout > 0 for timeout in waits)
 
 
