@@ -33,7 +33,7 @@ import msgspec
 from perflab.load.grouping import route_named
 from perflab.load.results import EndpointFigures
 from perflab.load.stats import LoadStats
-from perflab.load.web_tests import WebTest, report_of, test_rows, tests_page, written_report
+from perflab.load.web_tests import WebTest, report_of, session_rows, tests_page, written_report
 from perflab.probe.database import StoreUnavailable
 from perflab.probe.store.reader import StoreReader, Window
 
@@ -299,7 +299,7 @@ class PerflabTab:
         """Every perflab table's rows, as ``extended_stats`` carries them."""
         figures = self.figures()
         server = self._server_figures(figures)
-        tests = test_rows(self.tests(), self._base_path() or "", time.time())
+        tests = session_rows(self.tests(), self._base_path() or "", time.time())
         return [
             {"key": ENDPOINTS_TAB, "data": endpoint_rows(figures, server)},
             {"key": FINDINGS_TAB, "data": finding_rows(figures, server)},

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from perflab.load.runner import RunOutcome
     from perflab.load.slo import SLOResult
 
-__all__ = ["WebTest", "report_of", "test_rows", "tests_page"]
+__all__ = ["WebTest", "report_of", "session_rows", "tests_page", "written_report"]
 
 REPORT = "report.html"  # what perflab's report writes into a run directory
 
@@ -111,7 +111,7 @@ def report_path(base_path: str, test: WebTest) -> str:
     return f"{base_path}/perflab/tests/{test.number}/report"
 
 
-def test_rows(tests: list[WebTest], base_path: str, now: float) -> list[dict[str, Any]]:
+def session_rows(tests: list[WebTest], base_path: str, now: float) -> list[dict[str, Any]]:
     """The tab's rows, first test first: one per test, the current one with its figures so
     far; one row saying how to start when there is none."""
     if not tests:
@@ -183,7 +183,7 @@ def tests_page(tests: list[WebTest], base_path: str, now: float, slos: bool) -> 
     columns = [(key, title) for key, title in COLUMNS if slos or key != "slos"]
     running = any(test.ended is None for test in tests)
     body = []
-    for test, row in zip(tests, test_rows(tests, base_path, now), strict=False):
+    for test, row in zip(tests, session_rows(tests, base_path, now), strict=False):
         cells = []
         for key, _title in columns:
             text = html.escape(str(row.get(key, "")))
