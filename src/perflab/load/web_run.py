@@ -78,6 +78,7 @@ class WebRun(LeadingRun):
         events.test_start.add_listener(self._on_test_start)
         events.test_stop.add_listener(self._on_test_stop)
         events.reset_stats.add_listener(self._on_reset_stats)
+        events.spawning_complete.add_listener(self._on_spawned)
         if self.env.reset_stats:  # --reset-stats: Locust resets its figures when spawning ends
             events.spawning_complete.add_listener(self._on_reset_stats)
         PerflabTab(
@@ -256,6 +257,12 @@ class WebRun(LeadingRun):
         if self.current is not None:
             self._forget_figures(separate_service=False)
             self.started = time.time()
+
+    def _on_spawned(self, user_count: int = 0, **_kwargs) -> None:
+        """Each ramp's end (the start, each Edit): the test's most users, however short the
+        time it held them (the second's sample could miss it)."""
+        if self.current is not None:
+            self._peak_users = max(self._peak_users, user_count)
 
     def _on_test_stop(self, **_kwargs) -> None:
         if self.current is not None and self._finishing is None:
