@@ -299,7 +299,7 @@ def test_autostart_and_autoquit_exit_with_the_slos_verdict(app, tmp_path):
     and the exit code is the SLOs' verdict, as a headless run's."""
     server, _store = app
     ran = perflab_run(
-        tmp_path, "-H", server.url, "--autostart", "-u", "2", "-t", "1s", "--autoquit", "0",
+        tmp_path, "-H", server.url, "--autostart", "-u", "2", "-t", "2s", "--autoquit", "0",
         "--slo", "p95<0.001ms",
     )  # fmt: skip
     assert ran.returncode == 3, ran.stdout[-3000:] + ran.stderr[-3000:]
