@@ -15,7 +15,7 @@ import pytest
 
 from perflab.histogram import LatencyHistogram
 from perflab.server import free_port
-from tests.integration.conftest import run_perflab
+from tests.integration.conftest import run_perflab, wait_for
 
 # serial: percentiles against the server's known latencies, iterations on schedule, rates.
 pytestmark = [pytest.mark.integration, pytest.mark.serial]
@@ -290,6 +290,38 @@ def test_the_locustfiles_warnings_and_errors_reach_the_terminal(profiled_server,
     assert log.count("ValueError: no account left") > 1 and "an info line" in log
     errors = results_of(tmp_path / "out")["user_errors"]
     assert errors[0]["message"] == "ValueError: no account left" and errors[0]["count"] > 1
+
+
+def test_locusts_keys_change_the_users_from_a_terminal(profiled_server, tmp_path):
+    """W adds 10 users and s takes one away, as under ``locust``, when stdin is a terminal."""
+    import pty
+
+    keyboard, terminal = pty.openpty()
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "perflab", "run", "--headless", "--quiet", "-f", str(LATENCY_FILE),
+        "--host", profiled_server.url, "-u", "1", "-r", "1", "-t", "5s", "--out", str(out),
+        "PlainUser",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdin=terminal, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env())  # fmt: skip
+    os.close(terminal)
+    log = out / "locust.log"
+    try:
+        wait_for(lambda: log.exists() and "All users spawned" in log.read_text(), 30,
+                 "the first user")  # fmt: skip
+        os.write(keyboard, b"W")
+        wait_for(lambda: "Ramping to 11 users" in log.read_text(), 10, "W's ten users")
+        wait_for(lambda: log.read_text().count("All users spawned") >= 2, 10, "their spawn")
+        os.write(keyboard, b"s")
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        os.close(keyboard)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    assert "Ramping to 10 users" in log.read_text()
+    users = [row["users"] for row in results_of(out)["series"] if row.get("users") is not None]
+    assert users[0] <= 1 + 10 and users[-1] == 10, users  # 11 lasted under a second
 
 
 def test_preset_shape_steps_the_users(profiled_server, tmp_path):

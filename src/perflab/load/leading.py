@@ -29,6 +29,7 @@ from rich.console import Console
 from perflab import __version__
 from perflab.load.durations import MAX_RUN_TIME_S
 from perflab.load.iterations import IterationLimit
+from perflab.load.keyboard import listen_to_keys
 from perflab.load.live import LiveFigures, LiveView
 from perflab.load.locust_outputs import LocustOutputs
 from perflab.load.monitor import ResourceMonitor
@@ -143,12 +144,17 @@ class LeadingRun(LoadRun):
             lambda **_kwargs: self._open_run(run_dir.path if run_dir else None)
         )
         status = "completed"
+        keys = None
         try:
             self._start_load(shape)
+            if not self.config.arrival_rate:  # users are the open model's pool there
+                keys = listen_to_keys(self.runner)
             target = redacted(self.config.host)
             with LiveView(self.console, quiet=self.config.quiet, target=target) as view:
                 status = self._watch(view, shape)
         finally:
+            if keys is not None:
+                keys.kill(block=True, timeout=1)
             self.ended = self._stop_load()
         self._fire_quitting()
         outcome = self._finish(status, run_dir, shape)
