@@ -324,6 +324,20 @@ def test_locusts_keys_change_the_users_from_a_terminal(profiled_server, tmp_path
     assert users[0] <= 1 + 10 and users[-1] == 10, users  # 11 lasted under a second
 
 
+def test_reset_stats_restarts_perflabs_figures_with_locusts(profiled_server, tmp_path):
+    """--reset-stats: both tools' figures restart when spawning completes (1.5 s here)."""
+    out = tmp_path / "out"
+    result = perflab_run("-f", str(LATENCY_FILE), "--host", profiled_server.url, "-u", "4",
+                         "-r", "2", "-t", "4s", "--reset-stats", "--out", str(out),
+                         "--csv", str(tmp_path / "locust"), "PlainUser")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(tmp_path / "locust_stats.csv") as f:
+        [locust_total] = [row for row in csv.DictReader(f) if row["Name"] == "Aggregated"]
+    results = results_of(out)
+    assert results["totals"]["requests"] == int(locust_total["Request Count"]) > 0
+    assert results["duration_s"] < 3.5  # from the end of spawning, not the run's start
+
+
 def test_preset_shape_steps_the_users(profiled_server, tmp_path):
     out = tmp_path / "run"
     result = perflab_run(

@@ -128,6 +128,8 @@ class LeadingRun(LoadRun):
         if self.grouping_reason:  # one line, before the live view
             self._say_no_grouping()
         self.runner = self._create_runner(run_dir)
+        if self.env.reset_stats:  # --reset-stats: Locust resets its figures when spawning ends
+            self.env.events.spawning_complete.add_listener(self._reset_figures)
         try:
             self._fire_init()
             self._await_ready()
@@ -161,6 +163,12 @@ class LeadingRun(LoadRun):
         outputs.finish()
         self.env.events.quit.fire(exit_code=outcome.exit_code)
         return outcome
+
+    def _reset_figures(self, **_kwargs) -> None:
+        """perflab's figures restart with Locust's; the run still ends ``-t`` after its start
+        (the per-second loop took its deadline before any user spawned)."""
+        self._forget_figures(separate_service=self.config.arrival_rate is not None)
+        self.started = time.time()
 
     def _start_load(self, shape) -> None:
         config = self.config
