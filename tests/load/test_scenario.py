@@ -63,3 +63,27 @@ def test_unknown_class_names_the_ones_there_are(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(PerflabError, match="locustfile not found"):
         load_scenario(tmp_path / "nope.py")
+
+
+def test_a_class_name_defined_in_two_locustfiles_is_refused_as_locust_refuses_it(tmp_path):
+    """Locust exits ("Duplicate user class names"); a class one file imports from the other is
+    the same class, and shapes are found across files in order (the first runs)."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one, two = write(tmp_path / "one", GOOD, "shop.py"), write(tmp_path / "two", GOOD, "shop2.py")
+    with pytest.raises(PerflabError) as caught:
+        load_scenario(f"{one},{two}")
+    assert str(caught.value) == f"shape class Waves is defined in both {one} and {two}"
+    users_only = write(tmp_path / "two", GOOD.split("class Waves")[0], "shop3.py")
+    with pytest.raises(PerflabError) as caught:
+        load_scenario(f"{one},{users_only}")
+    assert str(caught.value) == f"user class Reader is defined in both {one} and {users_only}"
+    importer = write(
+        tmp_path / "one",
+        "from shop import Reader, Waves\nfrom locust import LoadTestShape\n\n"
+        "class Tide(LoadTestShape):\n    def tick(self):\n        return None\n",
+        "importer.py",
+    )
+    scenario = load_scenario(f"{one},{importer}")
+    assert sorted(scenario.available) == ["Reader", "Writer"]
+    assert [type(shape).__name__ for shape in scenario.shapes] == ["Waves", "Tide"]

@@ -36,7 +36,7 @@ def main(argv: list[str], console: Console) -> int:
     from perflab.commands.run_options import parse_run_arguments
 
     parsed = parse_run_arguments(argv)
-    for note in [*parsed.notes, *_run_time_note(parsed.options, parsed.scenario)]:
+    for note in parsed.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if parsed.options.list_commands:  # Locust's --list
         console.print("Available Users:")
@@ -45,6 +45,9 @@ def main(argv: list[str], console: Console) -> int:
         return ExitCode.OK
     if parsed.options.show_task_ratio or parsed.options.show_task_ratio_json:
         return _task_ratio(parsed)
+    options, scenario = parsed.options, parsed.scenario
+    for note in [*_shape_note(options, scenario), *_run_time_note(options, scenario)]:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     return run(parsed, console)
 
 
@@ -62,6 +65,17 @@ def _run_time_note(options: argparse.Namespace, scenario) -> list[str]:
         f"-t {options.run_time}s ends the run if the locustfile's {type(shape).__name__} has "
         "not ended it by then (locust ignores -t with a LoadTestShape)"
     ]
+
+
+def _shape_note(options: argparse.Namespace, scenario) -> list[str]:
+    """Several LoadTestShapes in the locustfiles: the first runs, as under ``locust``."""
+    if len(scenario.shapes) < 2 or options.worker:
+        return []
+    if options.perflab_shape or options.perflab_arrival_rate:
+        return []
+    names = [type(shape).__name__ for shape in scenario.shapes]
+    return [f"the locustfiles define {len(names)} load shapes ({', '.join(names)}): "
+            f"{names[0]} runs, as under locust"]  # fmt: skip
 
 
 def _task_ratio(parsed) -> int:

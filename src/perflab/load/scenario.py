@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -67,19 +68,35 @@ def load_scenario(path: Path | str, class_names: tuple[str, ...] = ()) -> Scenar
 
     paths = locustfile_paths(str(path))
     available: dict[str, type] = {}
-    shapes: list = []
+    shapes: dict[str, object] = {}  # by class name, in the order found (locust runs the first)
     for locustfile in paths:
         users, found_shapes = _loaded(load_locustfile, locustfile)
-        available.update(users)
-        shapes += [shape for shape in found_shapes if type(shape) not in map(type, shapes)]
+        _add_unique(shapes, {type(shape).__name__: shape for shape in found_shapes}, "shape")
+        _add_unique(available, users, "user")
     if not available:  # as locust does: the files' pytest tests, each a user class
         for locustfile in paths:
             available.update(_loaded(load_locustfile_pytest, locustfile))
     if not available:
         raise PerflabError(f"locustfile {paths[0]} defines no runnable User class")
     tasks = {name: list(cls.tasks) for name, cls in available.items()}
-    scenario = Scenario(paths, list(available.values()), shapes, available, tasks)
+    scenario = Scenario(paths, list(available.values()), list(shapes.values()), available, tasks)
     return scenario.pick(class_names)
+
+
+def _add_unique(known: dict[str, object], found: dict[str, object], kind: str) -> None:
+    """Classes of one locustfile added to those of the others; as locust refuses, a name
+    defined in two files (one file importing another's class is the same class)."""
+    for name, value in found.items():
+        cls = value if isinstance(value, type) else type(value)
+        if name in known:
+            before = known[name] if isinstance(known[name], type) else type(known[name])
+            if inspect.getfile(before) != inspect.getfile(cls):
+                raise PerflabError(
+                    f"{kind} class {name} is defined in both {inspect.getfile(before)} and "
+                    f"{inspect.getfile(cls)}"
+                )
+            continue
+        known[name] = value
 
 
 def _loaded(load, locustfile: Path):

@@ -385,10 +385,8 @@ def _reason(exc: BaseException, path: str | Path) -> str:
 def shape_from_locustfile(
     shape_instances: Sequence[LoadTestShape], run_time_s: float | None
 ) -> BoundedShape | None:
-    """Bound the shape Locust's load_locustfile found in a locustfile, if there is one."""
+    """Bound the shape Locust's load_locustfile found in the locustfiles, if there is one;
+    of several, the first, as ``locust`` runs it headless."""
     if not shape_instances:
         return None
-    if len(shape_instances) > 1:
-        names = ", ".join(type(shape).__name__ for shape in shape_instances)
-        raise PerflabError(f"the locustfile defines more than one load shape ({names}); keep one")
     return BoundedShape(shape_instances[0], run_time_s or MAX_RUN_TIME_S, origin="the locustfile")

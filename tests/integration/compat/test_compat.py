@@ -866,6 +866,61 @@ def test_run_time_with_the_locustfiles_shape(target, tmp_path):
     differences.assert_none()
 
 
+def test_several_shapes_the_first_runs(target, tmp_path):
+    """Two locustfiles with a LoadTestShape each: `locust` runs the first found (TwoSteps,
+    2 s) with both files' users; so does `perflab run`, saying so in one line."""
+    files = f"{locustfile('load_shape.py')},{locustfile('shape_longer_than_run_time.py')}"
+    case = Case(("-f", files, "-H", "{target}"))
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    differences = compare_runs(locust, perflab, names=request_names("GET", "/shaped", "/staged"))
+    assert locust.elapsed_s < 5, locust.describe()  # TwoSteps' 2 s, not SixSeconds' 6 s
+    differences.check(perflab.elapsed_s < 5, f"perflab run took {perflab.elapsed_s:.1f} s")
+    note = "the locustfiles define 2 load shapes (TwoSteps, SixSeconds): TwoSteps runs"
+    differences.check(note in perflab.output, f"no note {note!r}")
+    differences.assert_none()
+
+
+SHOP_USER = """\
+from locust import HttpUser, constant, task
+
+
+class ShopUser(HttpUser):
+    wait_time = constant(0.2)
+
+    @task
+    def shop(self):
+        self.client.get("/shop")
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "locust_says", "perflab_says"),
+    [
+        ({"a_shop.py": SHOP_USER, "b_shop.py": SHOP_USER},
+         "Duplicate user class names: ShopUser is defined in both",
+         "perflab: error: user class ShopUser is defined in both"),
+        ({"a_shop.py": SHOP_USER, "b_shop.py": "import no_such_module_here\n"},
+         "ModuleNotFoundError: No module named 'no_such_module_here'",
+         "perflab: error: locustfile b_shop.py:1: ModuleNotFoundError: No module named"),
+    ],
+    ids=["duplicate-user-class", "import-error"],
+)  # fmt: skip
+def test_locustfiles_locust_cannot_load(target, tmp_path, files, locust_says, perflab_says):
+    """The documented difference (README "Where perflab differs"): locustfiles Locust cannot
+    load make `locust` exit 1 (a traceback for an import error); `perflab run` says why in
+    one line and exits 2, as for any bad usage."""
+    case = Case(("-f", "a_shop.py,b_shop.py", "-H", "{target}", *SHORT_RUN), files=files)
+    locust, perflab = run_side_by_side(case, target, tmp_path)
+    assert locust.returncode == 1, locust.describe()
+    assert locust_says in locust.output, locust.describe()
+    differences = Differences(locust, perflab)
+    differences.same("exit code (documented: 2, bad usage)", 2, perflab.returncode)
+    lines = perflab.output.strip().splitlines()
+    differences.check(len(lines) == 1 and lines[0].startswith(perflab_says),
+                      f"not one line starting {perflab_says!r}")  # fmt: skip
+    differences.assert_none()
+
+
 def test_stop_timeout_lets_users_finish_their_task(target, tmp_path):
     """-t 2s stops users 2 s into a 2.5 s task; --stop-timeout 5 lets them finish it (Locust's
     default 0 cuts it short: /checkout/end would never be requested)."""
