@@ -201,7 +201,11 @@ def run_side_by_side(case: Case, target: str, tmp_path: Path) -> tuple[Run, Run]
     perflab_workers: list[list[str]] = []
     n = str(case.workers)
     if case.workers and case.distribution == "processes":
-        locust_command += ["--processes", n]
+        # Plain Locust's --processes master listens on 5557 unless told otherwise: cases run
+        # at once (make test's workers) would take each other's port. perflab run picks a
+        # free one itself.
+        port = str(free_port())
+        locust_command += ["--processes", n, "--master-bind-port", port, "--master-port", port]
         perflab_command += ["--processes", n]
     elif case.workers:
         ports = {"locust": free_port(), "perflab": free_port()}
