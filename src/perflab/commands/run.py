@@ -52,19 +52,25 @@ def main(argv: list[str], console: Console) -> int:
 
 
 def _run_time_note(options: argparse.Namespace, scenario) -> list[str]:
-    """-t with the locustfile's LoadTestShape: ``locust`` ignores -t (it warns, and the shape
-    alone ends the run); perflab ends the run at -t if the shape has not ended it first."""
-    if not (options.run_time and scenario.shapes) or options.worker:
+    """-t with the locustfile's LoadTestShape, headless: ignored, as ``locust`` ignores it
+    (with a warning; the shape alone ends the run). A shape with ``use_common_options``
+    reads -t itself, under both."""
+    if not (options.run_time and _locustfile_shape_runs(options, scenario)):
         return []
-    if options.perflab_shape or options.perflab_arrival_rate:
-        return []  # the locustfile's shape is not used
     shape = scenario.shapes[0]
-    if shape.use_common_options:  # the shape reads -t itself, as under locust
+    if shape.use_common_options:
         return []
     return [
-        f"-t {options.run_time}s ends the run if the locustfile's {type(shape).__name__} has "
-        "not ended it by then (locust ignores -t with a LoadTestShape)"
+        f"-t {options.run_time}s is ignored: the locustfile's {type(shape).__name__} ends the "
+        "run, as under locust"
     ]
+
+
+def _locustfile_shape_runs(options: argparse.Namespace, scenario) -> bool:
+    """A headless run the locustfile's LoadTestShape drives (a worker's master drives it)."""
+    if options.worker or not options.headless or options.perflab_web:
+        return False
+    return bool(scenario.shapes) and not (options.perflab_shape or options.perflab_arrival_rate)
 
 
 def _shape_note(options: argparse.Namespace, scenario) -> list[str]:
@@ -150,7 +156,8 @@ def config_from(parsed):
     return RunConfig(
         locustfile=Path(options.locustfile), host=host,
         users=1 if options.num_users is None else options.num_users,
-        spawn_rate=options.spawn_rate or 1.0, run_time_s=run_time, shape=options.perflab_shape,
+        spawn_rate=options.spawn_rate or 1.0, shape=options.perflab_shape,
+        run_time_s=None if _locustfile_shape_runs(options, scenario) else run_time,
         arrival_rate=rate, max_in_flight=options.perflab_max_in_flight,
         user_classes=tuple(options.user_classes), role=role, workers=workers,
         expect_workers=options.expect_workers if options.master else 0,

@@ -1,5 +1,5 @@
 """A LoadTestShape that lasts 6 s, run with a shorter -t (Locust's custom_shape examples last
-minutes and are often tried with -t): ``locust`` ignores -t with a shape, perflab stops at it."""
+minutes and are often tried with -t): both tools ignore -t with a shape, as ``locust`` does."""
 
 from locust import HttpUser, LoadTestShape, constant, task
 
