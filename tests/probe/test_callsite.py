@@ -77,6 +77,8 @@ def installed_project(tmp_path, monkeypatch):
     (site_packages / "shop" / "views.py").write_text(INSTALLED_VIEW)
     (site_packages / "shop" / "urls.py").write_text("urlpatterns = []\n")
     monkeypatch.syspath_prepend(str(site_packages))
+    for name in ("shop.views", "shop.urls", "shop"):  # another test's shop.py locustfile
+        monkeypatch.delitem(sys.modules, name, raising=False)
     yield importlib.import_module("shop.views")
     for name in ("shop.views", "shop.urls", "shop"):
         sys.modules.pop(name, None)
