@@ -255,8 +255,7 @@ class WebRun(LeadingRun):
         """Locust's Reset button (and ``--reset-stats`` once spawning completes): perflab's
         figures of the test restart with Locust's."""
         if self.current is not None:
-            self._forget_figures(separate_service=False)
-            self.started = time.time()
+            self._reset_figures()
 
     def _on_spawned(self, user_count: int = 0, **_kwargs) -> None:
         """Each ramp's end (the start, each Edit): the test's most users, however short the
