@@ -66,18 +66,23 @@ def _run_time_note(options: argparse.Namespace, scenario) -> list[str]:
     ]
 
 
-def _locustfile_shape_runs(options: argparse.Namespace, scenario) -> bool:
-    """A headless run the locustfile's LoadTestShape drives (a worker's master drives it)."""
-    if options.worker or not options.headless or options.perflab_web:
+def _locustfile_shape_used(options: argparse.Namespace, scenario) -> bool:
+    """The locustfile's LoadTestShape drives the run: not perflab's --shape or --arrival-rate,
+    and not on a worker (its master drives it)."""
+    if options.worker or options.perflab_shape or options.perflab_arrival_rate:
         return False
-    return bool(scenario.shapes) and not (options.perflab_shape or options.perflab_arrival_rate)
+    return bool(scenario.shapes)
+
+
+def _locustfile_shape_runs(options: argparse.Namespace, scenario) -> bool:
+    """A headless run the locustfile's LoadTestShape drives."""
+    headless = options.headless and not options.perflab_web
+    return headless and _locustfile_shape_used(options, scenario)
 
 
 def _shape_note(options: argparse.Namespace, scenario) -> list[str]:
     """Several LoadTestShapes in the locustfiles: the first runs, as under ``locust``."""
-    if len(scenario.shapes) < 2 or options.worker:
-        return []
-    if options.perflab_shape or options.perflab_arrival_rate:
+    if len(scenario.shapes) < 2 or not _locustfile_shape_used(options, scenario):
         return []
     names = [type(shape).__name__ for shape in scenario.shapes]
     return [f"the locustfiles define {len(names)} load shapes ({', '.join(names)}): "
