@@ -33,7 +33,14 @@ import msgspec
 from perflab.load.grouping import route_named
 from perflab.load.results import EndpointFigures
 from perflab.load.stats import LoadStats
-from perflab.load.web_tests import WebTest, report_of, session_rows, tests_page, written_report
+from perflab.load.web_tests import (
+    COLUMNS,
+    WebTest,
+    report_of,
+    session_rows,
+    tests_page,
+    written_report,
+)
 from perflab.probe.database import StoreUnavailable
 from perflab.probe.store.reader import StoreReader, Window
 
@@ -86,18 +93,10 @@ TABLES = [
         {"key": "per_request", "title": "Statements per request"},
         {"key": "hint", "title": "Hint"},
     ]},
+    # the tests page's columns (the SLOs only with --slo); the tab's cells cannot link
     {"key": TESTS_TAB, "structure": [
-        {"key": "test", "title": "Test"},
-        {"key": "status", "title": "Status"},
-        {"key": "started", "title": "Started"},
-        {"key": "duration", "title": "Duration"},
-        {"key": "users", "title": "Users"},
-        {"key": "requests", "title": "Requests"},
-        {"key": "failures", "title": "Failures"},
-        {"key": "p95", "title": "p95 (ms)"},
-        {"key": "slos", "title": "SLOs"},  # only with --slo
-        {"key": "report", "title": "Report (links: Download Data)"},
-        {"key": "directory", "title": "Directory"},
+        {"key": key, "title": "Report (links: Download Data)" if key == "report" else title}
+        for key, title in COLUMNS
     ]},
 ]  # fmt: skip
 # When Locust's answer says the test stopped, the answer waits this long at most for perflab

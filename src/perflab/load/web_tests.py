@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from perflab.load.runner import RunOutcome
     from perflab.load.slo import SLOResult
 
-__all__ = ["WebTest", "report_of", "session_rows", "tests_page", "written_report"]
+__all__ = ["COLUMNS", "WebTest", "report_of", "session_rows", "tests_page", "written_report"]
 
 REPORT = "report.html"  # what perflab's report writes into a run directory
 
